@@ -1,0 +1,250 @@
+package reward
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Kind names a reward preset. It selects the default exponents of the terms
+// whose exponents are left unset (nil).
+type Kind string
+
+const (
+	// KindEffNetV2 is the EfficientNetV2 reward A·(S/S0)^w·(P/P0)^v with
+	// w = DefaultTimeExponent and v = DefaultParamsExponent. The empty Kind
+	// means KindEffNetV2.
+	KindEffNetV2 Kind = "effnetv2"
+	// KindMnasNetSoft is the MnasNet soft constraint: α = β = SoftExponent
+	// for both step time and params, each against its target.
+	KindMnasNetSoft Kind = "mnasnet-soft"
+	// KindMnasNetHard is the MnasNet hard constraint: α = 0 and
+	// β = HardExponent for both step time and params.
+	KindMnasNetHard Kind = "mnasnet-hard"
+)
+
+// Default exponents (EfficientNetV2 §3.3; MnasNet Eq. 2-3).
+const (
+	DefaultTimeExponent   = -0.07 // w: training step time, EfficientNetV2
+	DefaultParamsExponent = -0.05 // v: parameters, EfficientNetV2
+	SoftExponent          = -0.07 // MnasNet soft constraint, α = β
+	HardExponent          = -1.0  // MnasNet hard constraint β (α = 0)
+)
+
+// Term is one cost objective of the reward: the factor (x/Ref)^e with
+// e = Alpha when x <= Ref and e = Beta when x > Ref.
+//
+// A nil exponent takes the default of the settings' Kind; an explicit zero
+// means no penalty on that side. Exponents must be finite and <= 0 (a
+// positive exponent would reward a slower or larger model).
+type Term struct {
+	// Ref is the reference or target, in the unit of the measurement: the
+	// backbone's step time S0 or parameter count P0 for EfficientNetV2, the
+	// target T for MnasNet. It must be positive and finite; it has no
+	// default because it is measured per search and per host.
+	Ref float64 `json:"ref"`
+	// Alpha is the exponent used when x <= Ref.
+	Alpha *float64 `json:"alpha,omitempty"`
+	// Beta is the exponent used when x > Ref.
+	Beta *float64 `json:"beta,omitempty"`
+}
+
+// Settings configures the reward. The zero value selects KindEffNetV2 with its
+// default exponents; the two references must still be set (see Term.Ref).
+type Settings struct {
+	// Kind selects the default exponents; "" means KindEffNetV2.
+	Kind Kind `json:"kind,omitempty"`
+	// Time is the training-step-time term.
+	Time Term `json:"time"`
+	// Params is the trainable-parameter term.
+	Params Term `json:"params"`
+}
+
+// Exponent returns a pointer to e, for setting Term.Alpha and Term.Beta.
+func Exponent(e float64) *float64 { return &e }
+
+// EfficientNetV2 returns resolved EfficientNetV2 settings with the backbone's
+// step time s0 and parameter count p0 as references.
+func EfficientNetV2(s0, p0 float64) Settings {
+	return Settings{
+		Kind:   KindEffNetV2,
+		Time:   Term{Ref: s0, Alpha: Exponent(DefaultTimeExponent), Beta: Exponent(DefaultTimeExponent)},
+		Params: Term{Ref: p0, Alpha: Exponent(DefaultParamsExponent), Beta: Exponent(DefaultParamsExponent)},
+	}
+}
+
+// MnasNetSoft returns resolved MnasNet soft-constraint settings (α = β = -0.07)
+// with step-time target tTime and parameter target tParams.
+func MnasNetSoft(tTime, tParams float64) Settings {
+	return Settings{
+		Kind:   KindMnasNetSoft,
+		Time:   Term{Ref: tTime, Alpha: Exponent(SoftExponent), Beta: Exponent(SoftExponent)},
+		Params: Term{Ref: tParams, Alpha: Exponent(SoftExponent), Beta: Exponent(SoftExponent)},
+	}
+}
+
+// MnasNetHard returns resolved MnasNet hard-constraint settings (α = 0,
+// β = -1) with step-time target tTime and parameter target tParams.
+func MnasNetHard(tTime, tParams float64) Settings {
+	return Settings{
+		Kind:   KindMnasNetHard,
+		Time:   Term{Ref: tTime, Alpha: Exponent(0), Beta: Exponent(HardExponent)},
+		Params: Term{Ref: tParams, Alpha: Exponent(0), Beta: Exponent(HardExponent)},
+	}
+}
+
+// defaults returns the default (alpha, beta) of the time and params terms of
+// kind k, or ok == false for an unknown kind.
+func (k Kind) defaults() (time, params [2]float64, ok bool) {
+	switch k {
+	case "", KindEffNetV2:
+		return [2]float64{DefaultTimeExponent, DefaultTimeExponent},
+			[2]float64{DefaultParamsExponent, DefaultParamsExponent}, true
+	case KindMnasNetSoft:
+		return [2]float64{SoftExponent, SoftExponent}, [2]float64{SoftExponent, SoftExponent}, true
+	case KindMnasNetHard:
+		return [2]float64{0, HardExponent}, [2]float64{0, HardExponent}, true
+	}
+	return time, params, false
+}
+
+// FieldError reports an invalid settings or measurement field.
+type FieldError struct {
+	Field   string // JSON path of the field, e.g. "time.ref" or "accuracy"
+	Value   any    // the offending value
+	Allowed string // what is allowed
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("reward: %s = %v: %s", e.Field, e.Value, e.Allowed)
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+func checkRef(field string, x float64, what string) error {
+	if !finite(x) || x <= 0 {
+		return &FieldError{Field: field, Value: x, Allowed: "must be a positive finite number (" + what + ")"}
+	}
+	return nil
+}
+
+func checkExponent(field string, e *float64) error {
+	if e != nil && (!finite(*e) || *e > 0) {
+		return &FieldError{Field: field, Value: *e, Allowed: "must be a finite exponent <= 0, or unset for the kind's default"}
+	}
+	return nil
+}
+
+// Validate reports every invalid field of s, joined (see errors.Join); each is
+// a *FieldError.
+func (s Settings) Validate() error {
+	var errs []error
+	if _, _, ok := s.Kind.defaults(); !ok {
+		errs = append(errs, &FieldError{Field: "kind", Value: fmt.Sprintf("%q", string(s.Kind)),
+			Allowed: fmt.Sprintf("must be %q (default, also \"\"), %q or %q", KindEffNetV2, KindMnasNetSoft, KindMnasNetHard)})
+	}
+	what := "the backbone's step time S0, or the step-time target T"
+	errs = append(errs, checkRef("time.ref", s.Time.Ref, what))
+	errs = append(errs, checkExponent("time.alpha", s.Time.Alpha), checkExponent("time.beta", s.Time.Beta))
+	what = "the backbone's parameter count P0, or the parameter target T"
+	errs = append(errs, checkRef("params.ref", s.Params.Ref, what))
+	errs = append(errs, checkExponent("params.alpha", s.Params.Alpha), checkExponent("params.beta", s.Params.Beta))
+	return errors.Join(errs...)
+}
+
+// Resolve validates s and returns a copy with Kind set explicitly and every
+// unset exponent replaced by the kind's default, so that a stored record does
+// not depend on future defaults. The returned pointers are not shared with s.
+func (s Settings) Resolve() (Settings, error) {
+	if err := s.Validate(); err != nil {
+		return Settings{}, err
+	}
+	td, pd, _ := s.Kind.defaults()
+	if s.Kind == "" {
+		s.Kind = KindEffNetV2
+	}
+	resolve := func(e *float64, def float64) *float64 {
+		if e == nil {
+			return Exponent(def)
+		}
+		return Exponent(*e)
+	}
+	s.Time.Alpha, s.Time.Beta = resolve(s.Time.Alpha, td[0]), resolve(s.Time.Beta, td[1])
+	s.Params.Alpha, s.Params.Beta = resolve(s.Params.Alpha, pd[0]), resolve(s.Params.Beta, pd[1])
+	return s, nil
+}
+
+// Measurement is what the trainer reports for one sampled model.
+type Measurement struct {
+	// Accuracy is the validation accuracy A in [0, 1].
+	Accuracy float64 `json:"accuracy"`
+	// StepTime is the training step time, in the unit of Settings.Time.Ref.
+	StepTime float64 `json:"step_time"`
+	// Params is the number of trainable parameters.
+	Params float64 `json:"params"`
+}
+
+// Validate reports every invalid field of m, joined; each is a *FieldError.
+func (m Measurement) Validate() error {
+	var errs []error
+	if !(m.Accuracy >= 0 && m.Accuracy <= 1) {
+		errs = append(errs, &FieldError{Field: "accuracy", Value: m.Accuracy, Allowed: "must be in [0, 1]"})
+	}
+	if !finite(m.StepTime) || m.StepTime <= 0 {
+		errs = append(errs, &FieldError{Field: "step_time", Value: m.StepTime, Allowed: "must be a positive finite number"})
+	}
+	if !finite(m.Params) || m.Params <= 0 {
+		errs = append(errs, &FieldError{Field: "params", Value: m.Params, Allowed: "must be a positive finite number"})
+	}
+	return errors.Join(errs...)
+}
+
+// Point returns m as a Pareto point with objectives (accuracy, step time,
+// params), to be compared with SearchDirections.
+func (m Measurement) Point(id string) Point {
+	return Point{ID: id, Objectives: []float64{m.Accuracy, m.StepTime, m.Params}}
+}
+
+// Breakdown is a reward together with its factors:
+// Reward = Accuracy · TimeFactor · ParamsFactor.
+type Breakdown struct {
+	Reward       float64 `json:"reward"`
+	Accuracy     float64 `json:"accuracy"`
+	TimeFactor   float64 `json:"time_factor"`
+	ParamsFactor float64 `json:"params_factor"`
+}
+
+// Factor returns (x/ref)^alpha if x <= ref and (x/ref)^beta otherwise. It does
+// not check its arguments.
+func Factor(x, ref, alpha, beta float64) float64 {
+	e := beta
+	if x <= ref {
+		e = alpha
+	}
+	return math.Pow(x/ref, e)
+}
+
+// Evaluate validates s and m and returns the reward with its factors.
+func (s Settings) Evaluate(m Measurement) (Breakdown, error) {
+	r, err := s.Resolve()
+	if err != nil {
+		return Breakdown{}, err
+	}
+	if err := m.Validate(); err != nil {
+		return Breakdown{}, err
+	}
+	b := Breakdown{
+		Accuracy:     m.Accuracy,
+		TimeFactor:   Factor(m.StepTime, r.Time.Ref, *r.Time.Alpha, *r.Time.Beta),
+		ParamsFactor: Factor(m.Params, r.Params.Ref, *r.Params.Alpha, *r.Params.Beta),
+	}
+	b.Reward = b.Accuracy * b.TimeFactor * b.ParamsFactor
+	return b, nil
+}
+
+// Score returns R = A · Π_i (x_i/T_i)^(x_i <= T_i ? α_i : β_i) over the step
+// time and params terms of s.
+func (s Settings) Score(m Measurement) (float64, error) {
+	b, err := s.Evaluate(m)
+	return b.Reward, err
+}

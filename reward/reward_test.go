@@ -1,0 +1,259 @@
+package reward
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// 2^-0.07 and 2^0.07 to 30 digits (bc -l: e(∓0.07*l(2))).
+const (
+	pow2m007 = 0.952637998043937388928900594868
+	pow2p007 = 1.049716683623067269049347321740
+	pow2m005 = 0.965936328924845551065144312921 // 2^-0.05
+)
+
+func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
+
+func mustScore(t *testing.T, s Settings, m Measurement) float64 {
+	t.Helper()
+	r, err := s.Score(m)
+	if err != nil {
+		t.Fatalf("Score(%+v): %v", m, err)
+	}
+	return r
+}
+
+func TestEfficientNetV2Reward(t *testing.T) {
+	const s0, p0 = 0.120, 21458488.0
+	s := EfficientNetV2(s0, p0)
+	cases := []struct {
+		name string
+		m    Measurement
+		want float64
+	}{
+		{"backbone", Measurement{0.9, s0, p0}, 0.9},
+		{"double step time", Measurement{0.9, 2 * s0, p0}, 0.9 * pow2m007},
+		{"half step time", Measurement{0.9, s0 / 2, p0}, 0.9 * pow2p007},
+		{"double params", Measurement{0.9, s0, 2 * p0}, 0.9 * pow2m005},
+		{"both doubled", Measurement{0.5, 2 * s0, 2 * p0}, 0.5 * math.Pow(2, -0.12)},
+		{"zero accuracy", Measurement{0, 3 * s0, p0 / 3}, 0},
+	}
+	for _, c := range cases {
+		got := mustScore(t, s, c.m)
+		if !near(got, c.want, 1e-12) {
+			t.Errorf("%s: R = %.17g, want %.17g", c.name, got, c.want)
+		}
+	}
+}
+
+func TestZeroValueIsEfficientNetV2(t *testing.T) {
+	z := Settings{Time: Term{Ref: 2}, Params: Term{Ref: 3}}
+	p := EfficientNetV2(2, 3)
+	for _, m := range []Measurement{{0.7, 1, 1}, {0.7, 2, 3}, {0.3, 7, 100}} {
+		if a, b := mustScore(t, z, m), mustScore(t, p, m); a != b {
+			t.Errorf("%+v: zero-value settings %v, preset %v", m, a, b)
+		}
+	}
+	r, err := z.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(r, p) {
+		t.Errorf("Resolve() = %+v, want the preset %+v", r, p)
+	}
+	// The paper's raw form: with unit references the reward is A·S^w·P^v.
+	u := Settings{Time: Term{Ref: 1}, Params: Term{Ref: 1}}
+	got := mustScore(t, u, Measurement{0.8, 1.7, 5})
+	want := 0.8 * math.Pow(1.7, -0.07) * math.Pow(5, -0.05)
+	if !near(got, want, 1e-15) {
+		t.Errorf("unit references: %v, want %v", got, want)
+	}
+}
+
+func TestMnasNetSoft(t *testing.T) {
+	// MnasNet Fig. 3: ACC = 0.5, T = 80 ms.
+	s := MnasNetSoft(80, 1e6)
+	for _, c := range []struct {
+		lat, want float64
+	}{
+		{80, 0.5},
+		{160, 0.5 * pow2m007},
+		{40, 0.5 * pow2p007},
+	} {
+		if got := mustScore(t, s, Measurement{0.5, c.lat, 1e6}); !near(got, c.want, 1e-12) {
+			t.Errorf("LAT %v: R = %.17g, want %.17g", c.lat, got, c.want)
+		}
+	}
+	// Params use the same exponent against their own target.
+	if got, want := mustScore(t, s, Measurement{0.5, 80, 2e6}), 0.5*pow2m007; !near(got, want, 1e-12) {
+		t.Errorf("params doubled: %v, want %v", got, want)
+	}
+	// Kind only: same as the preset.
+	k := Settings{Kind: KindMnasNetSoft, Time: Term{Ref: 80}, Params: Term{Ref: 1e6}}
+	if a, b := mustScore(t, k, Measurement{0.5, 100, 3e6}), mustScore(t, s, Measurement{0.5, 100, 3e6}); a != b {
+		t.Errorf("kind defaults %v, preset %v", a, b)
+	}
+}
+
+func TestMnasNetHard(t *testing.T) {
+	s := MnasNetHard(75, 4e6)
+	for _, c := range []struct {
+		lat, params, want float64
+	}{
+		{75, 4e6, 0.8},                // at target: no penalty
+		{10, 1e6, 0.8},                // under target: no penalty
+		{150, 4e6, 0.4},               // (150/75)^-1 = 1/2
+		{75, 8e6, 0.4},                // params above target
+		{112.5, 5e6, 0.8 / 1.5 * 0.8}, // both above target
+	} {
+		got := mustScore(t, s, Measurement{0.8, c.lat, c.params})
+		if !near(got, c.want, 1e-15) {
+			t.Errorf("LAT %v params %v: R = %.17g, want %.17g", c.lat, c.params, got, c.want)
+		}
+	}
+}
+
+func TestOneFormula(t *testing.T) {
+	// Custom exponents on any kind; alpha applies at or below, beta above.
+	s := Settings{Kind: KindMnasNetHard,
+		Time:   Term{Ref: 10, Alpha: Exponent(-0.2), Beta: Exponent(-0.5)},
+		Params: Term{Ref: 100, Alpha: Exponent(0)}, // beta: kind default -1
+	}
+	b, err := s.Evaluate(Measurement{0.6, 5, 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Breakdown{Reward: 0.6 * math.Pow(0.5, -0.2) * 0.25, Accuracy: 0.6,
+		TimeFactor: math.Pow(0.5, -0.2), ParamsFactor: 0.25}
+	if !near(b.Reward, want.Reward, 1e-15) || b.TimeFactor != want.TimeFactor || b.ParamsFactor != want.ParamsFactor {
+		t.Errorf("Evaluate = %+v, want %+v", b, want)
+	}
+	if got := Factor(20, 10, -0.2, -0.5); got != math.Pow(2, -0.5) {
+		t.Errorf("Factor above target = %v", got)
+	}
+	if got := Factor(10, 10, -0.2, -0.5); got != 1 {
+		t.Errorf("Factor at target = %v", got)
+	}
+}
+
+func TestSettingsValidation(t *testing.T) {
+	ok := EfficientNetV2(1, 1)
+	cases := []struct {
+		name   string
+		mutate func(*Settings)
+		field  string
+		allow  string
+	}{
+		{"zero time ref", func(s *Settings) { s.Time.Ref = 0 }, "time.ref", "positive"},
+		{"negative params ref", func(s *Settings) { s.Params.Ref = -5 }, "params.ref", "positive"},
+		{"NaN ref", func(s *Settings) { s.Time.Ref = math.NaN() }, "time.ref", "finite"},
+		{"inf ref", func(s *Settings) { s.Params.Ref = math.Inf(1) }, "params.ref", "finite"},
+		{"NaN exponent", func(s *Settings) { s.Time.Alpha = Exponent(math.NaN()) }, "time.alpha", "<= 0"},
+		{"positive exponent", func(s *Settings) { s.Params.Beta = Exponent(0.05) }, "params.beta", "<= 0"},
+		{"unknown kind", func(s *Settings) { s.Kind = "mnas" }, "kind", "effnetv2"},
+	}
+	for _, c := range cases {
+		s := ok
+		s.Time.Alpha, s.Params.Beta = Exponent(*ok.Time.Alpha), Exponent(*ok.Params.Beta)
+		c.mutate(&s)
+		err := s.Validate()
+		var fe *FieldError
+		if !errors.As(err, &fe) {
+			t.Errorf("%s: Validate() = %v, want a *FieldError", c.name, err)
+			continue
+		}
+		if fe.Field != c.field || !strings.Contains(err.Error(), c.allow) || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("%s: error %q (field %q), want field %q mentioning %q", c.name, err, fe.Field, c.field, c.allow)
+		}
+		if _, err := s.Score(Measurement{0.5, 1, 1}); err == nil {
+			t.Errorf("%s: Score accepted invalid settings", c.name)
+		}
+	}
+	// The zero value lacks references: both are reported.
+	err := Settings{}.Validate()
+	if err == nil || !strings.Contains(err.Error(), "time.ref = 0") || !strings.Contains(err.Error(), "params.ref = 0") {
+		t.Errorf("Settings{}.Validate() = %v, want both references reported", err)
+	}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("valid settings: %v", err)
+	}
+}
+
+func TestMeasurementValidation(t *testing.T) {
+	s := EfficientNetV2(1, 1)
+	cases := []struct {
+		m     Measurement
+		field string
+	}{
+		{Measurement{-0.1, 1, 1}, "accuracy"},
+		{Measurement{1.5, 1, 1}, "accuracy"},
+		{Measurement{math.NaN(), 1, 1}, "accuracy"},
+		{Measurement{0.5, 0, 1}, "step_time"},
+		{Measurement{0.5, -1, 1}, "step_time"},
+		{Measurement{0.5, math.NaN(), 1}, "step_time"},
+		{Measurement{0.5, 1, 0}, "params"},
+		{Measurement{0.5, 1, math.Inf(1)}, "params"},
+	}
+	for _, c := range cases {
+		_, err := s.Score(c.m)
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != c.field {
+			t.Errorf("Score(%+v) error = %v, want field %q", c.m, err, c.field)
+		}
+	}
+	for _, a := range []float64{0, 1} {
+		if _, err := s.Score(Measurement{a, 1, 1}); err != nil {
+			t.Errorf("accuracy %v rejected: %v", a, err)
+		}
+	}
+}
+
+func TestResolveDoesNotAlias(t *testing.T) {
+	s := MnasNetSoft(1, 1)
+	r, err := s.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	*r.Time.Alpha = -0.5
+	if *s.Time.Alpha != SoftExponent {
+		t.Errorf("Resolve shares exponent pointers with its receiver")
+	}
+}
+
+func TestSettingsJSON(t *testing.T) {
+	for _, s := range []Settings{EfficientNetV2(0.12, 2e7), MnasNetSoft(75, 4e6), MnasNetHard(75, 4e6),
+		{Time: Term{Ref: 1}, Params: Term{Ref: 2, Beta: Exponent(0)}}} {
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Settings
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(back, s) {
+			t.Errorf("round trip %s: got %+v, want %+v", b, back, s)
+		}
+	}
+	b, _ := json.Marshal(MnasNetHard(75, 4e6))
+	want := `{"kind":"mnasnet-hard","time":{"ref":75,"alpha":0,"beta":-1},"params":{"ref":4000000,"alpha":0,"beta":-1}}`
+	if string(b) != want {
+		t.Errorf("JSON = %s, want %s", b, want)
+	}
+	var s Settings
+	if err := json.Unmarshal([]byte(`{"time":{"ref":2},"params":{"ref":3}}`), &s); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := mustScore(t, s, Measurement{0.9, 4, 3}), 0.9*pow2m007; !near(got, want, 1e-12) {
+		t.Errorf("defaults from JSON: %v, want %v", got, want)
+	}
+	m := Measurement{0.75, 0.1, 5e6}
+	b, _ = json.Marshal(m)
+	if string(b) != `{"accuracy":0.75,"step_time":0.1,"params":5000000}` {
+		t.Errorf("Measurement JSON = %s", b)
+	}
+}
