@@ -1,0 +1,142 @@
+// Command nas is the effnas program: describe architectures and spaces,
+// train and benchmark networks, run searches and look at their results.
+//
+// Run "nas help" for the commands and "nas help COMMAND" (or
+// "nas COMMAND --help") for one.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// command is one subcommand of the program.
+type command struct {
+	name    string
+	args    string // synopsis of the positional arguments
+	summary string // one line for the command list
+	help    string // paragraphs after the usage line
+	flags   func(fs *flag.FlagSet) func(args []string) error
+}
+
+var commands = map[string]*command{}
+
+func register(c *command) { commands[c.name] = c }
+
+// usageError is a mistake in how the program was called: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+var stdout io.Writer = os.Stdout
+
+func run(args []string, out, errw io.Writer) int {
+	stdout = out
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		if len(args) > 1 {
+			if c, ok := commands[args[1]]; ok {
+				printCommandHelp(out, c)
+				return 0
+			}
+			fmt.Fprintf(errw, "nas: unknown command %q (run \"nas help\" for the list)\n", args[1])
+			return 2
+		}
+		printHelp(out)
+		return 0
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(errw, "nas: unknown command %q (run \"nas help\" for the list)\n", args[0])
+		return 2
+	}
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	runFn := c.flags(fs)
+	pos, err := parseInterspersed(fs, args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		printCommandHelp(out, c)
+		return 0
+	}
+	if err == nil {
+		err = runFn(pos)
+	}
+	if err != nil {
+		msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+		fmt.Fprintf(errw, "nas %s: %s\n", c.name, msg)
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(errw, "usage: nas %s %s (see \"nas help %s\")\n", c.name, c.args, c.name)
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+// parseInterspersed parses flags that may come before, between or after the
+// positional arguments ("nas describe efficientnetv2-s --json").
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err.Error()}
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if rest[0] == "--" {
+			return append(pos, rest[1:]...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+func printHelp(w io.Writer) {
+	fmt.Fprintln(w, "nas: training-aware neural architecture search (EfficientNetV2) in Go")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "usage: nas COMMAND [arguments] [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "commands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, `Run "nas help COMMAND" for the arguments and flags of one command.`)
+}
+
+func printCommandHelp(w io.Writer, c *command) {
+	fmt.Fprintf(w, "usage: nas %s %s\n\n%s\n", c.name, c.args, c.summary)
+	if c.help != "" {
+		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(c.help))
+	}
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	c.flags(fs)
+	has := false
+	fs.VisitAll(func(*flag.Flag) { has = true })
+	if has {
+		fmt.Fprintln(w, "\nflags:")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+	}
+}
