@@ -1,0 +1,461 @@
+package kernels
+
+import (
+	"fmt"
+	"math/bits"
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+// microKernel computes one mr x nr tile of C (mr fixed by the function, nr by
+// its family) over k steps:
+//
+//	tile = sum_p A(i,p) * B[p][j],  A(i,p) at a + i*rs + p*cs (bytes),
+//	B packed as [k][nr] floats,     C(i,j) at c + i*ldc + 4*j (bytes).
+//
+// Column j of the tile is written only when bit j of mask is set. acc != 0
+// adds the tile to C; acc == 0 overwrites C without reading it.
+type microKernel func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, mask uint64, acc int)
+
+// tile describes the micro-kernels a call uses: kern[r] handles r <= mr rows.
+type tile struct {
+	mr, nr int
+	kern   []microKernel
+}
+
+const (
+	kcBlock    = 256     // k block: a packed B panel of kcBlock x nr stays in L1
+	mcTiles    = 16      // rows per L2 block of A, in micro-tiles
+	parMinWork = 1 << 20 // m*n*k below which a call stays on one goroutine
+	maxThreads = 32
+)
+
+// sgemm is the float32 entry point behind Gemm.
+func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	checkOperand("A", transA, m, k, a, lda)
+	checkOperand("B", transB, k, n, b, ldb)
+	checkOperand("C", false, m, n, c, ldc)
+	be := activeBackend.Load()
+	if be == backendRef {
+		gemmRef(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	if k == 0 {
+		for i := 0; i < m; i++ {
+			scaleRow(c[i*ldc:i*ldc+n], beta)
+		}
+		return
+	}
+	var t tile
+	if be == backendAVX512 {
+		t = avx512Tile(m, n, k, transA)
+	} else {
+		t = goTile
+	}
+	runGemm(t, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// checkOperand panics unless x holds a rows x cols matrix (cols x rows when
+// trans) with row stride ld; the kernels read through raw pointers.
+func checkOperand(name string, trans bool, rows, cols int, x []float32, ld int) {
+	if trans {
+		rows, cols = cols, rows
+	}
+	if rows == 0 || cols == 0 {
+		return
+	}
+	if ld < 0 || rows < 0 || cols < 0 || (rows-1)*ld+cols > len(x) {
+		panic(fmt.Sprintf("kernels: Gemm: %s is %dx%d with stride %d but has only %d elements", name, rows, cols, ld, len(x)))
+	}
+}
+
+func scaleRow(x []float32, beta float32) {
+	if beta == 0 {
+		clear(x)
+	} else if beta != 1 {
+		for j := range x {
+			x[j] *= beta
+		}
+	}
+}
+
+// gemmJob is one float32 GEMM call split into parts for goroutines. Jobs and
+// their buffers are recycled, so steady-state calls do not allocate.
+type gemmJob struct {
+	t              tile
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	a, b, c        []float32
+	lda, ldb, ldc  int
+
+	panels  int
+	bp      unsafe.Pointer // packed B: [panel][k][nr], or B itself when direct
+	bDirect bool
+	splitK  bool
+	nt      int
+	parts   [maxThreads + 1]int // row (M-split) or k (split-K) boundaries
+	scratch []float32           // split-K partial sums, (nt-1) x m x n
+	buf     []float32
+
+	wg sync.WaitGroup
+}
+
+var (
+	jobMu   sync.Mutex
+	jobFree []*gemmJob
+
+	workerMu sync.Mutex
+	workers  int
+	taskCh   = make(chan gemmTask, maxThreads)
+)
+
+type gemmTask struct {
+	j    *gemmJob
+	part int
+}
+
+func getJob() *gemmJob {
+	jobMu.Lock()
+	defer jobMu.Unlock()
+	if n := len(jobFree); n > 0 {
+		j := jobFree[n-1]
+		jobFree = jobFree[:n-1]
+		return j
+	}
+	return new(gemmJob)
+}
+
+func putJob(j *gemmJob) {
+	buf := j.buf
+	*j = gemmJob{buf: buf[:0]}
+	jobMu.Lock()
+	jobFree = append(jobFree, j)
+	jobMu.Unlock()
+}
+
+// ensureWorkers starts helper goroutines until n are running. They live for
+// the whole process and wait on taskCh.
+func ensureWorkers(n int) {
+	workerMu.Lock()
+	for workers < n {
+		workers++
+		go func() {
+			for t := range taskCh {
+				t.j.run(t.part)
+				t.j.wg.Done()
+			}
+		}()
+	}
+	workerMu.Unlock()
+}
+
+// floatsAligned returns a 64-byte aligned slice of n floats from j.buf,
+// growing it when needed.
+func (j *gemmJob) floatsAligned(n int) []float32 {
+	if cap(j.buf) < n+16 {
+		j.buf = make([]float32, n+16+n/4)
+	}
+	buf := j.buf[:cap(j.buf)]
+	off := int(uintptr(unsafe.Pointer(&buf[0]))&63) / 4
+	if off != 0 {
+		off = 16 - off
+	}
+	return buf[off : off+n]
+}
+
+func runGemm(t tile, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	j := getJob()
+	*j = gemmJob{
+		t: t, transA: transA, transB: transB, m: m, n: n, k: k,
+		alpha: alpha, beta: beta, a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc,
+		buf: j.buf,
+	}
+	j.panels = (n + t.nr - 1) / t.nr
+	j.bDirect = !transB && alpha == 1 && n == t.nr && ldb == t.nr
+
+	// Threads and how to split.
+	nt := runtime.GOMAXPROCS(0)
+	if nt > maxThreads {
+		nt = maxThreads
+	}
+	tilesM := (m + t.mr - 1) / t.mr
+	if m*n*k < parMinWork || nt < 2 {
+		nt = 1
+	} else if k >= 4*m && k >= 512*nt {
+		j.splitK = true
+	} else if tilesM < 2*nt {
+		if k >= 512*nt {
+			j.splitK = true
+		} else if tilesM < nt {
+			nt = tilesM
+		}
+	}
+	j.nt = nt
+	if j.splitK {
+		for p := 0; p < nt; p++ {
+			j.parts[p] = (p * k / nt) &^ 15
+		}
+		j.parts[nt] = k
+	} else {
+		for p := 0; p <= nt; p++ {
+			j.parts[p] = min(m, p*tilesM/nt*t.mr)
+		}
+	}
+
+	// Buffers: packed B, then split-K partial sums.
+	packLen := 0
+	if !j.bDirect {
+		packLen = j.panels * k * t.nr
+	}
+	scratchLen := 0
+	if j.splitK {
+		scratchLen = (nt - 1) * m * n
+	}
+	buf := j.floatsAligned(packLen + scratchLen + 16)
+	if j.bDirect {
+		j.bp = unsafe.Pointer(unsafe.SliceData(b))
+	} else {
+		j.bp = unsafe.Pointer(&buf[0])
+		if !j.splitK {
+			j.packB(0, k)
+		}
+	}
+	if scratchLen > 0 {
+		// Keep the partial sums 64-byte aligned too.
+		off := (packLen + 15) &^ 15
+		j.scratch = buf[off : off+scratchLen]
+	}
+
+	if nt > 1 {
+		ensureWorkers(nt - 1)
+		j.wg.Add(nt - 1)
+		for p := 1; p < nt; p++ {
+			taskCh <- gemmTask{j, p}
+		}
+	}
+	j.run(0)
+	if nt > 1 {
+		j.wg.Wait()
+	}
+	if j.splitK {
+		j.reduce()
+	}
+	putJob(j)
+}
+
+// reduce adds the split-K partial sums into C.
+func (j *gemmJob) reduce() {
+	m, n := j.m, j.n
+	for p := 1; p < j.nt; p++ {
+		s := j.scratch[(p-1)*m*n : p*m*n]
+		for i := 0; i < m; i++ {
+			crow := j.c[i*j.ldc : i*j.ldc+n]
+			srow := s[i*n : i*n+n]
+			for x := range crow {
+				crow[x] += srow[x]
+			}
+		}
+	}
+}
+
+// run computes part p of the job.
+func (j *gemmJob) run(p int) {
+	if !j.splitK {
+		i0, i1 := j.parts[p], j.parts[p+1]
+		j.compute(i0, i1, 0, j.k, unsafe.Pointer(unsafe.SliceData(j.c)), j.ldc, j.beta)
+		return
+	}
+	k0, k1 := j.parts[p], j.parts[p+1]
+	if !j.bDirect {
+		j.packB(k0, k1)
+	}
+	if p == 0 {
+		j.compute(0, j.m, k0, k1, unsafe.Pointer(unsafe.SliceData(j.c)), j.ldc, j.beta)
+		return
+	}
+	s := j.scratch[(p-1)*j.m*j.n:]
+	j.compute(0, j.m, k0, k1, unsafe.Pointer(unsafe.SliceData(s)), j.n, 0)
+}
+
+// packB packs rows [k0, k1) of alpha*op(B) into [panel][k][nr], zero-padding
+// the last panel's columns.
+func (j *gemmJob) packB(k0, k1 int) {
+	nr, n, k, ldb, alpha := j.t.nr, j.n, j.k, j.ldb, j.alpha
+	dst := unsafe.Slice((*float32)(j.bp), j.panels*k*nr)
+	for jp := 0; jp < j.panels; jp++ {
+		c0 := jp * nr
+		w := min(nr, n-c0)
+		panel := dst[jp*k*nr : (jp+1)*k*nr]
+		if !j.transB {
+			for p := k0; p < k1; p++ {
+				d := panel[p*nr : p*nr+nr]
+				s := j.b[p*ldb+c0 : p*ldb+c0+w]
+				if alpha == 1 {
+					copy(d, s)
+				} else {
+					for x, v := range s {
+						d[x] = alpha * v
+					}
+				}
+				clear(d[w:])
+			}
+			continue
+		}
+		// op(B)[p][c0+x] = b[(c0+x)*ldb+p]
+		if w < nr {
+			for p := k0; p < k1; p++ {
+				clear(panel[p*nr+w : p*nr+nr])
+			}
+		}
+		for x := 0; x < w; x++ {
+			s := j.b[(c0+x)*ldb+k0 : (c0+x)*ldb+k1]
+			d := panel[k0*nr+x:]
+			for q, v := range s {
+				d[q*nr] = alpha * v
+			}
+		}
+	}
+}
+
+// compute accumulates rows [i0, i1) over k range [k0, k1) into out (row
+// stride ldo floats): out = op(A)*B' + beta*out, with B' the packed alpha*op(B).
+func (j *gemmJob) compute(i0, i1, k0, k1 int, out unsafe.Pointer, ldo int, beta float32) {
+	if i0 >= i1 {
+		return
+	}
+	t := j.t
+	n, nr, mr := j.n, t.nr, t.mr
+	if beta != 0 && beta != 1 || k0 == k1 {
+		for i := i0; i < i1; i++ {
+			scaleRow(unsafe.Slice((*float32)(unsafe.Add(out, 4*i*ldo)), n), beta)
+		}
+		if k0 == k1 {
+			return
+		}
+	}
+	a := unsafe.Pointer(unsafe.SliceData(j.a))
+	var rs, cs uintptr
+	if j.transA {
+		rs, cs = 4, uintptr(4*j.lda)
+	} else {
+		rs, cs = uintptr(4*j.lda), 4
+	}
+	ldoB := uintptr(4 * ldo)
+	mc := mr * mcTiles
+	accInit := 0
+	if beta != 0 {
+		accInit = 1
+	}
+	for ic := i0; ic < i1; ic += mc {
+		ie := min(ic+mc, i1)
+		for pc := k0; pc < k1; pc += kcBlock {
+			kl := min(kcBlock, k1-pc)
+			acc := accInit
+			if pc > k0 {
+				acc = 1
+			}
+			for jp := 0; jp < j.panels; jp++ {
+				var bp unsafe.Pointer
+				if j.bDirect {
+					bp = unsafe.Add(j.bp, 4*pc*nr)
+				} else {
+					bp = unsafe.Add(j.bp, 4*(jp*j.k+pc)*nr)
+				}
+				w := min(nr, n-jp*nr)
+				mask := uint64(1)<<uint(w) - 1
+				if w == 64 {
+					mask = ^uint64(0)
+				}
+				for ir := ic; ir < ie; ir += mr {
+					rows := min(mr, ie-ir)
+					ap := unsafe.Add(a, uintptr(ir)*rs+uintptr(pc)*cs)
+					cp := unsafe.Add(out, 4*(ir*ldo+jp*nr))
+					t.kern[rows](kl, ap, rs, cs, bp, cp, ldoB, mask, acc)
+				}
+			}
+		}
+	}
+}
+
+// goTile is the portable backend: 4x4 tiles in scalar Go.
+var goTile = tile{mr: 4, nr: 4, kern: []microKernel{nil, goKern1, goKern2, goKern3, goKern4}}
+
+func goKern1(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, mask uint64, acc int) {
+	goKernRows(1, k, a, rs, cs, b, c, ldc, mask, acc)
+}
+func goKern2(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, mask uint64, acc int) {
+	goKernRows(2, k, a, rs, cs, b, c, ldc, mask, acc)
+}
+func goKern3(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, mask uint64, acc int) {
+	goKernRows(3, k, a, rs, cs, b, c, ldc, mask, acc)
+}
+
+// goKernRows handles a tile of fewer than 4 rows, one row at a time.
+func goKernRows(rows, k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, mask uint64, acc int) {
+	bs := unsafe.Slice((*float32)(b), 4*k)
+	for i := 0; i < rows; i++ {
+		var c0, c1, c2, c3 float32
+		ai := unsafe.Add(a, uintptr(i)*rs)
+		for p := 0; p < k; p++ {
+			av := *(*float32)(unsafe.Add(ai, uintptr(p)*cs))
+			bb := bs[4*p : 4*p+4 : 4*p+4]
+			c0 += av * bb[0]
+			c1 += av * bb[1]
+			c2 += av * bb[2]
+			c3 += av * bb[3]
+		}
+		storeRow(unsafe.Add(c, uintptr(i)*ldc), [4]float32{c0, c1, c2, c3}, mask, acc)
+	}
+}
+
+func storeRow(c unsafe.Pointer, v [4]float32, mask uint64, acc int) {
+	w := bits.OnesCount64(mask)
+	row := unsafe.Slice((*float32)(c), w)
+	if acc != 0 {
+		for x := range row {
+			row[x] += v[x]
+		}
+	} else {
+		copy(row, v[:w])
+	}
+}
+
+func goKern4(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, mask uint64, acc int) {
+	var c00, c01, c02, c03, c10, c11, c12, c13 float32
+	var c20, c21, c22, c23, c30, c31, c32, c33 float32
+	bs := unsafe.Slice((*float32)(b), 4*k)
+	for p := 0; p < k; p++ {
+		a0 := unsafe.Add(a, uintptr(p)*cs)
+		bb := bs[4*p : 4*p+4 : 4*p+4]
+		b0, b1, b2, b3 := bb[0], bb[1], bb[2], bb[3]
+		x := *(*float32)(a0)
+		c00 += x * b0
+		c01 += x * b1
+		c02 += x * b2
+		c03 += x * b3
+		x = *(*float32)(unsafe.Add(a0, rs))
+		c10 += x * b0
+		c11 += x * b1
+		c12 += x * b2
+		c13 += x * b3
+		x = *(*float32)(unsafe.Add(a0, 2*rs))
+		c20 += x * b0
+		c21 += x * b1
+		c22 += x * b2
+		c23 += x * b3
+		x = *(*float32)(unsafe.Add(a0, 3*rs))
+		c30 += x * b0
+		c31 += x * b1
+		c32 += x * b2
+		c33 += x * b3
+	}
+	storeRow(c, [4]float32{c00, c01, c02, c03}, mask, acc)
+	storeRow(unsafe.Add(c, ldc), [4]float32{c10, c11, c12, c13}, mask, acc)
+	storeRow(unsafe.Add(c, 2*ldc), [4]float32{c20, c21, c22, c23}, mask, acc)
+	storeRow(unsafe.Add(c, 3*ldc), [4]float32{c30, c31, c32, c33}, mask, acc)
+}
