@@ -136,6 +136,9 @@ func ApplyOp(op Op, img, tmp []float32, h, w, c int, m float64, fill float32, rn
 		}
 	case OpPosterize:
 		bits := min(max(8-int(math.Round(4*f)), 1), 8)
+		if bits == 8 {
+			break // keeping all 8 bits is the identity (no quantisation)
+		}
 		mask := uint8(0xff << (8 - bits))
 		for i, v := range img {
 			img[i] = float32(quant(v)&mask) / 255

@@ -17,6 +17,9 @@ const EnvDir = "EFFNAS_DATA"
 // installs the Fashion-MNIST IDX files.
 const SystemFashionMNISTDir = "/usr/share/datasets/fashion-mnist"
 
+// systemFashionDir is SystemFashionMNISTDir; tests point it elsewhere.
+var systemFashionDir = SystemFashionMNISTDir
+
 // FashionMNISTClasses are the Fashion-MNIST class names in label order.
 var FashionMNISTClasses = []string{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"}
 
@@ -158,7 +161,7 @@ func SearchDirs(name, explicit string) []string {
 		}
 	}
 	if name == "fashion-mnist" {
-		dirs = append(dirs, SystemFashionMNISTDir)
+		dirs = append(dirs, systemFashionDir)
 	}
 	return dirs
 }

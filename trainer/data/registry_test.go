@@ -1,7 +1,6 @@
 package data
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -33,7 +32,7 @@ func TestLookupOrder(t *testing.T) {
 		t.Fatalf("fallthrough: %q", got)
 	}
 	dirs := SearchDirs("fashion-mnist", "/x")
-	if !slices.Equal(dirs, []string{"/x/fashion-mnist", "/x", filepath.Join(env, "fashion-mnist"), env, SystemFashionMNISTDir}) {
+	if !slices.Equal(dirs, []string{"/x/fashion-mnist", "/x", filepath.Join(env, "fashion-mnist"), env, systemFashionDir}) {
 		t.Fatalf("search dirs %v", dirs)
 	}
 }
@@ -44,9 +43,9 @@ func TestMissingDataError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "--data") || !strings.Contains(err.Error(), EnvDir) {
 		t.Fatalf("mnist: %v", err)
 	}
-	if _, err := os.Stat(SystemFashionMNISTDir); err == nil {
-		t.Skip("Fashion-MNIST is installed; cannot test its missing-data error")
-	}
+	old := systemFashionDir
+	systemFashionDir = t.TempDir()
+	defer func() { systemFashionDir = old }()
 	_, err = Load("fashion-mnist", Train, Options{})
 	if err == nil || !strings.Contains(err.Error(), "apt-get install dataset-fashion-mnist") || !strings.Contains(err.Error(), "--data") {
 		t.Fatalf("fashion-mnist: %v", err)
