@@ -361,12 +361,15 @@ func TestGemmNoAlloc(t *testing.T) {
 			call()
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
-			for i := 0; i < 20; i++ {
+			const calls = 50
+			for i := 0; i < calls; i++ {
 				call()
 			}
 			runtime.ReadMemStats(&after)
-			if n := after.Mallocs - before.Mallocs; n > 2 {
-				t.Errorf("%s: %d allocations in 20 calls", g, n)
+			// The runtime itself may allocate a few objects meanwhile; a
+			// per-call allocation would show up as >= calls.
+			if n := after.Mallocs - before.Mallocs; n >= calls/5 {
+				t.Errorf("%s: %d allocations in %d calls", g, n, calls)
 			}
 		}
 	})

@@ -29,6 +29,7 @@ const (
 	mcTiles    = 16      // rows per L2 block of A, in micro-tiles
 	parMinWork = 1 << 20 // m*n*k below which a call stays on one goroutine
 	maxThreads = 32
+	kOuterMaxC = 1 << 17 // C elements up to which long-k calls use the k-outer order
 )
 
 // sgemm is the float32 entry point behind Gemm.
@@ -94,9 +95,11 @@ type gemmJob struct {
 	lda, ldb, ldc  int
 
 	panels  int
-	bp      unsafe.Pointer // packed B: [panel][k][nr], or B itself when direct
-	bDirect bool
-	splitK  bool
+	bDirect bool      // B is read in place (one full panel, ldb == nr, alpha == 1)
+	splitK  bool      // parts split k; else they split rows
+	kOuter  bool      // k blocks outermost, B packed per block and goroutine
+	pack    []float32 // packed B: [panel][k][nr], or per-part [panel][kc][nr] blocks
+	packPer int       // floats of pack per part when kOuter
 	nt      int
 	parts   [maxThreads + 1]int // row (M-split) or k (split-K) boundaries
 	scratch []float32           // split-K partial sums, (nt-1) x m x n
@@ -206,29 +209,32 @@ func runGemm(t tile, transA, transB bool, m, n, k int, alpha float32, a []float3
 			j.parts[p] = min(m, p*tilesM/nt*t.mr)
 		}
 	}
+	// Long reductions with a small C (weight gradients) loop over k blocks
+	// outermost, packing one block of B at a time into a per-goroutine
+	// buffer that stays in L2 while C stays in cache. Tall problems pack
+	// all of B once and sweep blocks of rows.
+	j.kOuter = j.splitK || (m*n <= kOuterMaxC && k > kcBlock)
 
 	// Buffers: packed B, then split-K partial sums.
 	packLen := 0
 	if !j.bDirect {
-		packLen = j.panels * k * t.nr
+		if j.kOuter {
+			j.packPer = (min(kcBlock, k)*j.panels*t.nr + 15) &^ 15
+			packLen = nt * j.packPer
+		} else {
+			packLen = j.panels * k * t.nr
+		}
 	}
+	packLen = (packLen + 15) &^ 15
 	scratchLen := 0
 	if j.splitK {
 		scratchLen = (nt - 1) * m * n
 	}
-	buf := j.floatsAligned(packLen + scratchLen + 16)
-	if j.bDirect {
-		j.bp = unsafe.Pointer(unsafe.SliceData(b))
-	} else {
-		j.bp = unsafe.Pointer(&buf[0])
-		if !j.splitK {
-			j.packB(0, k)
-		}
-	}
-	if scratchLen > 0 {
-		// Keep the partial sums 64-byte aligned too.
-		off := (packLen + 15) &^ 15
-		j.scratch = buf[off : off+scratchLen]
+	buf := j.floatsAligned(packLen + scratchLen)
+	j.pack = buf[:packLen]
+	j.scratch = buf[packLen:]
+	if !j.bDirect && !j.kOuter {
+		j.packB(j.pack, k, 0, k)
 	}
 
 	if nt > 1 {
@@ -265,35 +271,37 @@ func (j *gemmJob) reduce() {
 
 // run computes part p of the job.
 func (j *gemmJob) run(p int) {
+	c := unsafe.Pointer(unsafe.SliceData(j.c))
 	if !j.splitK {
-		i0, i1 := j.parts[p], j.parts[p+1]
-		j.compute(i0, i1, 0, j.k, unsafe.Pointer(unsafe.SliceData(j.c)), j.ldc, j.beta)
+		j.compute(p, j.parts[p], j.parts[p+1], 0, j.k, c, j.ldc, j.beta)
 		return
 	}
 	k0, k1 := j.parts[p], j.parts[p+1]
-	if !j.bDirect {
-		j.packB(k0, k1)
-	}
 	if p == 0 {
-		j.compute(0, j.m, k0, k1, unsafe.Pointer(unsafe.SliceData(j.c)), j.ldc, j.beta)
+		j.compute(p, 0, j.m, k0, k1, c, j.ldc, j.beta)
 		return
 	}
 	s := j.scratch[(p-1)*j.m*j.n:]
-	j.compute(0, j.m, k0, k1, unsafe.Pointer(unsafe.SliceData(s)), j.n, 0)
+	j.compute(p, 0, j.m, k0, k1, unsafe.Pointer(unsafe.SliceData(s)), j.n, 0)
 }
 
-// packB packs rows [k0, k1) of alpha*op(B) into [panel][k][nr], zero-padding
-// the last panel's columns.
-func (j *gemmJob) packB(k0, k1 int) {
-	nr, n, k, ldb, alpha := j.t.nr, j.n, j.k, j.ldb, j.alpha
-	dst := unsafe.Slice((*float32)(j.bp), j.panels*k*nr)
+// packB packs rows [k0, k1) of alpha*op(B) into dst laid out as
+// [panel][panelK][nr], row p at (p-k0) within each panel (plus k0 when the
+// panel holds all of k: panelK == k). The last panel's columns are
+// zero-padded.
+func (j *gemmJob) packB(dst []float32, panelK, k0, k1 int) {
+	nr, n, ldb, alpha := j.t.nr, j.n, j.ldb, j.alpha
+	base := k0
+	if panelK == j.k {
+		base = 0
+	}
 	for jp := 0; jp < j.panels; jp++ {
 		c0 := jp * nr
 		w := min(nr, n-c0)
-		panel := dst[jp*k*nr : (jp+1)*k*nr]
+		panel := dst[jp*panelK*nr : (jp+1)*panelK*nr]
 		if !j.transB {
 			for p := k0; p < k1; p++ {
-				d := panel[p*nr : p*nr+nr]
+				d := panel[(p-base)*nr : (p-base)*nr+nr]
 				s := j.b[p*ldb+c0 : p*ldb+c0+w]
 				if alpha == 1 {
 					copy(d, s)
@@ -309,12 +317,12 @@ func (j *gemmJob) packB(k0, k1 int) {
 		// op(B)[p][c0+x] = b[(c0+x)*ldb+p]
 		if w < nr {
 			for p := k0; p < k1; p++ {
-				clear(panel[p*nr+w : p*nr+nr])
+				clear(panel[(p-base)*nr+w : (p-base)*nr+nr])
 			}
 		}
 		for x := 0; x < w; x++ {
 			s := j.b[(c0+x)*ldb+k0 : (c0+x)*ldb+k1]
-			d := panel[k0*nr+x:]
+			d := panel[(k0-base)*nr+x:]
 			for q, v := range s {
 				d[q*nr] = alpha * v
 			}
@@ -322,9 +330,9 @@ func (j *gemmJob) packB(k0, k1 int) {
 	}
 }
 
-// compute accumulates rows [i0, i1) over k range [k0, k1) into out (row
-// stride ldo floats): out = op(A)*B' + beta*out, with B' the packed alpha*op(B).
-func (j *gemmJob) compute(i0, i1, k0, k1 int, out unsafe.Pointer, ldo int, beta float32) {
+// compute is part p's share: rows [i0, i1) over k range [k0, k1) into out
+// (row stride ldo floats): out = op(A)*B' + beta*out, with B' = alpha*op(B).
+func (j *gemmJob) compute(p, i0, i1, k0, k1 int, out unsafe.Pointer, ldo int, beta float32) {
 	if i0 >= i1 {
 		return
 	}
@@ -346,38 +354,71 @@ func (j *gemmJob) compute(i0, i1, k0, k1 int, out unsafe.Pointer, ldo int, beta 
 		rs, cs = uintptr(4*j.lda), 4
 	}
 	ldoB := uintptr(4 * ldo)
-	mc := mr * mcTiles
 	accInit := 0
 	if beta != 0 {
 		accInit = 1
 	}
-	for ic := i0; ic < i1; ic += mc {
-		ie := min(ic+mc, i1)
+	// Row tiles of balanced height (at most mr) over [i0, i1).
+	rows := i1 - i0
+	ntl := (rows + mr - 1) / mr
+	tileRow := func(x int) int { return i0 + rows*x/ntl }
+
+	// block runs row tiles [t0, t1) against k block [pc, pc+kl) whose
+	// panel jp starts at panel(jp).
+	block := func(t0, t1, pc, kl, acc int, panel func(jp int) unsafe.Pointer) {
+		for jp := 0; jp < j.panels; jp++ {
+			bp := panel(jp)
+			w := min(nr, n-jp*nr)
+			mask := uint64(1)<<uint(w) - 1
+			if w == 64 {
+				mask = ^uint64(0)
+			}
+			for x := t0; x < t1; x++ {
+				r0, r1 := tileRow(x), tileRow(x+1)
+				ap := unsafe.Add(a, uintptr(r0)*rs+uintptr(pc)*cs)
+				cp := unsafe.Add(out, 4*(r0*ldo+jp*nr))
+				t.kern[r1-r0](kl, ap, rs, cs, bp, cp, ldoB, mask, acc)
+			}
+		}
+	}
+
+	if j.kOuter {
+		var pack []float32
+		if !j.bDirect {
+			pack = j.pack[p*j.packPer : (p+1)*j.packPer]
+		}
 		for pc := k0; pc < k1; pc += kcBlock {
 			kl := min(kcBlock, k1-pc)
 			acc := accInit
 			if pc > k0 {
 				acc = 1
 			}
-			for jp := 0; jp < j.panels; jp++ {
-				var bp unsafe.Pointer
-				if j.bDirect {
-					bp = unsafe.Add(j.bp, 4*pc*nr)
-				} else {
-					bp = unsafe.Add(j.bp, 4*(jp*j.k+pc)*nr)
-				}
-				w := min(nr, n-jp*nr)
-				mask := uint64(1)<<uint(w) - 1
-				if w == 64 {
-					mask = ^uint64(0)
-				}
-				for ir := ic; ir < ie; ir += mr {
-					rows := min(mr, ie-ir)
-					ap := unsafe.Add(a, uintptr(ir)*rs+uintptr(pc)*cs)
-					cp := unsafe.Add(out, 4*(ir*ldo+jp*nr))
-					t.kern[rows](kl, ap, rs, cs, bp, cp, ldoB, mask, acc)
-				}
+			if j.bDirect {
+				bp := unsafe.Add(unsafe.Pointer(unsafe.SliceData(j.b)), 4*pc*nr)
+				block(0, ntl, pc, kl, acc, func(int) unsafe.Pointer { return bp })
+				continue
 			}
+			j.packB(pack, kl, pc, pc+kl)
+			bp := unsafe.Pointer(unsafe.SliceData(pack))
+			block(0, ntl, pc, kl, acc, func(jp int) unsafe.Pointer { return unsafe.Add(bp, 4*jp*kl*nr) })
+		}
+		return
+	}
+	for tb := 0; tb < ntl; tb += mcTiles {
+		te := min(tb+mcTiles, ntl)
+		for pc := k0; pc < k1; pc += kcBlock {
+			kl := min(kcBlock, k1-pc)
+			acc := accInit
+			if pc > k0 {
+				acc = 1
+			}
+			if j.bDirect {
+				bp := unsafe.Add(unsafe.Pointer(unsafe.SliceData(j.b)), 4*pc*nr)
+				block(tb, te, pc, kl, acc, func(int) unsafe.Pointer { return bp })
+				continue
+			}
+			bp := unsafe.Pointer(unsafe.SliceData(j.pack))
+			block(tb, te, pc, kl, acc, func(jp int) unsafe.Pointer { return unsafe.Add(bp, 4*(jp*j.k+pc)*nr) })
 		}
 	}
 }
