@@ -1,0 +1,549 @@
+package ops
+
+import (
+	"fmt"
+	"hash"
+	"math"
+	"sync"
+	"sync/atomic"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Defaults of the EfficientNetV2 reference code (TF convention).
+const (
+	DefaultBNMomentum = 0.9
+	DefaultBNEpsilon  = 1e-3
+)
+
+var bnIDs atomic.Uint64
+
+// BatchNorm is one batch-normalisation layer and its state. It replaces
+// gorgonia's BatchNormOp, whose running statistics are reset by every machine
+// construction (SetTraining), whose momentum follows the PyTorch convention
+// and whose state cannot be recalibrated.
+//
+// The layer owns its running statistics (float64, per channel); building
+// machines never touches them. Use one BatchNorm per layer: every Apply of the
+// same BatchNorm shares (and updates) the same statistics, and two BatchNorm
+// values never merge in a graph because each carries a unique id in its hash.
+//
+// Modes, read when the forward op executes (set them between runs, not during):
+//   - Recalibrate (takes precedence): normalise with the batch statistics and
+//     accumulate the cumulative average of the batch mean and variance into
+//     the running statistics (call ResetStats first). This is the BN
+//     re-estimation done before scoring a candidate.
+//   - Training: normalise with the batch statistics (biased variance) and
+//     update running = momentum*running + (1-momentum)*batch once per
+//     forward execution; the running variance uses the unbiased batch
+//     variance (M/(M-1), M = N*H*W), like TF's fused kernel and PyTorch.
+//   - neither: normalise with the running statistics (evaluation).
+type BatchNorm struct {
+	// Training selects batch statistics and the running update (see above).
+	Training bool
+	// Recalibrate selects batch statistics and cumulative averaging.
+	Recalibrate bool
+
+	id       uint64
+	channels int
+	momentum float64
+	eps      float64
+
+	mu         sync.Mutex
+	mean, vari []float64
+	recalN     int
+}
+
+// NewBatchNorm returns a layer for `channels` channels in training mode with
+// running mean 0 and running variance 1. momentum is the TF-convention decay
+// (DefaultBNMomentum = 0.9) in [0,1) and eps (DefaultBNEpsilon = 1e-3) > 0.
+func NewBatchNorm(channels int, momentum, eps float64) (*BatchNorm, error) {
+	if channels < 1 {
+		return nil, fmt.Errorf("ops.NewBatchNorm: channels must be >= 1, got %d", channels)
+	}
+	if !(momentum >= 0 && momentum < 1) {
+		return nil, fmt.Errorf("ops.NewBatchNorm: momentum must be in [0,1), got %v", momentum)
+	}
+	if !(eps > 0) {
+		return nil, fmt.Errorf("ops.NewBatchNorm: eps must be > 0, got %v", eps)
+	}
+	bn := &BatchNorm{
+		Training: true,
+		id:       bnIDs.Add(1),
+		channels: channels,
+		momentum: momentum,
+		eps:      eps,
+		mean:     make([]float64, channels),
+		vari:     make([]float64, channels),
+	}
+	for i := range bn.vari {
+		bn.vari[i] = 1
+	}
+	return bn, nil
+}
+
+// Channels returns the number of channels.
+func (bn *BatchNorm) Channels() int { return bn.channels }
+
+// Momentum returns the running-average decay.
+func (bn *BatchNorm) Momentum() float64 { return bn.momentum }
+
+// Eps returns the variance epsilon.
+func (bn *BatchNorm) Eps() float64 { return bn.eps }
+
+// Stats returns copies of the running mean and variance.
+func (bn *BatchNorm) Stats() (mean, variance []float64) {
+	bn.mu.Lock()
+	defer bn.mu.Unlock()
+	return append([]float64(nil), bn.mean...), append([]float64(nil), bn.vari...)
+}
+
+// SetStats copies mean and variance (length Channels(), variance >= 0) into
+// the running statistics, e.g. when loading a checkpoint.
+func (bn *BatchNorm) SetStats(mean, variance []float64) error {
+	if len(mean) != bn.channels || len(variance) != bn.channels {
+		return fmt.Errorf("ops.BatchNorm.SetStats: want %d values each, got mean %d and variance %d", bn.channels, len(mean), len(variance))
+	}
+	for i, v := range variance {
+		if !(v >= 0) || math.IsInf(v, 0) || math.IsNaN(mean[i]) || math.IsInf(mean[i], 0) {
+			return fmt.Errorf("ops.BatchNorm.SetStats: channel %d: invalid mean %v / variance %v", i, mean[i], v)
+		}
+	}
+	bn.mu.Lock()
+	defer bn.mu.Unlock()
+	copy(bn.mean, mean)
+	copy(bn.vari, variance)
+	return nil
+}
+
+// ResetStats sets the running mean to 0, the running variance to 1 and the
+// recalibration batch count to 0.
+func (bn *BatchNorm) ResetStats() {
+	bn.mu.Lock()
+	defer bn.mu.Unlock()
+	clear(bn.mean)
+	for i := range bn.vari {
+		bn.vari[i] = 1
+	}
+	bn.recalN = 0
+}
+
+// RecalibrationBatches returns how many batches have been averaged into the
+// running statistics since the last ResetStats.
+func (bn *BatchNorm) RecalibrationBatches() int {
+	bn.mu.Lock()
+	defer bn.mu.Unlock()
+	return bn.recalN
+}
+
+// batchMode reports whether the current mode normalises with batch statistics.
+func (bn *BatchNorm) batchMode() bool { return bn.Training || bn.Recalibrate }
+
+// update folds one batch's statistics into the running ones. n is the number
+// of values per channel.
+func (bn *BatchNorm) update(recal bool, mean, biasedVar []float64, n int) {
+	corr := 1.0
+	if n > 1 {
+		corr = float64(n) / float64(n-1)
+	}
+	bn.mu.Lock()
+	defer bn.mu.Unlock()
+	if recal {
+		bn.recalN++
+		f := 1 / float64(bn.recalN)
+		for i := range bn.mean {
+			bn.mean[i] += (mean[i] - bn.mean[i]) * f
+			bn.vari[i] += (biasedVar[i]*corr - bn.vari[i]) * f
+		}
+		return
+	}
+	m := bn.momentum
+	for i := range bn.mean {
+		bn.mean[i] = m*bn.mean[i] + (1-m)*mean[i]
+		bn.vari[i] = m*bn.vari[i] + (1-m)*biasedVar[i]*corr
+	}
+}
+
+// Apply returns gamma*(x-mean)/sqrt(var+eps)+beta for x (N,H,W,C) or (N,C)
+// and gamma, beta (C).
+func (bn *BatchNorm) Apply(x, gamma, beta *G.Node) (*G.Node, error) {
+	const op = "ops.BatchNorm"
+	if bn == nil {
+		return nil, fmt.Errorf("%s: nil layer (use NewBatchNorm)", op)
+	}
+	if err := checkFloatNode(op, "x", x, -1); err != nil {
+		return nil, err
+	}
+	if d := x.Dims(); d != 2 && d != 4 {
+		return nil, fmt.Errorf("%s: x must be (N,H,W,C) or (N,C), got shape %v", op, x.Shape())
+	}
+	if err := checkFloatNode(op, "gamma", gamma, 1); err != nil {
+		return nil, err
+	}
+	if err := checkFloatNode(op, "beta", beta, 1); err != nil {
+		return nil, err
+	}
+	if err := sameDtype(op, x, gamma, beta); err != nil {
+		return nil, err
+	}
+	o := bnOp{bn: bn, dims: x.Dims()}
+	if _, err := o.InferShape(x.Shape(), gamma.Shape(), beta.Shape()); err != nil {
+		return nil, err
+	}
+	return G.ApplyOp(o, x, gamma, beta)
+}
+
+// bnCheck validates x (…,C) against the layer and returns the per-channel count.
+func (bn *BatchNorm) check(op string, dims int, xs tensor.Shape, cs ...tensor.Shape) error {
+	if xs.Dims() != dims {
+		return fmt.Errorf("%s: x has shape %v, want %d dims", op, xs, dims)
+	}
+	if xs.TotalSize() == 0 {
+		return fmt.Errorf("%s: x has empty shape %v", op, xs)
+	}
+	if c := xs[dims-1]; c != bn.channels {
+		return fmt.Errorf("%s: x %v has %d channels, layer has %d", op, xs, c, bn.channels)
+	}
+	for _, s := range cs {
+		if !s.Eq(tensor.Shape{bn.channels}) {
+			return fmt.Errorf("%s: gamma/beta have shape %v, want (%d)", op, s, bn.channels)
+		}
+	}
+	return nil
+}
+
+// bnOp: the forward op; inputs (x, gamma, beta).
+type bnOp struct {
+	pure
+	bn   *BatchNorm
+	dims int
+}
+
+func (op bnOp) Arity() int { return 3 }
+func (op bnOp) Type() hm.Type {
+	return hm.NewFnType(tt(op.dims), tt(1), tt(1), tt(op.dims))
+}
+func (op bnOp) String() string { return fmt.Sprintf("BatchNorm{id=%d}", op.bn.id) }
+func (op bnOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "ops.BatchNorm{id=%d,dims=%d,C=%d,momentum=%v,eps=%v}", op.bn.id, op.dims, op.bn.channels, op.bn.momentum, op.bn.eps)
+}
+func (op bnOp) Hashcode() uint32 { return hashOf(op) }
+func (op bnOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapesOf("ops.BatchNorm", in, 3)
+	if err != nil {
+		return nil, err
+	}
+	if err := op.bn.check("ops.BatchNorm", op.dims, s[0], s[1], s[2]); err != nil {
+		return nil, err
+	}
+	return s[0].Clone(), nil
+}
+func (op bnOp) Do(v ...G.Value) (G.Value, error) { return doOp(op, v) }
+func (op bnOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
+	return preallocOp(op, p, v)
+}
+func (op bnOp) DiffWRT(int) []bool { return []bool{true, true, true} }
+func (op bnOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	dx, err := G.ApplyOp(bnGradXOp{bn: op.bn, dims: op.dims}, in[0], in[1], grad)
+	if err != nil {
+		return nil, err
+	}
+	dg, err := G.ApplyOp(bnGradGammaOp{bn: op.bn, dims: op.dims}, in[0], grad)
+	if err != nil {
+		return nil, err
+	}
+	db, err := G.ApplyOp(chanSumOp{dims: op.dims}, grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dx, dg, db}, nil
+}
+
+// exec runs the forward pass and, in a batch mode, folds the batch
+// statistics into the running ones: exactly once per execution, after the
+// inputs have been validated by doOp/preallocOp.
+func (op bnOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
+	bn := op.bn
+	recal, batch := bn.Recalibrate, bn.batchMode()
+	c := bn.channels
+	var mean, vari []float64
+	if batch {
+		if isF32(out) {
+			mean, vari = moments(c, sl[float32](in[0]))
+		} else {
+			mean, vari = moments(c, sl[float64](in[0]))
+		}
+	} else {
+		mean, vari = bn.Stats()
+	}
+	if isF32(out) {
+		bnApply(c, bn.eps, mean, vari, sl[float32](in[0]), sl[float32](in[1]), sl[float32](in[2]), sl[float32](out))
+	} else {
+		bnApply(c, bn.eps, mean, vari, sl[float64](in[0]), sl[float64](in[1]), sl[float64](in[2]), sl[float64](out))
+	}
+	if batch {
+		bn.update(recal, mean, vari, in[0].Shape().TotalSize()/c)
+	}
+	return nil
+}
+
+// statsFor returns the mean and 1/sqrt(var+eps) the forward pass used for x.
+func (bn *BatchNorm) statsFor(x *tensor.Dense) (mean, invStd []float64) {
+	var vari []float64
+	if bn.batchMode() {
+		if isF32(x) {
+			mean, vari = moments(bn.channels, sl[float32](x))
+		} else {
+			mean, vari = moments(bn.channels, sl[float64](x))
+		}
+	} else {
+		mean, vari = bn.Stats()
+	}
+	for i, v := range vari {
+		vari[i] = 1 / math.Sqrt(v+bn.eps)
+	}
+	return mean, vari
+}
+
+// bnGradXOp: dx from (x, gamma, gy).
+type bnGradXOp struct {
+	pure
+	bn   *BatchNorm
+	dims int
+}
+
+func (op bnGradXOp) Arity() int { return 3 }
+func (op bnGradXOp) Type() hm.Type {
+	return hm.NewFnType(tt(op.dims), tt(1), tt(op.dims), tt(op.dims))
+}
+func (op bnGradXOp) String() string { return fmt.Sprintf("BatchNormGradX{id=%d}", op.bn.id) }
+func (op bnGradXOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "ops.BatchNormGradX{id=%d,dims=%d}", op.bn.id, op.dims)
+}
+func (op bnGradXOp) Hashcode() uint32 { return hashOf(op) }
+func (op bnGradXOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapesOf("ops.BatchNormGradX", in, 3)
+	if err != nil {
+		return nil, err
+	}
+	if err := op.bn.check("ops.BatchNormGradX", op.dims, s[0], s[1]); err != nil {
+		return nil, err
+	}
+	if !s[2].Eq(s[0]) {
+		return nil, fmt.Errorf("ops.BatchNormGradX: output gradient has shape %v, want %v", s[2], s[0])
+	}
+	return s[0].Clone(), nil
+}
+func (op bnGradXOp) Do(v ...G.Value) (G.Value, error) { return doOp(op, v) }
+func (op bnGradXOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
+	return preallocOp(op, p, v)
+}
+func (op bnGradXOp) DiffWRT(int) []bool { return []bool{false, false, false} }
+func (op bnGradXOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%v: second-order gradients are not implemented", op)
+}
+func (op bnGradXOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
+	batch := op.bn.batchMode()
+	mean, inv := op.bn.statsFor(in[0])
+	c := op.bn.channels
+	if isF32(out) {
+		bnGradX(c, batch, mean, inv, sl[float32](in[0]), sl[float32](in[1]), sl[float32](in[2]), sl[float32](out))
+	} else {
+		bnGradX(c, batch, mean, inv, sl[float64](in[0]), sl[float64](in[1]), sl[float64](in[2]), sl[float64](out))
+	}
+	return nil
+}
+
+// bnGradGammaOp: dgamma (C) = sum of gy*xhat, from (x, gy).
+type bnGradGammaOp struct {
+	pure
+	bn   *BatchNorm
+	dims int
+}
+
+func (op bnGradGammaOp) Arity() int { return 2 }
+func (op bnGradGammaOp) Type() hm.Type {
+	return hm.NewFnType(tt(op.dims), tt(op.dims), tt(1))
+}
+func (op bnGradGammaOp) String() string { return fmt.Sprintf("BatchNormGradGamma{id=%d}", op.bn.id) }
+func (op bnGradGammaOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "ops.BatchNormGradGamma{id=%d,dims=%d}", op.bn.id, op.dims)
+}
+func (op bnGradGammaOp) Hashcode() uint32 { return hashOf(op) }
+func (op bnGradGammaOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapesOf("ops.BatchNormGradGamma", in, 2)
+	if err != nil {
+		return nil, err
+	}
+	if err := op.bn.check("ops.BatchNormGradGamma", op.dims, s[0]); err != nil {
+		return nil, err
+	}
+	if !s[1].Eq(s[0]) {
+		return nil, fmt.Errorf("ops.BatchNormGradGamma: output gradient has shape %v, want %v", s[1], s[0])
+	}
+	return tensor.Shape{op.bn.channels}, nil
+}
+func (op bnGradGammaOp) Do(v ...G.Value) (G.Value, error) { return doOp(op, v) }
+func (op bnGradGammaOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
+	return preallocOp(op, p, v)
+}
+func (op bnGradGammaOp) DiffWRT(int) []bool { return []bool{false, false} }
+func (op bnGradGammaOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%v: second-order gradients are not implemented", op)
+}
+func (op bnGradGammaOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
+	mean, inv := op.bn.statsFor(in[0])
+	c := op.bn.channels
+	if isF32(out) {
+		_, sgx := bnGradSums(c, mean, inv, sl[float32](in[0]), sl[float32](in[1]))
+		o := sl[float32](out)
+		for i := range o {
+			o[i] = float32(sgx[i])
+		}
+	} else {
+		_, sgx := bnGradSums(c, mean, inv, sl[float64](in[0]), sl[float64](in[1]))
+		copy(sl[float64](out), sgx)
+	}
+	return nil
+}
+
+// ---- kernels ----
+
+// bnGrain is the smallest number of rows worth a goroutine.
+func bnGrain(c int) int { return max(1, elemGrain/c) }
+
+// moments returns the per-channel mean and biased variance of x (rows, c),
+// accumulated in float64 (two passes).
+func moments[T Float](c int, x []T) (mean, vari []float64) {
+	rows := len(x) / c
+	grain := bnGrain(c)
+	np := partsFor(rows, grain)
+	parts := make([][]float64, np)
+	parallelRange(rows, grain, func(pi, lo, hi int) {
+		acc := make([]float64, c)
+		for r := lo; r < hi; r++ {
+			for i, v := range x[r*c : (r+1)*c] {
+				acc[i] += float64(v)
+			}
+		}
+		parts[pi] = acc
+	})
+	mean = make([]float64, c)
+	for _, p := range parts {
+		for i, v := range p {
+			mean[i] += v
+		}
+	}
+	for i := range mean {
+		mean[i] /= float64(rows)
+	}
+	parallelRange(rows, grain, func(pi, lo, hi int) {
+		acc := parts[pi]
+		clear(acc)
+		for r := lo; r < hi; r++ {
+			for i, v := range x[r*c : (r+1)*c] {
+				d := float64(v) - mean[i]
+				acc[i] += d * d
+			}
+		}
+	})
+	vari = make([]float64, c)
+	for _, p := range parts {
+		for i, v := range p {
+			vari[i] += v
+		}
+	}
+	for i := range vari {
+		vari[i] /= float64(rows)
+	}
+	return mean, vari
+}
+
+// bnApply writes y = x*scale + shift with scale = gamma/sqrt(var+eps) and
+// shift = beta - mean*scale.
+func bnApply[T Float](c int, eps float64, mean, vari []float64, x, gamma, beta, y []T) {
+	scale, shift := make([]T, c), make([]T, c)
+	for i := 0; i < c; i++ {
+		s := float64(gamma[i]) / math.Sqrt(vari[i]+eps)
+		scale[i] = T(s)
+		shift[i] = T(float64(beta[i]) - mean[i]*s)
+	}
+	rows := len(x) / c
+	parallelRange(rows, bnGrain(c), func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xr, yr := x[r*c:(r+1)*c], y[r*c:(r+1)*c]
+			for i := range yr {
+				yr[i] = xr[i]*scale[i] + shift[i]
+			}
+		}
+	})
+}
+
+// bnGradSums returns per-channel sums of gy and gy*xhat.
+func bnGradSums[T Float](c int, mean, inv []float64, x, gy []T) (sg, sgx []float64) {
+	rows := len(x) / c
+	grain := bnGrain(c)
+	np := partsFor(rows, grain)
+	a, b := make([][]float64, np), make([][]float64, np)
+	parallelRange(rows, grain, func(pi, lo, hi int) {
+		s1, s2 := make([]float64, c), make([]float64, c)
+		for r := lo; r < hi; r++ {
+			xr, gr := x[r*c:(r+1)*c], gy[r*c:(r+1)*c]
+			for i := range xr {
+				g := float64(gr[i])
+				s1[i] += g
+				s2[i] += g * (float64(xr[i]) - mean[i])
+			}
+		}
+		a[pi], b[pi] = s1, s2
+	})
+	sg, sgx = make([]float64, c), make([]float64, c)
+	for p := range a {
+		for i := 0; i < c; i++ {
+			sg[i] += a[p][i]
+			sgx[i] += b[p][i]
+		}
+	}
+	for i := range sgx {
+		sgx[i] *= inv[i]
+	}
+	return sg, sgx
+}
+
+// bnGradX writes dx. With batch statistics:
+// dx = gamma*inv*(gy - mean(gy) - xhat*mean(gy*xhat)); with running ones:
+// dx = gamma*inv*gy.
+func bnGradX[T Float](c int, batch bool, mean, inv []float64, x, gamma, gy, dx []T) {
+	rows := len(x) / c
+	k := make([]T, c)  // gamma*inv
+	a := make([]T, c)  // mean(gy)
+	b := make([]T, c)  // mean(gy*xhat)*inv, applied to (x-mean)
+	mu := make([]T, c) // mean
+	for i := 0; i < c; i++ {
+		k[i] = T(float64(gamma[i]) * inv[i])
+		mu[i] = T(mean[i])
+	}
+	if batch {
+		sg, sgx := bnGradSums(c, mean, inv, x, gy)
+		for i := 0; i < c; i++ {
+			a[i] = T(sg[i] / float64(rows))
+			b[i] = T(sgx[i] / float64(rows) * inv[i])
+		}
+	}
+	parallelRange(rows, bnGrain(c), func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xr, gr, dr := x[r*c:(r+1)*c], gy[r*c:(r+1)*c], dx[r*c:(r+1)*c]
+			if !batch {
+				for i := range dr {
+					dr[i] = k[i] * gr[i]
+				}
+				continue
+			}
+			for i := range dr {
+				dr[i] = k[i] * (gr[i] - a[i] - (xr[i]-mu[i])*b[i])
+			}
+		}
+	})
+}

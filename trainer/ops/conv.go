@@ -1,0 +1,503 @@
+package ops
+
+import (
+	"fmt"
+	"hash"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/chewxy/hm"
+	"github.com/effnas/effnas/trainer/kernels"
+)
+
+// SamePadding returns TensorFlow's "same" geometry along one spatial axis:
+// out = ceil(in/stride), padTotal = max((out-1)*stride+k-in, 0), padBefore =
+// padTotal/2 and padAfter = padTotal-padBefore (the extra row or column goes
+// after, so stride-2 padding is asymmetric).
+func SamePadding(in, k, stride int) (out, padBefore, padAfter int) {
+	if in <= 0 || k <= 0 || stride <= 0 {
+		return 0, 0, 0
+	}
+	out = (in + stride - 1) / stride
+	total := (out-1)*stride + k - in
+	if total < 0 {
+		total = 0
+	}
+	return out, total / 2, total - total/2
+}
+
+// convGeom is the geometry of a same-padded NHWC convolution.
+type convGeom struct {
+	n, h, w, cin  int // input
+	kh, kw, cout  int // kernel (cout = cin for depthwise)
+	stride        int
+	oh, ow        int // output
+	padT, padL    int // padding before, rows and columns
+	padB, padR    int // padding after (informational)
+	rowsPerSample int // oh*ow
+}
+
+func newConvGeom(n, h, w, cin, kh, kw, cout, stride int) convGeom {
+	g := convGeom{n: n, h: h, w: w, cin: cin, kh: kh, kw: kw, cout: cout, stride: stride}
+	g.oh, g.padT, g.padB = SamePadding(h, kh, stride)
+	g.ow, g.padL, g.padR = SamePadding(w, kw, stride)
+	g.rowsPerSample = g.oh * g.ow
+	return g
+}
+
+// pointwise reports whether the convolution is a plain matrix product
+// (1x1 kernel, stride 1, hence no padding).
+func (g convGeom) pointwise() bool { return g.kh == 1 && g.kw == 1 && g.stride == 1 }
+
+// kkc is the im2col row length kh*kw*cin, ordered (ky, kx, ci) like HWIO.
+func (g convGeom) kkc() int { return g.kh * g.kw * g.cin }
+
+// convShapes validates x (N,H,W,Cin) and w (KH,KW,Cin,Cout) and returns the geometry.
+func convShapes(op string, xs, ws tensor.Shape, stride int) (convGeom, error) {
+	if stride < 1 {
+		return convGeom{}, fmt.Errorf("%s: stride must be >= 1, got %d", op, stride)
+	}
+	if xs.Dims() != 4 {
+		return convGeom{}, fmt.Errorf("%s: x must be 4-D NHWC (N,H,W,Cin), got shape %v", op, xs)
+	}
+	if ws.Dims() != 4 {
+		return convGeom{}, fmt.Errorf("%s: w must be 4-D HWIO (KH,KW,Cin,Cout), got shape %v", op, ws)
+	}
+	for _, d := range append(xs.Clone(), ws...) {
+		if d < 1 {
+			return convGeom{}, fmt.Errorf("%s: empty dimension in x %v or w %v", op, xs, ws)
+		}
+	}
+	if ws[2] != xs[3] {
+		return convGeom{}, fmt.Errorf("%s: w %v has Cin=%d but x %v has %d channels (want w (KH,KW,%d,Cout))", op, ws, ws[2], xs, xs[3], xs[3])
+	}
+	return newConvGeom(xs[0], xs[1], xs[2], xs[3], ws[0], ws[1], ws[3], stride), nil
+}
+
+// Conv2D returns the same-padded convolution of x (N,H,W,Cin) with w
+// (KH,KW,Cin,Cout) at the given stride (both axes): shape (N,OH,OW,Cout) with
+// OH = ceil(H/stride), OW = ceil(W/stride). No bias; see BiasAdd.
+func Conv2D(x, w *G.Node, stride int) (*G.Node, error) {
+	const op = "ops.Conv2D"
+	if err := checkFloatNode(op, "x", x, 4); err != nil {
+		return nil, err
+	}
+	if err := checkFloatNode(op, "w", w, 4); err != nil {
+		return nil, err
+	}
+	if err := sameDtype(op, x, w); err != nil {
+		return nil, err
+	}
+	if _, err := convShapes(op, x.Shape(), w.Shape(), stride); err != nil {
+		return nil, err
+	}
+	return G.ApplyOp(conv2DOp{stride: stride}, x, w)
+}
+
+// conv2DOp: y = conv(x, w). Inputs (x, w).
+type conv2DOp struct {
+	pure
+	stride int
+}
+
+func (op conv2DOp) Arity() int            { return 2 }
+func (op conv2DOp) Type() hm.Type         { return hm.NewFnType(tt(4), tt(4), tt(4)) }
+func (op conv2DOp) String() string        { return fmt.Sprintf("Conv2D{s=%d,same}", op.stride) }
+func (op conv2DOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "ops.Conv2D{stride=%d}", op.stride) }
+func (op conv2DOp) Hashcode() uint32      { return hashOf(op) }
+func (op conv2DOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapesOf("ops.Conv2D", in, 2)
+	if err != nil {
+		return nil, err
+	}
+	g, err := convShapes("ops.Conv2D", s[0], s[1], op.stride)
+	if err != nil {
+		return nil, err
+	}
+	return tensor.Shape{g.n, g.oh, g.ow, g.cout}, nil
+}
+func (op conv2DOp) Do(v ...G.Value) (G.Value, error) { return doOp(op, v) }
+func (op conv2DOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
+	return preallocOp(op, p, v)
+}
+func (op conv2DOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
+	g, err := convShapes("ops.Conv2D", in[0].Shape(), in[1].Shape(), op.stride)
+	if err != nil {
+		return err
+	}
+	if isF32(out) {
+		convForward(g, sl[float32](in[0]), sl[float32](in[1]), sl[float32](out))
+	} else {
+		convForward(g, sl[float64](in[0]), sl[float64](in[1]), sl[float64](out))
+	}
+	return nil
+}
+func (op conv2DOp) DiffWRT(int) []bool { return []bool{true, true} }
+func (op conv2DOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	if len(in) != 2 {
+		return nil, fmt.Errorf("ops.Conv2D: SymDiff wants 2 inputs, got %d", len(in))
+	}
+	dx, err := G.ApplyOp(conv2DGradXOp{stride: op.stride, xShape: in[0].Shape().Clone()}, in[1], grad)
+	if err != nil {
+		return nil, err
+	}
+	dw, err := G.ApplyOp(conv2DGradWOp{stride: op.stride, wShape: in[1].Shape().Clone()}, in[0], grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dx, dw}, nil
+}
+
+// conv2DGradXOp: dX from (w, gy).
+type conv2DGradXOp struct {
+	pure
+	stride int
+	xShape tensor.Shape
+}
+
+func (op conv2DGradXOp) Arity() int    { return 2 }
+func (op conv2DGradXOp) Type() hm.Type { return hm.NewFnType(tt(4), tt(4), tt(4)) }
+func (op conv2DGradXOp) String() string {
+	return fmt.Sprintf("Conv2DGradX{s=%d,x=%v}", op.stride, op.xShape)
+}
+func (op conv2DGradXOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "ops.Conv2DGradX{stride=%d,x=%v}", op.stride, op.xShape)
+}
+func (op conv2DGradXOp) Hashcode() uint32 { return hashOf(op) }
+func (op conv2DGradXOp) geom(ws, gys tensor.Shape) (convGeom, error) {
+	g, err := convShapes("ops.Conv2DGradX", op.xShape, ws, op.stride)
+	if err != nil {
+		return g, err
+	}
+	if want := (tensor.Shape{g.n, g.oh, g.ow, g.cout}); !gys.Eq(want) {
+		return g, fmt.Errorf("ops.Conv2DGradX: output gradient has shape %v, want %v", gys, want)
+	}
+	return g, nil
+}
+func (op conv2DGradXOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapesOf("ops.Conv2DGradX", in, 2)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := op.geom(s[0], s[1]); err != nil {
+		return nil, err
+	}
+	return op.xShape.Clone(), nil
+}
+func (op conv2DGradXOp) Do(v ...G.Value) (G.Value, error) { return doOp(op, v) }
+func (op conv2DGradXOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
+	return preallocOp(op, p, v)
+}
+func (op conv2DGradXOp) DiffWRT(int) []bool { return []bool{false, false} }
+func (op conv2DGradXOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%v: second-order gradients are not implemented", op)
+}
+func (op conv2DGradXOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
+	g, err := op.geom(in[0].Shape(), in[1].Shape())
+	if err != nil {
+		return err
+	}
+	if isF32(out) {
+		convGradX(g, sl[float32](in[0]), sl[float32](in[1]), sl[float32](out))
+	} else {
+		convGradX(g, sl[float64](in[0]), sl[float64](in[1]), sl[float64](out))
+	}
+	return nil
+}
+
+// conv2DGradWOp: dW from (x, gy).
+type conv2DGradWOp struct {
+	pure
+	stride int
+	wShape tensor.Shape
+}
+
+func (op conv2DGradWOp) Arity() int    { return 2 }
+func (op conv2DGradWOp) Type() hm.Type { return hm.NewFnType(tt(4), tt(4), tt(4)) }
+func (op conv2DGradWOp) String() string {
+	return fmt.Sprintf("Conv2DGradW{s=%d,w=%v}", op.stride, op.wShape)
+}
+func (op conv2DGradWOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "ops.Conv2DGradW{stride=%d,w=%v}", op.stride, op.wShape)
+}
+func (op conv2DGradWOp) Hashcode() uint32 { return hashOf(op) }
+func (op conv2DGradWOp) geom(xs, gys tensor.Shape) (convGeom, error) {
+	g, err := convShapes("ops.Conv2DGradW", xs, op.wShape, op.stride)
+	if err != nil {
+		return g, err
+	}
+	if want := (tensor.Shape{g.n, g.oh, g.ow, g.cout}); !gys.Eq(want) {
+		return g, fmt.Errorf("ops.Conv2DGradW: output gradient has shape %v, want %v", gys, want)
+	}
+	return g, nil
+}
+func (op conv2DGradWOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapesOf("ops.Conv2DGradW", in, 2)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := op.geom(s[0], s[1]); err != nil {
+		return nil, err
+	}
+	return op.wShape.Clone(), nil
+}
+func (op conv2DGradWOp) Do(v ...G.Value) (G.Value, error) { return doOp(op, v) }
+func (op conv2DGradWOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
+	return preallocOp(op, p, v)
+}
+func (op conv2DGradWOp) DiffWRT(int) []bool { return []bool{false, false} }
+func (op conv2DGradWOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%v: second-order gradients are not implemented", op)
+}
+func (op conv2DGradWOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
+	g, err := op.geom(in[0].Shape(), in[1].Shape())
+	if err != nil {
+		return err
+	}
+	if isF32(out) {
+		convGradW(g, sl[float32](in[0]), sl[float32](in[1]), sl[float32](out))
+	} else {
+		convGradW(g, sl[float64](in[0]), sl[float64](in[1]), sl[float64](out))
+	}
+	return nil
+}
+
+// ---- kernels ----
+
+// colBudget bounds the im2col buffer of one goroutine, in elements.
+var colBudget = 1 << 19
+
+// gemmGrain is the smallest matrix-product size (m*n*k) worth a goroutine.
+var gemmGrain = 1 << 16
+
+// rowRange is a range [r0,r1) of output pixels, flattened over (N,OH,OW).
+type rowRange struct{ r0, r1 int }
+
+// convPlan splits the output rows into im2col chunks of at most maxRows rows.
+// Chunks never straddle a sample unless they hold whole samples; groups lists
+// the chunks by sample group so that col2im of different groups never writes
+// to the same input sample (the input-gradient pass runs groups in parallel).
+type convPlan struct {
+	units   []rowRange
+	groups  [][]int
+	maxRows int
+}
+
+func (g convGeom) plan() convPlan {
+	ohw := g.rowsPerSample
+	maxRows := colBudget / g.kkc()
+	if maxRows < 1 {
+		maxRows = 1
+	}
+	var p convPlan
+	if ohw <= maxRows {
+		ipu := maxRows / ohw
+		workers := workersFor(g.n, 1, 1)
+		if per := (g.n + workers - 1) / workers; ipu > per {
+			ipu = per
+		}
+		if ipu < 1 {
+			ipu = 1
+		}
+		for i := 0; i < g.n; i += ipu {
+			j := min(i+ipu, g.n)
+			p.groups = append(p.groups, []int{len(p.units)})
+			p.units = append(p.units, rowRange{i * ohw, j * ohw})
+		}
+		p.maxRows = ipu * ohw
+		return p
+	}
+	for i := 0; i < g.n; i++ {
+		var grp []int
+		for r := 0; r < ohw; r += maxRows {
+			grp = append(grp, len(p.units))
+			p.units = append(p.units, rowRange{i*ohw + r, i*ohw + min(r+maxRows, ohw)})
+		}
+		p.groups = append(p.groups, grp)
+	}
+	p.maxRows = maxRows
+	return p
+}
+
+// im2col writes the patches of output rows [r0,r1) into col, one row of
+// kh*kw*cin values (ordered ky, kx, ci) per output pixel; padding is zero.
+func im2col[T Float](g convGeom, x, col []T, r0, r1 int) {
+	kkc, kwc, cin := g.kkc(), g.kw*g.cin, g.cin
+	for r := r0; r < r1; r++ {
+		n, p := r/g.rowsPerSample, r%g.rowsPerSample
+		oy, ox := p/g.ow, p%g.ow
+		iy0, ix0 := oy*g.stride-g.padT, ox*g.stride-g.padL
+		xb := x[n*g.h*g.w*cin : (n+1)*g.h*g.w*cin]
+		dst := col[(r-r0)*kkc : (r-r0+1)*kkc]
+		for ky := 0; ky < g.kh; ky++ {
+			d := dst[ky*kwc : (ky+1)*kwc]
+			iy := iy0 + ky
+			if iy < 0 || iy >= g.h {
+				clear(d)
+				continue
+			}
+			if ix0 >= 0 && ix0+g.kw <= g.w {
+				copy(d, xb[(iy*g.w+ix0)*cin:(iy*g.w+ix0)*cin+kwc])
+				continue
+			}
+			for kx := 0; kx < g.kw; kx++ {
+				seg := d[kx*cin : (kx+1)*cin]
+				ix := ix0 + kx
+				if ix < 0 || ix >= g.w {
+					clear(seg)
+				} else {
+					copy(seg, xb[(iy*g.w+ix)*cin:(iy*g.w+ix+1)*cin])
+				}
+			}
+		}
+	}
+}
+
+// col2im adds the patch gradients of output rows [r0,r1) back into dx.
+func col2im[T Float](g convGeom, col, dx []T, r0, r1 int) {
+	kkc, kwc, cin := g.kkc(), g.kw*g.cin, g.cin
+	for r := r0; r < r1; r++ {
+		n, p := r/g.rowsPerSample, r%g.rowsPerSample
+		oy, ox := p/g.ow, p%g.ow
+		iy0, ix0 := oy*g.stride-g.padT, ox*g.stride-g.padL
+		xb := dx[n*g.h*g.w*cin : (n+1)*g.h*g.w*cin]
+		src := col[(r-r0)*kkc : (r-r0+1)*kkc]
+		for ky := 0; ky < g.kh; ky++ {
+			iy := iy0 + ky
+			if iy < 0 || iy >= g.h {
+				continue
+			}
+			s := src[ky*kwc : (ky+1)*kwc]
+			if ix0 >= 0 && ix0+g.kw <= g.w {
+				d := xb[(iy*g.w+ix0)*cin : (iy*g.w+ix0)*cin+kwc]
+				for i, v := range s {
+					d[i] += v
+				}
+				continue
+			}
+			for kx := 0; kx < g.kw; kx++ {
+				ix := ix0 + kx
+				if ix < 0 || ix >= g.w {
+					continue
+				}
+				d := xb[(iy*g.w+ix)*cin : (iy*g.w+ix+1)*cin]
+				for i, v := range s[kx*cin : (kx+1)*cin] {
+					d[i] += v
+				}
+			}
+		}
+	}
+}
+
+func rowsGrain(inner int) int {
+	if inner < 1 {
+		inner = 1
+	}
+	return max(1, gemmGrain/inner)
+}
+
+// convForward computes y (N,OH,OW,Cout) = conv(x, w).
+func convForward[T Float](g convGeom, x, w, y []T) {
+	if g.pointwise() {
+		m := g.n * g.h * g.w
+		parallelRange(m, rowsGrain(g.cin*g.cout), func(_, lo, hi int) {
+			kernels.Gemm(false, false, hi-lo, g.cout, g.cin, 1, x[lo*g.cin:], g.cin, w, g.cout, 0, y[lo*g.cout:], g.cout)
+		})
+		return
+	}
+	p := g.plan()
+	kkc := g.kkc()
+	workers := workersFor(len(p.units), p.maxRows*kkc*g.cout, gemmGrain)
+	cols := make([][]T, workers)
+	runTasks(len(p.units), workers, func(wk, t int) {
+		u := p.units[t]
+		rows := u.r1 - u.r0
+		if cols[wk] == nil {
+			cols[wk] = make([]T, p.maxRows*kkc)
+		}
+		col := cols[wk][:rows*kkc]
+		im2col(g, x, col, u.r0, u.r1)
+		kernels.Gemm(false, false, rows, g.cout, kkc, 1, col, kkc, w, g.cout, 0, y[u.r0*g.cout:], g.cout)
+	})
+}
+
+// convGradX computes dx (N,H,W,Cin) from w and gy (N,OH,OW,Cout).
+func convGradX[T Float](g convGeom, w, gy, dx []T) {
+	if g.pointwise() {
+		m := g.n * g.h * g.w
+		parallelRange(m, rowsGrain(g.cin*g.cout), func(_, lo, hi int) {
+			kernels.Gemm(false, true, hi-lo, g.cin, g.cout, 1, gy[lo*g.cout:], g.cout, w, g.cout, 0, dx[lo*g.cin:], g.cin)
+		})
+		return
+	}
+	clear(dx)
+	p := g.plan()
+	kkc := g.kkc()
+	workers := workersFor(len(p.groups), p.maxRows*kkc*g.cout, gemmGrain)
+	cols := make([][]T, workers)
+	runTasks(len(p.groups), workers, func(wk, t int) {
+		if cols[wk] == nil {
+			cols[wk] = make([]T, p.maxRows*kkc)
+		}
+		for _, ui := range p.groups[t] {
+			u := p.units[ui]
+			rows := u.r1 - u.r0
+			col := cols[wk][:rows*kkc]
+			kernels.Gemm(false, true, rows, kkc, g.cout, 1, gy[u.r0*g.cout:], g.cout, w, g.cout, 0, col, kkc)
+			col2im(g, col, dx, u.r0, u.r1)
+		}
+	})
+}
+
+// convGradW computes dw (KH,KW,Cin,Cout) from x and gy.
+func convGradW[T Float](g convGeom, x, gy, dw []T) {
+	kkc := g.kkc()
+	if g.pointwise() {
+		m := g.n * g.h * g.w
+		grain := rowsGrain(g.cin * g.cout)
+		parts := make([][]T, partsFor(m, grain))
+		parallelRange(m, grain, func(pi, lo, hi int) {
+			dst := dw
+			if pi > 0 {
+				parts[pi] = make([]T, len(dw))
+				dst = parts[pi]
+			}
+			kernels.Gemm(true, false, g.cin, g.cout, hi-lo, 1, x[lo*g.cin:], g.cin, gy[lo*g.cout:], g.cout, 0, dst, g.cout)
+		})
+		sumInto(dw, parts[1:])
+		return
+	}
+	clear(dw)
+	p := g.plan()
+	workers := workersFor(len(p.units), p.maxRows*kkc*g.cout, gemmGrain)
+	cols := make([][]T, workers)
+	acc := make([][]T, workers)
+	acc[0] = dw
+	runTasks(len(p.units), workers, func(wk, t int) {
+		u := p.units[t]
+		rows := u.r1 - u.r0
+		if cols[wk] == nil {
+			cols[wk] = make([]T, p.maxRows*kkc)
+		}
+		if acc[wk] == nil {
+			acc[wk] = make([]T, len(dw))
+		}
+		col := cols[wk][:rows*kkc]
+		im2col(g, x, col, u.r0, u.r1)
+		kernels.Gemm(true, false, kkc, g.cout, rows, 1, col, kkc, gy[u.r0*g.cout:], g.cout, 1, acc[wk], g.cout)
+	})
+	sumInto(dw, acc[1:])
+}
+
+// sumInto adds every non-nil slice of parts into dst.
+func sumInto[T Float](dst []T, parts [][]T) {
+	for _, p := range parts {
+		if p == nil {
+			continue
+		}
+		for i, v := range p {
+			dst[i] += v
+		}
+	}
+}

@@ -1,0 +1,82 @@
+// Package ops holds the gorgonia operations the trainer builds MBConv and
+// Fused-MBConv networks from. Every op has forward and backward kernels,
+// differentiates symbolically (gorgonia.Grad + SDOp.SymDiff, run on a
+// TapeMachine), and works on float32 (training) and float64 (gradient checks).
+//
+// # Layouts
+//
+// As fixed in package kernels: activations NHWC (N,H,W,C), convolution
+// weights HWIO (KH,KW,Cin,Cout), depthwise weights (KH,KW,C), dense weights
+// (in,out), per-channel vectors (C). Padding is TensorFlow "same" everywhere
+// (see SamePadding): out = ceil(in/stride), the odd padding row/column goes
+// after, so stride-2 layers pad asymmetrically like the reference weights.
+//
+// # Ops and why they exist
+//
+// gorgonia v0.9.18 is NCHW-only and misses or breaks several pieces
+// (shared/reference/gorgonia.md):
+//
+//   - Conv2D(x, w, stride): gorgonia's Conv2d is NCHW, always runs im2col and
+//     transposes its output. Here a 1x1 stride-1 convolution is one matrix
+//     product (N*H*W,Cin)x(Cin,Cout); k×k convolutions run NHWC im2col on
+//     bounded chunks of output rows (rows N*OH*OW, columns KH*KW*Cin) and
+//     one GEMM per chunk whose result lands in NHWC directly. Backward: dX
+//     by GEMM + col2im, dW by GEMM. Chunks run on up to GOMAXPROCS
+//     goroutines. Every matrix product goes through kernels.Gemm.
+//   - DepthwiseConv2D(x, w, stride): gorgonia has no grouped/depthwise
+//     convolution. Loops are NHWC with the innermost loop over channels,
+//     parallel over the batch.
+//   - BatchNorm (NewBatchNorm + Apply): gorgonia's BatchNormOp resets its
+//     running statistics whenever a machine is built (TrainModeOp), uses the
+//     PyTorch momentum convention and cannot recalibrate. Ours owns its
+//     float64 statistics, uses the TF convention (momentum 0.9, eps 1e-3),
+//     never implements TrainModeOp, carries a unique id in its hash (two
+//     layers on one input never merge), updates the statistics exactly once
+//     per forward execution, supports BN recalibration (ResetStats +
+//     Recalibrate: cumulative average of batch statistics) and exposes
+//     Stats/SetStats for checkpoints. Gradients wrt x, gamma and beta;
+//     the backward ops recompute the batch statistics from x instead of
+//     sharing hidden state with the forward op.
+//   - SiLU(x), Sigmoid(x): fused, stable, float32 math (math32), parallel
+//     over elements. gorgonia's sigmoid evaluates float64 exp per element on
+//     one goroutine, and SiLU as x⊙σ(x) costs several nodes.
+//   - GlobalAvgPool(x) (N,H,W,C) -> (N,C): gorgonia's GlobalAveragePool2D
+//     has no gradient and Mean over axes 2,3 of a 4-D tensor is wrong.
+//   - ChannelScale(x, s): x (N,H,W,C) times s (N,C), the squeeze-and-
+//     excitation gate, without broadcast patterns.
+//   - SampleScale(x, m): sample n of x (N,...) times m[n], the drop-connect
+//     (stochastic depth) mask. The caller fills the input node m each step
+//     from its own seeded RNG with 0 or 1/survival (all ones, or no op, to
+//     evaluate); m gets no gradient.
+//   - BiasAdd(x, b): x (...,C) plus b (C), for SE convolutions and dense.
+//   - SoftmaxCrossEntropy(logits, targets): scalar mean cross-entropy of
+//     (N,K) logits against (N,K) target probabilities, with log-sum-exp;
+//     label smoothing is the caller's (smoothed targets). gorgonia has none.
+//
+// Softmax and Argmax are plain helpers on tensors for evaluation.
+//
+// Dense layers and dropout need no op of their own: dense is
+// gorgonia.Mul(x, w) followed by BiasAdd; dropout before the classifier is a
+// mask input node (N,F) filled by the caller from a seeded RNG with 0 or
+// 1/(1-p), applied with gorgonia.HadamardProd (gorgonia's Dropout op has a
+// wrong gradient, a clock-seeded RNG and a hash without the probability).
+//
+// # Contract of every op
+//
+// Constructors validate shapes and dtypes and return errors naming the op,
+// the shapes and what was expected; they never panic. Each op (and each
+// gradient op) has exact Type/InferShape, hashes all its attributes,
+// ReturnsPtr false, CallsExtern false, OverwritesInput -1, and implements
+// UsePreallocDo, which checks the buffer's shape and dtype (the TapeMachine
+// may hand over another node's register) and overwrites it completely.
+// Gradient ops are not differentiable again (no second order).
+//
+// # Usage notes
+//
+//   - Give every parameter node a unique name: gorgonia merges input nodes
+//     with equal name, shape and type.
+//   - One BatchNorm per layer. Set Training/Recalibrate between runs, not
+//     during one; the backward ops read the same mode as the forward op.
+//   - Read values with gorgonia.Read: after RunAll a node's Value may hold a
+//     later instruction's data.
+package ops
