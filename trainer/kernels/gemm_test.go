@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -373,4 +375,25 @@ func TestGemmNoAlloc(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestEnvBackend runs the test binary again with EFFNAS_KERNELS set and
+// checks that start-up picked that backend.
+func TestEnvBackend(t *testing.T) {
+	if want := os.Getenv("EFFNAS_KERNELS_WANT"); want != "" {
+		if Backend() != want {
+			t.Fatalf("EFFNAS_KERNELS=%s: Backend() = %q", os.Getenv(EnvBackend), Backend())
+		}
+		return
+	}
+	if testing.Short() {
+		t.Skip("starts subprocesses")
+	}
+	for _, be := range Backends() {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestEnvBackend$")
+		cmd.Env = append(os.Environ(), EnvBackend+"="+be, "EFFNAS_KERNELS_WANT="+be)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("EFFNAS_KERNELS=%s: %v\n%s", be, err, out)
+		}
+	}
 }
