@@ -37,7 +37,7 @@
 //     Stats/SetStats for checkpoints. Gradients wrt x, gamma and beta;
 //     the backward ops recompute the batch statistics from x instead of
 //     sharing hidden state with the forward op.
-//   - SiLU(x), Sigmoid(x): fused, stable, float32 math (math32), parallel
+//   - SiLU(x), Sigmoid(x): fused, stable, float32 math (own expf), parallel
 //     over elements. gorgonia's sigmoid evaluates float64 exp per element on
 //     one goroutine, and SiLU as x⊙σ(x) costs several nodes.
 //   - GlobalAvgPool(x) (N,H,W,C) -> (N,C): gorgonia's GlobalAveragePool2D
