@@ -1,0 +1,268 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/effnas/effnas/searchspace"
+	"github.com/effnas/effnas/trainer"
+	"github.com/effnas/effnas/trainer/data"
+	"github.com/schollz/progressbar/v3"
+	"gorgonia.org/tensor"
+)
+
+// dataFlags are the flags that choose a dataset.
+type dataFlags struct {
+	dataset, dir *string
+}
+
+func addDataFlags(fs *flag.FlagSet) dataFlags {
+	return dataFlags{
+		dataset: fs.String("dataset", "fashion-mnist", "dataset: "+strings.Join(data.Names(), ", ")+" (folder:PATH for a folder of class sub-folders)"),
+		dir:     fs.String("data", "", "directory holding the dataset files (default: $EFFNAS_DATA, then the system location)"),
+	}
+}
+
+func (d dataFlags) load(split string) (*data.Dataset, error) {
+	return data.Load(*d.dataset, split, data.Options{Dir: *d.dir})
+}
+
+// adaptArch fits an architecture to a dataset: input channels, classes and
+// image size; for small images (up to 64 pixels) the stem stride becomes 1,
+// as is usual for CIFAR- and MNIST-sized inputs.
+func adaptArch(a searchspace.Arch, ds *data.Dataset, size int) searchspace.Arch {
+	if size == 0 {
+		size = ds.H
+	}
+	if a.InputChannels == ds.C && a.NumClasses == ds.NumClasses && a.ImageSize == size {
+		return a
+	}
+	small := size <= 64 && a.Stem.Stride != 1
+	b := a.WithInput(size, ds.C, ds.NumClasses, small)
+	fmt.Fprintf(os.Stderr, "note: %s adapted to %s: %dx%dx%d input, %d classes", a.Name, ds.Name, size, size, ds.C, ds.NumClasses)
+	if small {
+		fmt.Fprint(os.Stderr, ", stem stride 1")
+	}
+	fmt.Fprintln(os.Stderr)
+	return b
+}
+
+// interruptible returns a context cancelled by Ctrl-C (SIGINT) or SIGTERM.
+func interruptible() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, sigterm)
+}
+
+// trainBar shows training progress on standard error.
+func trainBar(steps int, what string) (*progressbar.ProgressBar, func(trainer.Progress)) {
+	bar := progressbar.NewOptions(steps, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionSetWidth(30), progressbar.OptionClearOnFinish())
+	return bar, func(p trainer.Progress) {
+		switch p.Phase {
+		case "train":
+			if bar.GetMax() != p.Steps {
+				bar.ChangeMax(p.Steps)
+			}
+			bar.Describe(fmt.Sprintf("%s epoch %.2f loss %.4f", what, p.Epoch, p.Loss))
+			bar.Set(p.Step)
+		default:
+			bar.Describe(fmt.Sprintf("%s %s", what, p.Phase))
+		}
+	}
+}
+
+func init() {
+	register(&command{
+		name:    "train",
+		args:    "ARCH [--dataset fashion-mnist] [--epochs N] [--batch B] [--image-size S] [--seed N] [-o CKPT]",
+		summary: "train an architecture on a dataset, report test accuracy, save a checkpoint",
+		help: `ARCH is a built-in name or an architecture JSON file. It is adapted to the
+dataset (input channels, classes; stem stride 1 for images up to 64 pixels).
+Training uses the whole training split unless --val holds some of it out;
+the test split is evaluated once at the end, after the BatchNorm statistics
+are re-estimated on training batches. The default recipe is RMSProp (decay
+0.9, momentum 0.9, epsilon 1e-3) at learning rate 1e-3, batch 64.`,
+		flags: func(fs *flag.FlagSet) func([]string) error {
+			df := addDataFlags(fs)
+			epochs := fs.Float64("epochs", 1, "epochs to train")
+			batch := fs.Int("batch", 64, "batch size")
+			size := fs.Int("image-size", 0, "image size (default: the dataset's)")
+			seed := fs.Uint64("seed", 1, "random seed (initialisation, data order, augmentation)")
+			out := fs.String("o", "", "write the trained network to this checkpoint file")
+			val := fs.Int("val", 0, "hold out this many training images and report validation accuracy")
+			opt := fs.String("optimizer", "rmsprop", "optimizer: rmsprop, adam or sgd")
+			lr := fs.Float64("lr", 1e-3, "learning rate")
+			sched := fs.String("schedule", "constant", "learning-rate schedule: constant, cosine or exponential")
+			warm := fs.Float64("warmup", 0, "warm-up epochs")
+			smooth := fs.Float64("label-smoothing", 0, "label smoothing")
+			wd := fs.Float64("weight-decay", 1e-5, "L2 weight decay on kernels (not BatchNorm nor biases)")
+			asJSON := fs.Bool("json", false, "print the result as JSON")
+			return func(args []string) error {
+				if len(args) != 1 {
+					return usagef("want exactly one ARCH")
+				}
+				a, err := loadArch(args[0])
+				if err != nil {
+					return err
+				}
+				ds, err := df.load("train")
+				if err != nil {
+					return err
+				}
+				test, err := df.load("test")
+				if err != nil {
+					return err
+				}
+				a = adaptArch(a, ds, *size)
+				p := trainer.Problem{Arch: a, Data: ds, Train: ds.All(), Test: test}
+				if *val > 0 {
+					if p.Train, p.Val, err = ds.ValidationSplit(*val, *seed); err != nil {
+						return err
+					}
+				}
+				bar, progress := trainBar(1, "train")
+				w := *wd
+				if w == 0 {
+					w = -1
+				}
+				s := trainer.Settings{Optimizer: *opt, LR: *lr, Schedule: *sched, WarmupEpochs: *warm, LabelSmoothing: *smooth,
+					WeightDecay: w, Seed: *seed, Progress: progress}
+				ctx, stop := interruptible()
+				defer stop()
+				res, net, err := trainer.Train(ctx, p, s, trainer.Budget{Epochs: *epochs, Batch: *batch, ImageSize: a.ImageSize})
+				bar.Finish()
+				if err != nil {
+					return err
+				}
+				if *out != "" {
+					meta := map[string]any{"dataset": *df.dataset, "epochs": res.Epochs, "seed": *seed, "test_accuracy": res.TestAccuracy,
+						"image_size": res.ImageSize}
+					if err := trainer.SaveCheckpoint(*out, net, &res.Norm, meta); err != nil {
+						return err
+					}
+				}
+				if *asJSON {
+					return writeJSON(res)
+				}
+				fmt.Fprintf(stdout, "%s on %s: %d steps (%.2f epochs, batch %d, %dx%d) in %s\n", a.Name, *df.dataset, res.Steps,
+					res.Epochs, res.Batch, res.ImageSize, res.ImageSize, res.TrainTime.Round(time.Millisecond))
+				if len(p.Val) > 0 {
+					fmt.Fprintf(stdout, "validation accuracy %.2f%% (loss %.4f)\n", 100*res.Accuracy, res.Loss)
+				}
+				fmt.Fprintf(stdout, "test accuracy %.2f%% (loss %.4f) on %d images\n", 100*res.TestAccuracy, res.TestLoss, test.N)
+				fmt.Fprintf(stdout, "training step %.1f ms median (p10 %.1f, p90 %.1f, %d steps); %s params, %s multiply-adds per image\n",
+					res.StepTime.Median*1e3, res.StepTime.P10*1e3, res.StepTime.P90*1e3, res.StepTime.Count, commas(res.Params), commas(res.MACs))
+				if *out != "" {
+					fmt.Fprintf(stdout, "checkpoint written to %s\n", *out)
+				}
+				return nil
+			}
+		},
+	})
+	register(&command{
+		name:    "eval",
+		args:    "CKPT [--dataset fashion-mnist] [--split test] [--json]",
+		summary: "evaluate a checkpoint on a dataset split",
+		flags: func(fs *flag.FlagSet) func([]string) error {
+			df := addDataFlags(fs)
+			split := fs.String("split", "test", "dataset split: test or train")
+			batch := fs.Int("batch", 256, "evaluation batch size")
+			asJSON := fs.Bool("json", false, "print the result as JSON")
+			return func(args []string) error {
+				if len(args) != 1 {
+					return usagef("want exactly one CKPT")
+				}
+				ck, err := trainer.LoadCheckpoint(args[0])
+				if err != nil {
+					return err
+				}
+				ds, err := df.load(*split)
+				if err != nil {
+					return err
+				}
+				a := ck.Net.Arch
+				if ds.C != a.InputChannels || ds.NumClasses != a.NumClasses {
+					return fmt.Errorf("checkpoint takes %d channels and %d classes, %s has %d and %d", a.InputChannels, a.NumClasses, ds.Name, ds.C, ds.NumClasses)
+				}
+				ctx, stop := interruptible()
+				defer stop()
+				acc, loss, err := trainer.EvaluateNet(ctx, ck.Net, ds, ds.All(), *batch, a.ImageSize, ck.Norm)
+				if err != nil {
+					return err
+				}
+				if *asJSON {
+					return writeJSON(map[string]any{"accuracy": acc, "loss": loss, "images": ds.N, "split": *split, "arch": a})
+				}
+				fmt.Fprintf(stdout, "%s: %s accuracy %.2f%% (loss %.4f) on %d images\n", args[0], *split, 100*acc, loss, ds.N)
+				return nil
+			}
+		},
+	})
+	register(&command{
+		name:    "bench",
+		args:    "ARCH [--batch 64] [--image-size 28] [--channels 1] [--classes 10] [--json]",
+		summary: "measure training-step and forward time of an architecture on this machine",
+		help: `Times training steps (forward, backward, RMSProp update) and forward passes
+on random inputs, after warm-up steps, and reports median, 10th and 90th
+percentile. Without --image-size, --channels and --classes the architecture's
+own input is used.`,
+		flags: func(fs *flag.FlagSet) func([]string) error {
+			batch := fs.Int("batch", 64, "batch size")
+			size := fs.Int("image-size", 0, "image size (default: the architecture's training size)")
+			channels := fs.Int("channels", 0, "input channels (default: the architecture's)")
+			classes := fs.Int("classes", 0, "classes (default: the architecture's)")
+			steps := fs.Int("steps", 20, "timed steps")
+			warm := fs.Int("warmup", 3, "untimed warm-up steps")
+			asJSON := fs.Bool("json", false, "print the result as JSON")
+			return func(args []string) error {
+				if len(args) != 1 {
+					return usagef("want exactly one ARCH")
+				}
+				if *batch < 1 || *steps < 1 || *warm < 0 || *size < 0 {
+					return usagef("--batch and --steps must be positive, --warmup and --image-size not negative")
+				}
+				a, err := loadArch(args[0])
+				if err != nil {
+					return err
+				}
+				if *size > 0 || *channels > 0 || *classes > 0 {
+					a = a.WithInput(*size, *channels, *classes, false)
+				}
+				sz := a.TrainSize()
+				net, err := trainer.NewNet(a, tensor.Float32, 1)
+				if err != nil {
+					return err
+				}
+				ctx, stop := interruptible()
+				defer stop()
+				tr, fw, err := trainer.MeasureStep(ctx, net, *batch, sz, *warm, *steps, trainer.Settings{Seed: 1})
+				if err != nil {
+					return err
+				}
+				acc, _ := a.Count(sz, 0)
+				host := trainer.HostInfo()
+				gflops := func(sec float64, mult float64) float64 {
+					return mult * 2 * float64(acc.Total.MACs) * float64(*batch) / sec / 1e9
+				}
+				if *asJSON {
+					return writeJSON(map[string]any{"arch": a.Name, "batch": *batch, "image_size": sz, "params": acc.Total.Params,
+						"macs": acc.Total.MACs, "train_step": tr, "forward": fw, "train_gflops": gflops(tr.Median, 3),
+						"forward_gflops": gflops(fw.Median, 1), "host": host})
+				}
+				fmt.Fprintf(stdout, "%s, batch %d, %dx%dx%d, %s params, %s multiply-adds per image\n", a.Name, *batch, sz, sz, a.InputChannels,
+					commas(acc.Total.Params), commas(acc.Total.MACs))
+				fmt.Fprintf(stdout, "training step: median %.2f ms (p10 %.2f, p90 %.2f, %d steps), %.1f GFLOP/s at 6 FLOP per multiply-add\n",
+					tr.Median*1e3, tr.P10*1e3, tr.P90*1e3, tr.Count, gflops(tr.Median, 3))
+				fmt.Fprintf(stdout, "forward:       median %.2f ms (p10 %.2f, p90 %.2f, %d runs), %.1f GFLOP/s\n",
+					fw.Median*1e3, fw.P10*1e3, fw.P90*1e3, fw.Count, gflops(fw.Median, 1))
+				fmt.Fprintf(stdout, "host: %s, %d cores, GOMAXPROCS %d, %s, kernels %s\n", host.CPU, host.Cores, host.GOMAXPROCS, host.GoVersion, host.Backend)
+				return nil
+			}
+		},
+	})
+}

@@ -1,0 +1,118 @@
+package trainer
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Optimizer names.
+const (
+	RMSProp = "rmsprop"
+	Adam    = "adam"
+	SGD     = "sgd"
+)
+
+// solver updates parameters in place from their gradients. gorgonia's
+// RMSProp has no momentum term (the official recipe uses momentum 0.9) and
+// its solvers apply weight decay to every parameter, so the trainer owns
+// its update rules.
+type solver struct {
+	kind                 string
+	lr                   float64
+	momentum, decay, eps float64
+	beta1, beta2         float64
+	weightDecay          float64
+	t                    int
+	slot1, slot2         [][]float32 // per parameter: momentum/ms or Adam m/v
+	params               []*Param
+}
+
+func newSolver(s Settings, params []*Param) (*solver, error) {
+	o := &solver{kind: strings.ToLower(s.Optimizer), lr: s.LR, momentum: s.Momentum, decay: s.RMSDecay,
+		eps: s.Epsilon, beta1: 0.9, beta2: 0.999, weightDecay: s.WeightDecay, params: params}
+	switch o.kind {
+	case RMSProp, SGD, Adam:
+	default:
+		return nil, fmt.Errorf("trainer: optimizer %q unknown (allowed: rmsprop, adam, sgd)", s.Optimizer)
+	}
+	o.slot1 = make([][]float32, len(params))
+	o.slot2 = make([][]float32, len(params))
+	for i, p := range params {
+		o.slot1[i] = make([]float32, p.Size())
+		if o.kind != SGD {
+			o.slot2[i] = make([]float32, p.Size())
+		}
+	}
+	return o, nil
+}
+
+// step applies one update with learning rate lr to every parameter whose
+// gradient is in grads (same order as params), then zeroes the gradients
+// (gorgonia accumulates them across runs).
+func (o *solver) step(lr float64, grads [][]float32) {
+	o.t++
+	wd := float32(o.weightDecay)
+	for i, p := range o.params {
+		w := p.Value.Data().([]float32)
+		g := grads[i]
+		decays := wd != 0 && p.Kind.Decays()
+		s1, s2 := o.slot1[i], o.slot2[i]
+		switch o.kind {
+		case RMSProp:
+			// PyTorch/Keras form: ms = rho*ms + (1-rho)*g^2;
+			// mom = momentum*mom + lr*g/(sqrt(ms)+eps); w -= mom.
+			rho, m, e, l := float32(o.decay), float32(o.momentum), float32(o.eps), float32(lr)
+			for j, gj := range g {
+				if decays {
+					gj += wd * w[j]
+				}
+				s2[j] = rho*s2[j] + (1-rho)*gj*gj
+				s1[j] = m*s1[j] + l*gj/(float32(math.Sqrt(float64(s2[j])))+e)
+				w[j] -= s1[j]
+			}
+		case Adam:
+			b1, b2, e, l := float32(o.beta1), float32(o.beta2), float32(o.eps), lr
+			c1 := 1 - math.Pow(o.beta1, float64(o.t))
+			c2 := 1 - math.Pow(o.beta2, float64(o.t))
+			step := float32(l * math.Sqrt(c2) / c1)
+			for j, gj := range g {
+				if decays {
+					gj += wd * w[j]
+				}
+				s1[j] = b1*s1[j] + (1-b1)*gj
+				s2[j] = b2*s2[j] + (1-b2)*gj*gj
+				w[j] -= step * s1[j] / (float32(math.Sqrt(float64(s2[j]))) + e)
+			}
+		case SGD:
+			m, l := float32(o.momentum), float32(lr)
+			for j, gj := range g {
+				if decays {
+					gj += wd * w[j]
+				}
+				s1[j] = m*s1[j] + gj
+				w[j] -= l * s1[j]
+			}
+		}
+		clear(g)
+	}
+}
+
+// schedule is the learning rate at a step: linear warm-up from 0, then
+// constant, cosine decay to 0, or the official exponential decay (x0.97
+// every 2.4 epochs).
+func schedule(s Settings, step, total, stepsPerEpoch int) float64 {
+	warm := int(s.WarmupEpochs * float64(stepsPerEpoch))
+	if step < warm {
+		return s.LR * float64(step+1) / float64(warm)
+	}
+	switch s.Schedule {
+	case "cosine":
+		span := max(1, total-warm)
+		return s.LR * 0.5 * (1 + math.Cos(math.Pi*float64(step-warm)/float64(span)))
+	case "exponential":
+		epochs := float64(step-warm) / float64(max(1, stepsPerEpoch))
+		return s.LR * math.Pow(0.97, math.Floor(epochs/2.4))
+	}
+	return s.LR
+}
