@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -24,8 +25,14 @@ type tile struct {
 	kern   []microKernel
 }
 
+// testIdleCaller makes the calling goroutine leave every chunk to the
+// helpers (tests: the path where goroutine 0 claims nothing).
+var testIdleCaller bool
+
+// kcBlock is the k block: a packed B panel of kcBlock x nr stays in L1.
+var kcBlock = 256
+
 const (
-	kcBlock    = 256     // k block: a packed B panel of kcBlock x nr stays in L1
 	mcTiles    = 16      // rows per L2 block of A, in micro-tiles
 	parMinWork = 1 << 20 // m*n*k below which a call stays on one goroutine
 	maxThreads = 32
@@ -96,14 +103,23 @@ type gemmJob struct {
 
 	panels  int
 	bDirect bool      // B is read in place (one full panel, ldb == nr, alpha == 1)
-	splitK  bool      // parts split k; else they split rows
+	splitK  bool      // chunks split k; else they split rows
 	kOuter  bool      // k blocks outermost, B packed per block and goroutine
 	pack    []float32 // packed B: [panel][k][nr], or per-part [panel][kc][nr] blocks
 	packPer int       // floats of pack per part when kOuter
 	nt      int
-	parts   [maxThreads + 1]int // row (M-split) or k (split-K) boundaries
-	scratch []float32           // split-K partial sums, (nt-1) x m x n
-	buf     []float32
+	// Work is cut into chunks that the goroutines claim one at a time, so a
+	// goroutine that the OS descheduled (the host is shared) does not hold
+	// up the call: row blocks of chunkTiles micro-tiles, or k ranges of
+	// kChunk for split-K.
+	next       atomic.Int64
+	nchunks    int
+	chunkTiles int // M-split: micro-tiles per chunk, over ntl balanced tiles
+	ntl        int
+	kChunk     int
+	touched    [maxThreads]bool // split-K: goroutine p has written its output
+	scratch    []float32        // split-K partial sums, (nt-1) x m x n
+	buf        []float32
 
 	wg sync.WaitGroup
 }
@@ -199,15 +215,16 @@ func runGemm(t tile, transA, transB bool, m, n, k int, alpha float32, a []float3
 		}
 	}
 	j.nt = nt
+	j.ntl = tilesM
 	if j.splitK {
-		for p := 0; p < nt; p++ {
-			j.parts[p] = (p * k / nt) &^ 15
-		}
-		j.parts[nt] = k
+		j.kChunk = max(2*kcBlock, (k/(8*nt)+15)&^15)
+		j.nchunks = (k + j.kChunk - 1) / j.kChunk
 	} else {
-		for p := 0; p <= nt; p++ {
-			j.parts[p] = min(m, p*tilesM/nt*t.mr)
+		j.chunkTiles = mcTiles
+		if nt == 1 {
+			j.chunkTiles = tilesM
 		}
+		j.nchunks = (tilesM + j.chunkTiles - 1) / j.chunkTiles
 	}
 	// Long reductions with a small C (weight gradients) loop over k blocks
 	// outermost, packing one block of B at a time into a per-goroutine
@@ -244,7 +261,9 @@ func runGemm(t tile, transA, transB bool, m, n, k int, alpha float32, a []float3
 			taskCh <- gemmTask{j, p}
 		}
 	}
-	j.run(0)
+	if nt == 1 || !testIdleCaller {
+		j.run(0)
+	}
 	if nt > 1 {
 		j.wg.Wait()
 	}
@@ -254,10 +273,19 @@ func runGemm(t tile, transA, transB bool, m, n, k int, alpha float32, a []float3
 	putJob(j)
 }
 
-// reduce adds the split-K partial sums into C.
+// reduce adds the split-K partial sums into C. C itself holds the partial
+// sum of goroutine 0 unless that one claimed no chunk.
 func (j *gemmJob) reduce() {
 	m, n := j.m, j.n
+	if !j.touched[0] {
+		for i := 0; i < m; i++ {
+			scaleRow(j.c[i*j.ldc:i*j.ldc+n], j.beta)
+		}
+	}
 	for p := 1; p < j.nt; p++ {
+		if !j.touched[p] {
+			continue
+		}
 		s := j.scratch[(p-1)*m*n : p*m*n]
 		for i := 0; i < m; i++ {
 			crow := j.c[i*j.ldc : i*j.ldc+n]
@@ -269,20 +297,34 @@ func (j *gemmJob) reduce() {
 	}
 }
 
-// run computes part p of the job.
+// tileRow is the first row of balanced micro-tile x of ntl over [0, m).
+func (j *gemmJob) tileRow(x int) int { return j.m * x / j.ntl }
+
+// run claims and computes chunks on behalf of goroutine p until none are left.
 func (j *gemmJob) run(p int) {
 	c := unsafe.Pointer(unsafe.SliceData(j.c))
-	if !j.splitK {
-		j.compute(p, j.parts[p], j.parts[p+1], 0, j.k, c, j.ldc, j.beta)
-		return
+	for {
+		x := int(j.next.Add(1) - 1)
+		if x >= j.nchunks {
+			return
+		}
+		if !j.splitK {
+			i0 := j.tileRow(x * j.chunkTiles)
+			i1 := j.tileRow(min(j.ntl, (x+1)*j.chunkTiles))
+			j.compute(p, i0, i1, 0, j.k, c, j.ldc, j.beta)
+			continue
+		}
+		k0, k1 := x*j.kChunk, min(j.k, (x+1)*j.kChunk)
+		out, ldo, beta := c, j.ldc, j.beta
+		if p > 0 {
+			out, ldo, beta = unsafe.Pointer(&j.scratch[(p-1)*j.m*j.n]), j.n, 0
+		}
+		if j.touched[p] {
+			beta = 1
+		}
+		j.touched[p] = true
+		j.compute(p, 0, j.m, k0, k1, out, ldo, beta)
 	}
-	k0, k1 := j.parts[p], j.parts[p+1]
-	if p == 0 {
-		j.compute(p, 0, j.m, k0, k1, c, j.ldc, j.beta)
-		return
-	}
-	s := j.scratch[(p-1)*j.m*j.n:]
-	j.compute(p, 0, j.m, k0, k1, unsafe.Pointer(unsafe.SliceData(s)), j.n, 0)
 }
 
 // packB packs rows [k0, k1) of alpha*op(B) into dst laid out as
