@@ -1,0 +1,25 @@
+// Package search runs a training-aware architecture search: the loop
+//
+//	controller.Propose -> space.Decode -> store (pending) -> executor ->
+//	evaluator.Evaluate -> reward.Score -> store (done + controller state) ->
+//	controller.Observe
+//
+// The store is the single source of truth: every proposal is saved, with the
+// controller's state, before it runs, and every result is saved, with the
+// controller's state after observing it, in one transaction. Killing the
+// process at any moment and running the same search again resumes it:
+// finished trials are never run again, trials that were running are run
+// again, and the controller continues exactly where it was.
+//
+// Determinism. Trials may finish in any order and on any worker, but the
+// controller observes them strictly in trial-id order, and trial t is
+// proposed only once trials 1..t-1-Window have been observed. Every
+// controller call therefore happens at a point fixed by the seed and the
+// results alone, so the same seed gives the same sequence of trials whatever
+// the number of workers and whatever order they finish in (with a
+// deterministic evaluator such as the synthetic one).
+//
+// Executors. Trials run through the Executor seam: a pool of goroutines in
+// this process (LocalExecutor) now, workers on other hosts later. Nothing in
+// the loop assumes that a trial runs in this process or finishes in order.
+package search

@@ -1,0 +1,94 @@
+package search
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/effnas/effnas/searchspace"
+	"github.com/effnas/effnas/store"
+)
+
+// Task is one evaluation of an architecture.
+type Task struct {
+	TrialID int // 0 for the baseline measurement
+	Attempt int // 1 for the first try
+	Arch    searchspace.Arch
+	// Seed makes the evaluation reproducible; it is derived from the search
+	// seed and the trial id.
+	Seed uint64
+	// Baseline asks only for the reference figures of the reward (step time
+	// and parameters); an evaluator may skip training for it.
+	Baseline bool
+}
+
+// Evaluator turns an architecture into metrics: by training it (package
+// trainer) or by a cheap stand-in (Synthetic).
+type Evaluator interface {
+	Evaluate(ctx context.Context, t Task, gate *Gate) (store.Metrics, error)
+}
+
+// Gate keeps step-time measurements alone on the machine while other trials
+// train in parallel: training holds the gate shared around each step, timing
+// holds it exclusively, so no training step of another trial runs while a
+// trial's step time is measured. A nil *Gate does nothing.
+type Gate struct{ rw sync.RWMutex }
+
+// Shared runs fn while no exclusive holder runs.
+func (g *Gate) Shared(fn func() error) error {
+	if g == nil {
+		return fn()
+	}
+	g.rw.RLock()
+	defer g.rw.RUnlock()
+	return fn()
+}
+
+// Exclusive runs fn alone.
+func (g *Gate) Exclusive(fn func() error) error {
+	if g == nil {
+		return fn()
+	}
+	g.rw.Lock()
+	defer g.rw.Unlock()
+	return fn()
+}
+
+// Lock and Unlock (exclusive) and RLock and RUnlock (shared) let a trainer
+// hold the gate across calls; they accept a nil gate.
+func (g *Gate) Lock() {
+	if g != nil {
+		g.rw.Lock()
+	}
+}
+
+// Unlock releases an exclusive hold.
+func (g *Gate) Unlock() {
+	if g != nil {
+		g.rw.Unlock()
+	}
+}
+
+// RLock takes a shared hold.
+func (g *Gate) RLock() {
+	if g != nil {
+		g.rw.RLock()
+	}
+}
+
+// RUnlock releases a shared hold.
+func (g *Gate) RUnlock() {
+	if g != nil {
+		g.rw.RUnlock()
+	}
+}
+
+// Result is a finished task as an executor reports it.
+type Result struct {
+	Task     Task
+	Metrics  store.Metrics
+	Err      error
+	Worker   string
+	Started  time.Time
+	Finished time.Time
+}

@@ -1,0 +1,137 @@
+package search
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/effnas/effnas/store"
+	"github.com/effnas/effnas/trainer"
+	"github.com/effnas/effnas/trainer/data"
+	"gorgonia.org/tensor"
+)
+
+// TrainEvaluator evaluates a trial by training it on real images for a
+// short budget (the proxy task) and measuring its step time.
+type TrainEvaluator struct {
+	// Dataset is a data registry name ("fashion-mnist").
+	Dataset string
+	Data    data.Options
+	// TrainSubset training images are drawn (seeded) from the training
+	// split after ValSize images are held out for validation; 0 uses all.
+	TrainSubset int
+	ValSize     int
+	Settings    trainer.Settings
+	Budget      trainer.Budget
+
+	once  sync.Once
+	ds    *data.Dataset
+	train []int
+	val   []int
+	err   error
+}
+
+// Describe is what the search record keeps of the evaluator.
+func (e *TrainEvaluator) Describe() map[string]any {
+	return map[string]any{"name": "train", "dataset": e.Dataset, "train_subset": e.TrainSubset, "val_size": e.ValSize,
+		"epochs": e.Budget.Epochs, "steps": e.Budget.Steps, "batch": e.Budget.Batch, "image_size": e.Budget.ImageSize,
+		"optimizer": e.Settings.Optimizer, "lr": e.Settings.LR}
+}
+
+// Load reads the dataset and makes the fixed validation split and training
+// subset (once; later calls return the same).
+func (e *TrainEvaluator) Load(seed uint64) (*data.Dataset, error) {
+	e.once.Do(func() {
+		e.ds, e.err = data.Load(e.Dataset, "train", e.Data)
+		if e.err != nil {
+			return
+		}
+		val := e.ValSize
+		if val <= 0 {
+			val = min(5000, e.ds.N/10)
+		}
+		e.train, e.val, e.err = e.ds.ValidationSplit(val, seed)
+		if e.err != nil {
+			return
+		}
+		if e.TrainSubset > 0 && e.TrainSubset < len(e.train) {
+			e.train, e.err = e.ds.SampleSubset(e.train, e.TrainSubset, seed+1)
+		}
+	})
+	return e.ds, e.err
+}
+
+// Host describes this machine.
+func (e *TrainEvaluator) Host() store.Host { return StoreHost(trainer.HostInfo()) }
+
+// Evaluate trains t.Arch (or, for the baseline, only times it).
+func (e *TrainEvaluator) Evaluate(ctx context.Context, t Task, gate *Gate) (store.Metrics, error) {
+	ds, err := e.Load(0x5e1ec7)
+	if err != nil {
+		return store.Metrics{}, err
+	}
+	a := t.Arch
+	if a.InputChannels != ds.C || a.NumClasses != ds.NumClasses {
+		return store.Metrics{}, fmt.Errorf("architecture takes %d channels and %d classes, %s has %d and %d",
+			a.InputChannels, a.NumClasses, e.Dataset, ds.C, ds.NumClasses)
+	}
+	s := e.Settings
+	s.Seed = t.Seed
+	if gate != nil {
+		s.Gate = gate
+	}
+	if t.Baseline {
+		net, err := trainer.NewNet(a, tensor.Float32, t.Seed)
+		if err != nil {
+			return store.Metrics{}, err
+		}
+		b := e.Budget
+		size := b.ImageSize
+		if size == 0 {
+			size = a.TrainSize()
+		}
+		batch := max(b.Batch, 0)
+		if batch == 0 {
+			batch = 64
+		}
+		steps, warm := b.TimingSteps, b.TimingWarmup
+		if steps <= 0 {
+			steps = 20
+		}
+		if warm <= 0 {
+			warm = 3
+		}
+		st, fw, err := trainer.MeasureStep(ctx, net, batch, size, warm, steps, s)
+		if err != nil {
+			return store.Metrics{}, err
+		}
+		acc, _ := a.Count(size, 0)
+		return store.Metrics{StepTime: StoreStats(st), ForwardTime: StoreStats(fw), Params: acc.Total.Params,
+			ParamsTotal: acc.Total.ParamsTotal, MACs: acc.Total.MACs, ImageSize: size, Batch: batch,
+			Host: StoreHost(trainer.HostInfo())}, nil
+	}
+	res, _, err := trainer.Train(ctx, trainer.Problem{Arch: a, Data: ds, Train: e.train, Val: e.val}, s, e.Budget)
+	if err != nil {
+		return store.Metrics{}, err
+	}
+	return StoreMetrics(res), nil
+}
+
+// StoreMetrics converts a trainer result to the store's record.
+func StoreMetrics(r trainer.Result) store.Metrics {
+	return store.Metrics{Accuracy: r.Accuracy, Loss: r.Loss, StepTime: StoreStats(r.StepTime), ForwardTime: StoreStats(r.ForwardTime),
+		Params: r.Params, ParamsTotal: r.ParamsTotal, MACs: r.MACs, WallTime: r.WallTime.Seconds(), TrainTime: r.TrainTime.Seconds(),
+		Epochs: r.Epochs, Steps: r.Steps, ImageSize: r.ImageSize, Batch: r.Batch, Host: StoreHost(r.Host),
+		Extra: map[string]float64{"train_loss": r.TrainLoss}}
+}
+
+// StoreStats converts step-time statistics.
+func StoreStats(s trainer.Stats) store.StepStats {
+	return store.StepStats{Median: s.Median, P10: s.P10, P90: s.P90, Mean: s.Mean, Count: s.Count}
+}
+
+// StoreHost converts a host description.
+func StoreHost(h trainer.Host) store.Host {
+	return store.Host{Hostname: h.Hostname, OS: h.OS, Arch: h.Arch, CPU: h.CPU, Cores: h.Cores, GOMAXPROCS: h.GOMAXPROCS,
+		GoVersion: h.GoVersion, Backend: h.Backend}
+}
