@@ -91,7 +91,7 @@ database, also while a search runs.`,
 					return usagef("unexpected argument %q", args[0])
 				}
 				s := search.Settings{Name: *name, Controller: *ctrl, Trials: *trials, Parallel: *parallel, Seed: *seed,
-					AllowHostChange: *allowHost,
+					AllowHostChange:   *allowHost,
 					ControllerOptions: controller.Options{Budget: *trials, LearningRate: *rlLR, MinibatchSize: *rlBatch}}
 				var ev search.Evaluator
 				var sp searchspace.Space
