@@ -36,7 +36,11 @@ const (
 	mcTiles    = 16      // rows per L2 block of A, in micro-tiles
 	parMinWork = 1 << 20 // m*n*k below which a call stays on one goroutine
 	maxThreads = 32
-	kOuterMaxC = 1 << 17 // C elements up to which long-k calls use the k-outer order
+	// Split-K: k of at least splitKMinK is cut into at most splitKChunks
+	// fixed ranges when C is short (k >= 4m) or has few row tiles.
+	splitKMinK   = 1024
+	splitKChunks = 8
+	kOuterMaxC   = 1 << 17 // C elements up to which long-k calls use the k-outer order
 )
 
 // sgemm is the float32 entry point behind Gemm.
@@ -117,8 +121,7 @@ type gemmJob struct {
 	chunkTiles int // M-split: micro-tiles per chunk, over ntl balanced tiles
 	ntl        int
 	kChunk     int
-	touched    [maxThreads]bool // split-K: goroutine p has written its output
-	scratch    []float32        // split-K partial sums, (nt-1) x m x n
+	scratch    []float32 // split-K partial sums of chunks 1.., (nchunks-1) x m x n
 	buf        []float32
 
 	wg sync.WaitGroup
@@ -197,27 +200,24 @@ func runGemm(t tile, transA, transB bool, m, n, k int, alpha float32, a []float3
 	j.panels = (n + t.nr - 1) / t.nr
 	j.bDirect = !transB && alpha == 1 && n == t.nr && ldb == t.nr
 
-	// Threads and how to split.
+	// Threads and how to split. Whether and how k is split depends on the
+	// problem shape only, never on GOMAXPROCS or timing, so every element of
+	// C is summed in the same order on any machine: split-K chunks are fixed
+	// k ranges, each computed into its own buffer (chunk 0 into C) and added
+	// into C in chunk order.
 	nt := runtime.GOMAXPROCS(0)
 	if nt > maxThreads {
 		nt = maxThreads
 	}
 	tilesM := (m + t.mr - 1) / t.mr
-	if m*n*k < parMinWork || nt < 2 {
+	big := m*n*k >= parMinWork
+	j.splitK = big && k >= splitKMinK && (k >= 4*m || tilesM < 4)
+	if !big || nt < 2 {
 		nt = 1
-	} else if k >= 4*m && k >= 512*nt {
-		j.splitK = true
-	} else if tilesM < 2*nt {
-		if k >= 512*nt {
-			j.splitK = true
-		} else if tilesM < nt {
-			nt = tilesM
-		}
 	}
-	j.nt = nt
 	j.ntl = tilesM
 	if j.splitK {
-		j.kChunk = max(2*kcBlock, (k/(8*nt)+15)&^15)
+		j.kChunk = max(2*kcBlock, ((k+splitKChunks-1)/splitKChunks+15)&^15)
 		j.nchunks = (k + j.kChunk - 1) / j.kChunk
 	} else {
 		j.chunkTiles = mcTiles
@@ -226,6 +226,10 @@ func runGemm(t tile, transA, transB bool, m, n, k int, alpha float32, a []float3
 		}
 		j.nchunks = (tilesM + j.chunkTiles - 1) / j.chunkTiles
 	}
+	if nt > j.nchunks {
+		nt = j.nchunks
+	}
+	j.nt = nt
 	// Long reductions with a small C (weight gradients) loop over k blocks
 	// outermost, packing one block of B at a time into a per-goroutine
 	// buffer that stays in L2 while C stays in cache. Tall problems pack
@@ -245,7 +249,7 @@ func runGemm(t tile, transA, transB bool, m, n, k int, alpha float32, a []float3
 	packLen = (packLen + 15) &^ 15
 	scratchLen := 0
 	if j.splitK {
-		scratchLen = (nt - 1) * m * n
+		scratchLen = (j.nchunks - 1) * m * n
 	}
 	buf := j.floatsAligned(packLen + scratchLen)
 	j.pack = buf[:packLen]
@@ -273,25 +277,17 @@ func runGemm(t tile, transA, transB bool, m, n, k int, alpha float32, a []float3
 	putJob(j)
 }
 
-// reduce adds the split-K partial sums into C. C itself holds the partial
-// sum of goroutine 0 unless that one claimed no chunk.
+// reduce adds the split-K partial sums of chunks 1.. into C, which holds
+// chunk 0's, in chunk order.
 func (j *gemmJob) reduce() {
 	m, n := j.m, j.n
-	if !j.touched[0] {
-		for i := 0; i < m; i++ {
-			scaleRow(j.c[i*j.ldc:i*j.ldc+n], j.beta)
-		}
-	}
-	for p := 1; p < j.nt; p++ {
-		if !j.touched[p] {
-			continue
-		}
-		s := j.scratch[(p-1)*m*n : p*m*n]
+	for x := 1; x < j.nchunks; x++ {
+		s := j.scratch[(x-1)*m*n : x*m*n]
 		for i := 0; i < m; i++ {
 			crow := j.c[i*j.ldc : i*j.ldc+n]
 			srow := s[i*n : i*n+n]
-			for x := range crow {
-				crow[x] += srow[x]
+			for q := range crow {
+				crow[q] += srow[q]
 			}
 		}
 	}
@@ -315,15 +311,11 @@ func (j *gemmJob) run(p int) {
 			continue
 		}
 		k0, k1 := x*j.kChunk, min(j.k, (x+1)*j.kChunk)
-		out, ldo, beta := c, j.ldc, j.beta
-		if p > 0 {
-			out, ldo, beta = unsafe.Pointer(&j.scratch[(p-1)*j.m*j.n]), j.n, 0
+		if x == 0 {
+			j.compute(p, 0, j.m, k0, k1, c, j.ldc, j.beta)
+		} else {
+			j.compute(p, 0, j.m, k0, k1, unsafe.Pointer(&j.scratch[(x-1)*j.m*j.n]), j.n, 0)
 		}
-		if j.touched[p] {
-			beta = 1
-		}
-		j.touched[p] = true
-		j.compute(p, 0, j.m, k0, k1, out, ldo, beta)
 	}
 }
 
