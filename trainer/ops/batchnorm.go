@@ -418,10 +418,9 @@ func bnGrain(c int) int { return max(1, elemGrain/c) }
 // accumulated in float64 (two passes).
 func moments[T Float](c int, x []T) (mean, vari []float64) {
 	rows := len(x) / c
-	grain := bnGrain(c)
-	np := partsFor(rows, grain)
+	np := fixedParts(rows, bnGrain(c))
 	parts := make([][]float64, np)
-	parallelRange(rows, grain, func(pi, lo, hi int) {
+	runParts(rows, np, func(pi, lo, hi int) {
 		acc := make([]float64, c)
 		for r := lo; r < hi; r++ {
 			for i, v := range x[r*c : (r+1)*c] {
@@ -439,7 +438,7 @@ func moments[T Float](c int, x []T) (mean, vari []float64) {
 	for i := range mean {
 		mean[i] /= float64(rows)
 	}
-	parallelRange(rows, grain, func(pi, lo, hi int) {
+	runParts(rows, np, func(pi, lo, hi int) {
 		acc := parts[pi]
 		clear(acc)
 		for r := lo; r < hi; r++ {
@@ -484,10 +483,9 @@ func bnApply[T Float](c int, eps float64, mean, vari []float64, x, gamma, beta, 
 // bnGradSums returns per-channel sums of gy and gy*xhat.
 func bnGradSums[T Float](c int, mean, inv []float64, x, gy []T) (sg, sgx []float64) {
 	rows := len(x) / c
-	grain := bnGrain(c)
-	np := partsFor(rows, grain)
+	np := fixedParts(rows, bnGrain(c))
 	a, b := make([][]float64, np), make([][]float64, np)
-	parallelRange(rows, grain, func(pi, lo, hi int) {
+	runParts(rows, np, func(pi, lo, hi int) {
 		s1, s2 := make([]float64, c), make([]float64, c)
 		for r := lo; r < hi; r++ {
 			xr, gr := x[r*c:(r+1)*c], gy[r*c:(r+1)*c]

@@ -464,24 +464,20 @@ func (op chanSumOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 // channelSum writes the per-channel sum of x (rows, c) into dst (c).
 func channelSum[T Float](c int, x, dst []T) {
 	rows := len(x) / c
-	grain := max(1, elemGrain/c)
-	parts := make([][]T, partsFor(rows, grain))
-	parallelRange(rows, grain, func(pi, lo, hi int) {
-		acc := dst
-		if pi > 0 {
-			parts[pi] = make([]T, c)
-			acc = parts[pi]
-		} else {
-			clear(acc)
-		}
+	np := fixedParts(rows, max(1, elemGrain/c))
+	parts := make([][]T, np)
+	parts[0] = dst
+	for i := 1; i < np; i++ {
+		parts[i] = make([]T, c)
+	}
+	clear(dst)
+	runParts(rows, np, func(pi, lo, hi int) {
+		acc := parts[pi]
 		for r := lo; r < hi; r++ {
 			for i, v := range x[r*c : (r+1)*c] {
 				acc[i] += v
 			}
 		}
 	})
-	if rows == 0 {
-		clear(dst)
-	}
-	sumInto(dst, parts)
+	sumInto(dst, parts[1:])
 }

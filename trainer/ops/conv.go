@@ -292,9 +292,10 @@ func (g convGeom) plan() convPlan {
 	}
 	var p convPlan
 	if ohw <= maxRows {
+		// At least maxParts units when the batch allows, independent
+		// of GOMAXPROCS (the weight gradient sums units per part).
 		ipu := maxRows / ohw
-		workers := workersFor(g.n, 1, 1)
-		if per := (g.n + workers - 1) / workers; ipu > per {
+		if per := (g.n + maxParts - 1) / maxParts; ipu > per {
 			ipu = per
 		}
 		if ipu < 1 {
@@ -400,10 +401,7 @@ func rowsGrain(inner int) int {
 // convForward computes y (N,OH,OW,Cout) = conv(x, w).
 func convForward[T Float](g convGeom, x, w, y []T) {
 	if g.pointwise() {
-		m := g.n * g.h * g.w
-		parallelRange(m, rowsGrain(g.cin*g.cout), func(_, lo, hi int) {
-			kernels.Gemm(false, false, hi-lo, g.cout, g.cin, 1, x[lo*g.cin:], g.cin, w, g.cout, 0, y[lo*g.cout:], g.cout)
-		})
+		kernels.Gemm(false, false, g.n*g.h*g.w, g.cout, g.cin, 1, x, g.cin, w, g.cout, 0, y, g.cout)
 		return
 	}
 	p := g.plan()
@@ -425,10 +423,7 @@ func convForward[T Float](g convGeom, x, w, y []T) {
 // convGradX computes dx (N,H,W,Cin) from w and gy (N,OH,OW,Cout).
 func convGradX[T Float](g convGeom, w, gy, dx []T) {
 	if g.pointwise() {
-		m := g.n * g.h * g.w
-		parallelRange(m, rowsGrain(g.cin*g.cout), func(_, lo, hi int) {
-			kernels.Gemm(false, true, hi-lo, g.cin, g.cout, 1, gy[lo*g.cout:], g.cout, w, g.cout, 0, dx[lo*g.cin:], g.cin)
-		})
+		kernels.Gemm(false, true, g.n*g.h*g.w, g.cin, g.cout, 1, gy, g.cout, w, g.cout, 0, dx, g.cin)
 		return
 	}
 	clear(dx)
@@ -450,47 +445,40 @@ func convGradX[T Float](g convGeom, w, gy, dx []T) {
 	})
 }
 
-// convGradW computes dw (KH,KW,Cin,Cout) from x and gy.
+// convGradW computes dw (KH,KW,Cin,Cout) from x and gy. The im2col units
+// are summed in fixed parts (each in unit order into its own buffer), and
+// the parts are added in order.
 func convGradW[T Float](g convGeom, x, gy, dw []T) {
 	kkc := g.kkc()
 	if g.pointwise() {
-		m := g.n * g.h * g.w
-		grain := rowsGrain(g.cin * g.cout)
-		parts := make([][]T, partsFor(m, grain))
-		parallelRange(m, grain, func(pi, lo, hi int) {
-			dst := dw
-			if pi > 0 {
-				parts[pi] = make([]T, len(dw))
-				dst = parts[pi]
-			}
-			kernels.Gemm(true, false, g.cin, g.cout, hi-lo, 1, x[lo*g.cin:], g.cin, gy[lo*g.cout:], g.cout, 0, dst, g.cout)
-		})
-		sumInto(dw, parts[1:])
+		kernels.Gemm(true, false, g.cin, g.cout, g.n*g.h*g.w, 1, x, g.cin, gy, g.cout, 0, dw, g.cout)
 		return
 	}
-	clear(dw)
 	p := g.plan()
-	workers := workersFor(len(p.units), p.maxRows*kkc*g.cout, gemmGrain)
-	cols := make([][]T, workers)
-	acc := make([][]T, workers)
+	np := fixedParts(len(p.units), 1)
+	acc := make([][]T, np)
 	acc[0] = dw
-	runTasks(len(p.units), workers, func(wk, t int) {
-		u := p.units[t]
-		rows := u.r1 - u.r0
-		if cols[wk] == nil {
-			cols[wk] = make([]T, p.maxRows*kkc)
+	for i := 1; i < np; i++ {
+		acc[i] = make([]T, len(dw))
+	}
+	runParts(len(p.units), np, func(pi, lo, hi int) {
+		col := make([]T, p.maxRows*kkc)
+		for t := lo; t < hi; t++ {
+			u := p.units[t]
+			rows := u.r1 - u.r0
+			c := col[:rows*kkc]
+			im2col(g, x, c, u.r0, u.r1)
+			beta := T(1)
+			if t == lo {
+				beta = 0
+			}
+			kernels.Gemm(true, false, kkc, g.cout, rows, 1, c, kkc, gy[u.r0*g.cout:], g.cout, beta, acc[pi], g.cout)
 		}
-		if acc[wk] == nil {
-			acc[wk] = make([]T, len(dw))
-		}
-		col := cols[wk][:rows*kkc]
-		im2col(g, x, col, u.r0, u.r1)
-		kernels.Gemm(true, false, kkc, g.cout, rows, 1, col, kkc, gy[u.r0*g.cout:], g.cout, 1, acc[wk], g.cout)
 	})
 	sumInto(dw, acc[1:])
 }
 
-// sumInto adds every non-nil slice of parts into dst.
+// sumInto adds every slice of parts into dst, in order.
 func sumInto[T Float](dst []T, parts [][]T) {
 	for _, p := range parts {
 		if p == nil {

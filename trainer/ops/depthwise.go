@@ -289,36 +289,40 @@ func dwGradX[T Float](g convGeom, w, gy, dx []T) {
 	})
 }
 
+// dwGradW sums over the batch in fixed parts of samples (each part in
+// sample order into its own buffer), then adds the parts in order.
 func dwGradW[T Float](g convGeom, x, gy, dw []T) {
 	c := g.cin
-	workers := dwWorkers(g)
-	acc := make([][]T, workers)
-	clear(dw)
+	np := fixedParts(g.n, max(1, elemGrain/(g.rowsPerSample*g.kh*g.kw*c)))
+	acc := make([][]T, np)
 	acc[0] = dw
-	runTasks(g.n, workers, func(wk, b int) {
-		if acc[wk] == nil {
-			acc[wk] = make([]T, len(dw))
-		}
-		a := acc[wk]
-		xb := x[b*g.h*g.w*c : (b+1)*g.h*g.w*c]
-		gb := gy[b*g.rowsPerSample*c : (b+1)*g.rowsPerSample*c]
-		for oy := 0; oy < g.oh; oy++ {
-			for ox := 0; ox < g.ow; ox++ {
-				gr := gb[(oy*g.ow+ox)*c : (oy*g.ow+ox+1)*c]
-				for ky := 0; ky < g.kh; ky++ {
-					iy := oy*g.stride - g.padT + ky
-					if iy < 0 || iy >= g.h {
-						continue
-					}
-					for kx := 0; kx < g.kw; kx++ {
-						ix := ox*g.stride - g.padL + kx
-						if ix < 0 || ix >= g.w {
+	for i := 1; i < np; i++ {
+		acc[i] = make([]T, len(dw))
+	}
+	clear(dw)
+	runParts(g.n, np, func(pi, lo, hi int) {
+		a := acc[pi]
+		for b := lo; b < hi; b++ {
+			xb := x[b*g.h*g.w*c : (b+1)*g.h*g.w*c]
+			gb := gy[b*g.rowsPerSample*c : (b+1)*g.rowsPerSample*c]
+			for oy := 0; oy < g.oh; oy++ {
+				for ox := 0; ox < g.ow; ox++ {
+					gr := gb[(oy*g.ow+ox)*c : (oy*g.ow+ox+1)*c]
+					for ky := 0; ky < g.kh; ky++ {
+						iy := oy*g.stride - g.padT + ky
+						if iy < 0 || iy >= g.h {
 							continue
 						}
-						xr := xb[(iy*g.w+ix)*c : (iy*g.w+ix+1)*c]
-						ar := a[(ky*g.kw+kx)*c : (ky*g.kw+kx+1)*c]
-						for i := range ar {
-							ar[i] += gr[i] * xr[i]
+						for kx := 0; kx < g.kw; kx++ {
+							ix := ox*g.stride - g.padL + kx
+							if ix < 0 || ix >= g.w {
+								continue
+							}
+							xr := xb[(iy*g.w+ix)*c : (iy*g.w+ix+1)*c]
+							ar := a[(ky*g.kw+kx)*c : (ky*g.kw+kx+1)*c]
+							for i := range ar {
+								ar[i] += gr[i] * xr[i]
+							}
 						}
 					}
 				}
