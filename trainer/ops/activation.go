@@ -173,19 +173,11 @@ func unaryF32(k unaryKind, dst, a, b []float32) {
 		d, x := dst[lo:hi], a[lo:hi]
 		switch k {
 		case kSiLU:
-			for i, v := range x {
-				d[i] = v * sigmoid32(v)
-			}
+			siluRow(d, x)
 		case kSigmoid:
-			for i, v := range x {
-				d[i] = sigmoid32(v)
-			}
+			sigmoidRow(d, x)
 		case kSiLUGrad:
-			g := b[lo:hi]
-			for i, v := range x {
-				s := sigmoid32(v)
-				d[i] = g[i] * s * (1 + v*(1-s))
-			}
+			siluGradRow(d, x, b[lo:hi])
 		case kSigmoidGrad:
 			g := b[lo:hi]
 			for i, y := range x {

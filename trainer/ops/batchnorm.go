@@ -417,6 +417,9 @@ func bnGrain(c int) int { return max(1, elemGrain/c) }
 // moments returns the per-channel mean and biased variance of x (rows, c),
 // accumulated in float64 (two passes).
 func moments[T Float](c int, x []T) (mean, vari []float64) {
+	if x32, ok := any(x).([]float32); ok {
+		return moments32(c, x32)
+	}
 	rows := len(x) / c
 	np := fixedParts(rows, bnGrain(c))
 	parts := make([][]float64, np)
@@ -470,6 +473,15 @@ func bnApply[T Float](c int, eps float64, mean, vari []float64, x, gamma, beta, 
 		shift[i] = T(float64(beta[i]) - mean[i]*s)
 	}
 	rows := len(x) / c
+	if x32, ok := any(x).([]float32); ok {
+		y32, s32, t32 := any(y).([]float32), any(scale).([]float32), any(shift).([]float32)
+		parallelRange(rows, bnGrain(c), func(_, lo, hi int) {
+			for r := lo; r < hi; r++ {
+				affineRow(y32[r*c:(r+1)*c], x32[r*c:(r+1)*c], s32, t32)
+			}
+		})
+		return
+	}
 	parallelRange(rows, bnGrain(c), func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xr, yr := x[r*c:(r+1)*c], y[r*c:(r+1)*c]
@@ -482,6 +494,9 @@ func bnApply[T Float](c int, eps float64, mean, vari []float64, x, gamma, beta, 
 
 // bnGradSums returns per-channel sums of gy and gy*xhat.
 func bnGradSums[T Float](c int, mean, inv []float64, x, gy []T) (sg, sgx []float64) {
+	if x32, ok := any(x).([]float32); ok {
+		return bnGradSums32(c, mean, inv, x32, any(gy).([]float32))
+	}
 	rows := len(x) / c
 	np := fixedParts(rows, bnGrain(c))
 	a, b := make([][]float64, np), make([][]float64, np)
@@ -523,12 +538,32 @@ func bnGradX[T Float](c int, batch bool, mean, inv []float64, x, gamma, gy, dx [
 		k[i] = T(float64(gamma[i]) * inv[i])
 		mu[i] = T(mean[i])
 	}
+	var a64, b64 []float64
 	if batch {
 		sg, sgx := bnGradSums(c, mean, inv, x, gy)
+		a64, b64 = make([]float64, c), make([]float64, c)
 		for i := 0; i < c; i++ {
-			a[i] = T(sg[i] / float64(rows))
-			b[i] = T(sgx[i] / float64(rows) * inv[i])
+			a64[i] = sg[i] / float64(rows)
+			b64[i] = sgx[i] / float64(rows) * inv[i]
+			a[i], b[i] = T(a64[i]), T(b64[i])
 		}
+	}
+	if x32, ok := any(x).([]float32); ok && batch {
+		// dx = gy*k + x*(-k*b) + k*(b*mu - a)
+		g32, d32 := any(gy).([]float32), any(dx).([]float32)
+		kb, cst := make([]float32, c), make([]float32, c)
+		for i := 0; i < c; i++ {
+			kk, bb := float64(gamma[i])*inv[i], b64[i]
+			kb[i] = float32(-kk * bb)
+			cst[i] = float32(kk * (bb*mean[i] - a64[i]))
+		}
+		k32 := any(k).([]float32)
+		parallelRange(rows, bnGrain(c), func(_, lo, hi int) {
+			for r := lo; r < hi; r++ {
+				affine2Row(d32[r*c:(r+1)*c], g32[r*c:(r+1)*c], k32, x32[r*c:(r+1)*c], kb, cst)
+			}
+		})
+		return
 	}
 	parallelRange(rows, bnGrain(c), func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
@@ -544,4 +579,104 @@ func bnGradX[T Float](c int, batch bool, mean, inv []float64, x, gamma, gy, dx [
 			}
 		}
 	})
+}
+
+// flushRows is how many rows a float32 partial sum takes before it is added
+// into the part's float64 sum.
+const flushRows = 64
+
+// moments32 is moments for float32: per fixed part, float32 row sums of at
+// most flushRows rows flushed into float64; two passes (mean, then squared
+// deviations from the float32-rounded mean, corrected to the exact mean).
+func moments32(c int, x []float32) (mean, vari []float64) {
+	rows := len(x) / c
+	np := fixedParts(rows, bnGrain(c))
+	parts := make([]float64, np*c)
+	blks := make([]float32, np*c)
+	runParts(rows, np, func(pi, lo, hi int) {
+		acc, blk := parts[pi*c:(pi+1)*c], blks[pi*c:(pi+1)*c]
+		for r0 := lo; r0 < hi; r0 += flushRows {
+			clear(blk)
+			for r := r0; r < min(hi, r0+flushRows); r++ {
+				addRow(blk, x[r*c:(r+1)*c])
+			}
+			for i, v := range blk {
+				acc[i] += float64(v)
+			}
+		}
+	})
+	mean = make([]float64, c)
+	for p := 0; p < np; p++ {
+		for i, v := range parts[p*c : (p+1)*c] {
+			mean[i] += v
+		}
+	}
+	m32 := make([]float32, c)
+	for i := range mean {
+		mean[i] /= float64(rows)
+		m32[i] = float32(mean[i])
+	}
+	clear(parts)
+	runParts(rows, np, func(pi, lo, hi int) {
+		acc, blk := parts[pi*c:(pi+1)*c], blks[pi*c:(pi+1)*c]
+		for r0 := lo; r0 < hi; r0 += flushRows {
+			clear(blk)
+			for r := r0; r < min(hi, r0+flushRows); r++ {
+				sqDevRow(blk, x[r*c:(r+1)*c], m32)
+			}
+			for i, v := range blk {
+				acc[i] += float64(v)
+			}
+		}
+	})
+	vari = make([]float64, c)
+	for p := 0; p < np; p++ {
+		for i, v := range parts[p*c : (p+1)*c] {
+			vari[i] += v
+		}
+	}
+	for i := range vari {
+		d := mean[i] - float64(m32[i])
+		vari[i] = max(0, vari[i]/float64(rows)-d*d)
+	}
+	return mean, vari
+}
+
+// bnGradSums32 is bnGradSums for float32, summed like moments32.
+func bnGradSums32(c int, mean, inv []float64, x, gy []float32) (sg, sgx []float64) {
+	rows := len(x) / c
+	np := fixedParts(rows, bnGrain(c))
+	a, b := make([]float64, np*c), make([]float64, np*c)
+	blk1, blk2 := make([]float32, np*c), make([]float32, np*c)
+	m32 := make([]float32, c)
+	for i, v := range mean {
+		m32[i] = float32(v)
+	}
+	runParts(rows, np, func(pi, lo, hi int) {
+		s1, s2 := a[pi*c:(pi+1)*c], b[pi*c:(pi+1)*c]
+		b1, b2 := blk1[pi*c:(pi+1)*c], blk2[pi*c:(pi+1)*c]
+		for r0 := lo; r0 < hi; r0 += flushRows {
+			clear(b1)
+			clear(b2)
+			for r := r0; r < min(hi, r0+flushRows); r++ {
+				gradSumsRow(b1, b2, gy[r*c:(r+1)*c], x[r*c:(r+1)*c], m32)
+			}
+			for i := range b1 {
+				s1[i] += float64(b1[i])
+				s2[i] += float64(b2[i])
+			}
+		}
+	})
+	sg, sgx = make([]float64, c), make([]float64, c)
+	for p := 0; p < np; p++ {
+		for i := 0; i < c; i++ {
+			sg[i] += a[p*c+i]
+			sgx[i] += b[p*c+i]
+		}
+	}
+	for i := range sgx {
+		// sum g*(x-mean) = sum g*(x-m32) + (m32-mean)*sum g
+		sgx[i] = (sgx[i] + (float64(m32[i])-mean[i])*sg[i]) * inv[i]
+	}
+	return sg, sgx
 }

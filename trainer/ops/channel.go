@@ -68,10 +68,7 @@ func gapForward[T Float](n, hw, c int, x, y []T) {
 		clear(yr)
 		xb := x[b*hw*c : (b+1)*hw*c]
 		for p := 0; p < hw; p++ {
-			xr := xb[p*c : (p+1)*c]
-			for i := range yr {
-				yr[i] += xr[i]
-			}
+			addT(yr, xb[p*c:(p+1)*c])
 		}
 		for i := range yr {
 			yr[i] *= inv
@@ -203,10 +200,7 @@ func csForward[T Float](n, hw, c int, x, s, y []T) {
 	runTasks(n, workersFor(n, hw*c, elemGrain), func(_, b int) {
 		sr := s[b*c : (b+1)*c]
 		for p := b * hw; p < (b+1)*hw; p++ {
-			xr, yr := x[p*c:(p+1)*c], y[p*c:(p+1)*c]
-			for i := range yr {
-				yr[i] = xr[i] * sr[i]
-			}
+			mulT(y[p*c:(p+1)*c], x[p*c:(p+1)*c], sr)
 		}
 	})
 }
@@ -252,10 +246,7 @@ func csGradS[T Float](n, hw, c int, x, gy, ds []T) {
 		dr := ds[b*c : (b+1)*c]
 		clear(dr)
 		for p := b * hw; p < (b+1)*hw; p++ {
-			xr, gr := x[p*c:(p+1)*c], gy[p*c:(p+1)*c]
-			for i := range dr {
-				dr[i] += xr[i] * gr[i]
-			}
+			fmaT(dr, x[p*c:(p+1)*c], gy[p*c:(p+1)*c])
 		}
 	})
 }
@@ -474,9 +465,7 @@ func channelSum[T Float](c int, x, dst []T) {
 	runParts(rows, np, func(pi, lo, hi int) {
 		acc := parts[pi]
 		for r := lo; r < hi; r++ {
-			for i, v := range x[r*c : (r+1)*c] {
-				acc[i] += v
-			}
+			addT(acc, x[r*c:(r+1)*c])
 		}
 	})
 	sumInto(dst, parts[1:])

@@ -246,11 +246,7 @@ func dwForward[T Float](g convGeom, x, w, y []T) {
 						if ix < 0 || ix >= g.w {
 							continue
 						}
-						xr := xb[(iy*g.w+ix)*c : (iy*g.w+ix+1)*c]
-						wr := w[(ky*g.kw+kx)*c : (ky*g.kw+kx+1)*c]
-						for i := range yr {
-							yr[i] += xr[i] * wr[i]
-						}
+						fmaT(yr, xb[(iy*g.w+ix)*c:(iy*g.w+ix+1)*c], w[(ky*g.kw+kx)*c:(ky*g.kw+kx+1)*c])
 					}
 				}
 			}
@@ -277,11 +273,7 @@ func dwGradX[T Float](g convGeom, w, gy, dx []T) {
 						if ix < 0 || ix >= g.w {
 							continue
 						}
-						dr := db[(iy*g.w+ix)*c : (iy*g.w+ix+1)*c]
-						wr := w[(ky*g.kw+kx)*c : (ky*g.kw+kx+1)*c]
-						for i := range dr {
-							dr[i] += gr[i] * wr[i]
-						}
+						fmaT(db[(iy*g.w+ix)*c:(iy*g.w+ix+1)*c], gr, w[(ky*g.kw+kx)*c:(ky*g.kw+kx+1)*c])
 					}
 				}
 			}
@@ -318,11 +310,7 @@ func dwGradW[T Float](g convGeom, x, gy, dw []T) {
 							if ix < 0 || ix >= g.w {
 								continue
 							}
-							xr := xb[(iy*g.w+ix)*c : (iy*g.w+ix+1)*c]
-							ar := a[(ky*g.kw+kx)*c : (ky*g.kw+kx+1)*c]
-							for i := range ar {
-								ar[i] += gr[i] * xr[i]
-							}
+							fmaT(a[(ky*g.kw+kx)*c:(ky*g.kw+kx+1)*c], gr, xb[(iy*g.w+ix)*c:(iy*g.w+ix+1)*c])
 						}
 					}
 				}

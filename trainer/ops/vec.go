@@ -1,0 +1,225 @@
+package ops
+
+import (
+	"unsafe"
+
+	"github.com/effnas/effnas/trainer/kernels"
+)
+
+// Row kernels on float32 slices: AVX-512 assembly on amd64 CPUs that have it
+// while the kernels backend is "avx512" (EFFNAS_KERNELS=go or ref selects
+// these portable loops everywhere), plain Go otherwise. n is len(dst); the
+// other operands must be at least as long. The assembly rounds differently
+// (fused multiply-adds, its own exp), so results agree with the Go loops to a
+// few ulps, not bit for bit.
+
+func useVec() bool { return vecAvailable && kernels.Backend() == "avx512" }
+
+func p32(s []float32) *float32 { return unsafe.SliceData(s) }
+
+// siluRow: dst = x*sigmoid(x).
+func siluRow(dst, x []float32) {
+	n := len(dst)
+	x = x[:n]
+	if n > 0 && useVec() {
+		vSiLU(p32(dst), p32(x), n)
+		return
+	}
+	for i, v := range x {
+		dst[i] = v * sigmoid32(v)
+	}
+}
+
+// sigmoidRow: dst = sigmoid(x).
+func sigmoidRow(dst, x []float32) {
+	n := len(dst)
+	x = x[:n]
+	if n > 0 && useVec() {
+		vSigmoid(p32(dst), p32(x), n)
+		return
+	}
+	for i, v := range x {
+		dst[i] = sigmoid32(v)
+	}
+}
+
+// siluGradRow: dst = gy * s * (1 + x*(1-s)), s = sigmoid(x).
+func siluGradRow(dst, x, gy []float32) {
+	n := len(dst)
+	x, gy = x[:n], gy[:n]
+	if n > 0 && useVec() {
+		vSiLUGrad(p32(dst), p32(x), p32(gy), n)
+		return
+	}
+	for i, v := range x {
+		s := sigmoid32(v)
+		dst[i] = gy[i] * s * (1 + v*(1-s))
+	}
+}
+
+// affineSiLURow: dst = silu(x*s + t).
+func affineSiLURow(dst, x, s, t []float32) {
+	n := len(dst)
+	x, s, t = x[:n], s[:n], t[:n]
+	if n > 0 && useVec() {
+		vAffineSiLU(p32(dst), p32(x), p32(s), p32(t), n)
+		return
+	}
+	for i, v := range x {
+		z := v*s[i] + t[i]
+		dst[i] = z * sigmoid32(z)
+	}
+}
+
+// affineSiLUGradRow: dst = gy * silu'(x*s + t).
+func affineSiLUGradRow(dst, x, gy, s, t []float32) {
+	n := len(dst)
+	x, gy, s, t = x[:n], gy[:n], s[:n], t[:n]
+	if n > 0 && useVec() {
+		vAffineSiLUGrad(p32(dst), p32(x), p32(gy), p32(s), p32(t), n)
+		return
+	}
+	for i, v := range x {
+		z := v*s[i] + t[i]
+		sg := sigmoid32(z)
+		dst[i] = gy[i] * sg * (1 + z*(1-sg))
+	}
+}
+
+// fmaRow: dst += a*b.
+func fmaRow(dst, a, b []float32) {
+	n := len(dst)
+	a, b = a[:n], b[:n]
+	if n > 0 && useVec() {
+		vFMA(p32(dst), p32(a), p32(b), n)
+		return
+	}
+	for i := range dst {
+		dst[i] += a[i] * b[i]
+	}
+}
+
+// affineRow: dst = x*s + t.
+func affineRow(dst, x, s, t []float32) {
+	n := len(dst)
+	x, s, t = x[:n], s[:n], t[:n]
+	if n > 0 && useVec() {
+		vAffine(p32(dst), p32(x), p32(s), p32(t), n)
+		return
+	}
+	for i, v := range x {
+		dst[i] = v*s[i] + t[i]
+	}
+}
+
+// affine2Row: dst = x*s + y*u + t.
+func affine2Row(dst, x, s, y, u, t []float32) {
+	n := len(dst)
+	x, s, y, u, t = x[:n], s[:n], y[:n], u[:n], t[:n]
+	if n > 0 && useVec() {
+		vAffine2(p32(dst), p32(x), p32(s), p32(y), p32(u), p32(t), n)
+		return
+	}
+	for i, v := range x {
+		dst[i] = v*s[i] + y[i]*u[i] + t[i]
+	}
+}
+
+// addRow: dst += x.
+func addRow(dst, x []float32) {
+	n := len(dst)
+	x = x[:n]
+	if n > 0 && useVec() {
+		vAdd(p32(dst), p32(x), n)
+		return
+	}
+	for i, v := range x {
+		dst[i] += v
+	}
+}
+
+// mulRow: dst = x*s.
+func mulRow(dst, x, s []float32) {
+	n := len(dst)
+	x, s = x[:n], s[:n]
+	if n > 0 && useVec() {
+		vMul(p32(dst), p32(x), p32(s), n)
+		return
+	}
+	for i, v := range x {
+		dst[i] = v * s[i]
+	}
+}
+
+// sqDevRow: dst += (x-m)^2.
+func sqDevRow(dst, x, m []float32) {
+	n := len(dst)
+	x, m = x[:n], m[:n]
+	if n > 0 && useVec() {
+		vSqDev(p32(dst), p32(x), p32(m), n)
+		return
+	}
+	for i, v := range x {
+		d := v - m[i]
+		dst[i] += d * d
+	}
+}
+
+// gradSumsRow: s1 += g; s2 += g*(x-m).
+func gradSumsRow(s1, s2, g, x, m []float32) {
+	n := len(s1)
+	s2, g, x, m = s2[:n], g[:n], x[:n], m[:n]
+	if n > 0 && useVec() {
+		vGradSums(p32(s1), p32(s2), p32(g), p32(x), p32(m), n)
+		return
+	}
+	for i, v := range g {
+		s1[i] += v
+		s2[i] += v * (x[i] - m[i])
+	}
+}
+
+// as32 reinterprets a slice of a 4-byte Float type as []float32.
+func as32[T Float](s []T) []float32 {
+	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}
+
+func isF32T[T Float]() bool {
+	var z T
+	return unsafe.Sizeof(z) == 4
+}
+
+// Generic forms of the row kernels for the [T Float] kernels: float32 goes
+// to the vector kernels, float64 runs the plain loops.
+
+func fmaT[T Float](dst, a, b []T) {
+	if isF32T[T]() {
+		fmaRow(as32(dst), as32(a), as32(b))
+		return
+	}
+	b = b[:len(dst)]
+	for i, v := range a[:len(dst)] {
+		dst[i] += v * b[i]
+	}
+}
+
+func addT[T Float](dst, x []T) {
+	if isF32T[T]() {
+		addRow(as32(dst), as32(x))
+		return
+	}
+	for i, v := range x[:len(dst)] {
+		dst[i] += v
+	}
+}
+
+func mulT[T Float](dst, x, s []T) {
+	if isF32T[T]() {
+		mulRow(as32(dst), as32(x), as32(s))
+		return
+	}
+	s = s[:len(dst)]
+	for i, v := range x[:len(dst)] {
+		dst[i] = v * s[i]
+	}
+}
