@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/effnas/effnas/controller"
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/store"
 )
@@ -298,4 +299,29 @@ func TestCancelStopsCleanly(t *testing.T) {
 	if err != nil || sum.Done != 50 {
 		t.Fatalf("resume: %+v %v", sum, err)
 	}
+}
+
+func TestCompareControllersLearn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs nine searches")
+	}
+	res, err := CompareControllers(context.Background(), "", testSpace(), Synthetic{}, []string{"random", "evolution", "rl"},
+		[]uint64{1, 2, 3}, 150, controllerOptionsForTest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rnd, _ := MeanStd(res[0].LastMean)
+	for _, c := range res[1:] {
+		m, _ := MeanStd(c.LastMean)
+		b, _ := MeanStd(c.Best)
+		rb, _ := MeanStd(res[0].Best)
+		t.Logf("%s: best %.4f (random %.4f), last-%d mean %.4f (random %.4f)", c.Controller, b, rb, c.Tail, m, rnd)
+		if m <= rnd || b < rb {
+			t.Errorf("%s does not beat random: best %.4f vs %.4f, recent mean %.4f vs %.4f", c.Controller, b, rb, m, rnd)
+		}
+	}
+}
+
+func controllerOptionsForTest() controller.Options {
+	return controller.Options{LearningRate: 0.003, MinibatchSize: 10}
 }

@@ -21,7 +21,7 @@ import (
 //	  kernel:  5x5 +0.003 (receptive field)
 //	  expand:  1 -> -0.010; 4 -> +0.006 early, 0 late; 6 -> 0 early, +0.008 late
 //	  repeats: +0.010 * ln(repeats)
-//	accuracy  = clamp(0.55 + q + 0.045 * ln(MACs / 1e6), 0.05, 0.99)
+//	accuracy  = clamp(0.45 + q + 0.03 * ln(MACs / 1e6), 0.05, 0.99)
 //	step time = 6 * MACs * 64 / 150e9 s           (training FLOPs of a batch of 64)
 //	          + sum over blocks of 0.2 ms          (per-layer overhead)
 //	          + depthwise elements * 64 / 4e9 s    (memory-bound depthwise)
@@ -91,7 +91,7 @@ func SyntheticMetrics(a searchspace.Arch) (store.Metrics, error) {
 		q += 0.010 * math.Log(float64(st.Repeats))
 	}
 	macs := float64(acc.Total.MACs)
-	accuracy := math.Min(0.99, math.Max(0.05, 0.55+q+0.045*math.Log(macs/1e6)))
+	accuracy := math.Min(0.99, math.Max(0.05, 0.45+q+0.03*math.Log(macs/1e6)))
 	step := 6 * macs * 64 / 150e9
 	hw := searchspace.OutSize(size, a.Stem.Stride)
 	for _, b := range a.Blocks() {

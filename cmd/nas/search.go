@@ -238,7 +238,9 @@ func printTrial(t store.Trial) {
 	if m := t.Metrics; m != nil {
 		fmt.Fprintf(stdout, "  validation accuracy %.2f%%, training step %.1f ms (p10 %.1f, p90 %.1f), %s params, %s multiply-adds\n",
 			100*m.Accuracy, m.StepTime.Median*1e3, m.StepTime.P10*1e3, m.StepTime.P90*1e3, commas(m.Params), commas(m.MACs))
-		fmt.Fprintf(stdout, "  trained %d steps at batch %d, %dx%d, in %.1f s on %s\n", m.Steps, m.Batch, m.ImageSize, m.ImageSize, m.WallTime, m.Host.CPU)
+		if m.Steps > 0 {
+			fmt.Fprintf(stdout, "  trained %d steps at batch %d, %dx%d, in %.1f s on %s\n", m.Steps, m.Batch, m.ImageSize, m.ImageSize, m.WallTime, m.Host.CPU)
+		}
 	}
 	if t.Error != "" {
 		fmt.Fprintf(stdout, "  error: %s\n", t.Error)

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/effnas/effnas/controller"
+	"github.com/effnas/effnas/search"
+	"github.com/effnas/effnas/searchspace"
+)
+
+func init() {
+	register(&command{
+		name:    "compare",
+		args:    "[--controllers rl,random,evolution] [--seeds 5] [--trials 200] [--db FILE]",
+		summary: "compare search strategies on the synthetic objective, over several seeds",
+		help: `Runs one search per strategy and seed with the synthetic evaluator (a
+deterministic formula of the architecture standing in for training; see
+"go doc ./search Synthetic") over the default space, and prints a Markdown
+table: the best reward of each search and the mean reward of its last trials,
+as mean ± standard deviation over the seeds. Every strategy gets the same
+seeds and the same trial budget.`,
+		flags: func(fs *flag.FlagSet) func([]string) error {
+			ctrls := fs.String("controllers", "random,evolution,rl", "comma-separated strategies")
+			seeds := fs.Int("seeds", 5, "number of seeds (1..N)")
+			trials := fs.Int("trials", 200, "trials per search")
+			db := fs.String("db", "", "keep the searches in this database (default: a temporary file)")
+			spacePath := fs.String("space", "", "search space file (default: the EfficientNetV2 space)")
+			rlLR := fs.Float64("rl-lr", 0.003, "rl controller learning rate")
+			rlBatch := fs.Int("rl-minibatch", 10, "rl controller PPO minibatch")
+			return func(args []string) error {
+				if len(args) != 0 {
+					return usagef("unexpected argument %q", args[0])
+				}
+				if *seeds < 1 || *trials < 2 {
+					return usagef("--seeds must be at least 1 and --trials at least 2")
+				}
+				names := strings.Split(*ctrls, ",")
+				for _, n := range names {
+					if _, err := controller.New(n, []int{2}, 1, controller.Options{}); err != nil {
+						return usagef("--controllers: %v", err)
+					}
+				}
+				sp := searchspace.DefaultSpace()
+				if *spacePath != "" {
+					var err error
+					if sp, err = searchspace.LoadSpace(*spacePath); err != nil {
+						return err
+					}
+				}
+				var ss []uint64
+				for i := 1; i <= *seeds; i++ {
+					ss = append(ss, uint64(i))
+				}
+				ctx, stop := interruptible()
+				defer stop()
+				res, err := search.CompareControllers(ctx, *db, sp, search.Synthetic{}, names, ss, *trials,
+					controller.Options{LearningRate: *rlLR, MinibatchSize: *rlBatch})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "| controller | best reward | mean reward, last %d trials | best per seed |\n| --- | --- | --- | --- |\n", res[0].Tail)
+				for _, c := range res {
+					bm, bs := search.MeanStd(c.Best)
+					lm, ls := search.MeanStd(c.LastMean)
+					per := make([]string, len(c.Best))
+					for i, b := range c.Best {
+						per[i] = strconv.FormatFloat(b, 'f', 4, 64)
+					}
+					fmt.Fprintf(stdout, "| %s | %.4f ± %.4f | %.4f ± %.4f | %s |\n", c.Controller, bm, bs, lm, ls, strings.Join(per, " "))
+				}
+				return nil
+			}
+		},
+	})
+}
