@@ -18,7 +18,7 @@ func SiLU(x *G.Node) (*G.Node, error) {
 	if x.Dims() == 0 {
 		return nil, fmt.Errorf("ops.SiLU: x must be a tensor, got a scalar")
 	}
-	return G.ApplyOp(unaryOp{kind: kSiLU, dims: x.Dims()}, x)
+	return G.ApplyOp(unaryOp{pure: cached(), kind: kSiLU, dims: x.Dims()}, x)
 }
 
 // Sigmoid returns 1/(1+exp(-x)) elementwise.
@@ -29,7 +29,7 @@ func Sigmoid(x *G.Node) (*G.Node, error) {
 	if x.Dims() == 0 {
 		return nil, fmt.Errorf("ops.Sigmoid: x must be a tensor, got a scalar")
 	}
-	return G.ApplyOp(unaryOp{kind: kSigmoid, dims: x.Dims()}, x)
+	return G.ApplyOp(unaryOp{pure: cached(), kind: kSigmoid, dims: x.Dims()}, x)
 }
 
 type unaryKind int
@@ -97,9 +97,9 @@ func (op unaryOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	var err error
 	switch op.kind {
 	case kSiLU:
-		g, err = G.ApplyOp(unaryOp{kind: kSiLUGrad, dims: op.dims}, in[0], grad)
+		g, err = G.ApplyOp(unaryOp{pure: cached(), kind: kSiLUGrad, dims: op.dims}, in[0], grad)
 	case kSigmoid:
-		g, err = G.ApplyOp(unaryOp{kind: kSigmoidGrad, dims: op.dims}, out, grad)
+		g, err = G.ApplyOp(unaryOp{pure: cached(), kind: kSigmoidGrad, dims: op.dims}, out, grad)
 	default:
 		return nil, fmt.Errorf("%v: second-order gradients are not implemented", op)
 	}

@@ -192,6 +192,7 @@ func (bn *BatchNorm) Apply(x, gamma, beta *G.Node) (*G.Node, error) {
 	if _, err := o.InferShape(x.Shape(), gamma.Shape(), beta.Shape()); err != nil {
 		return nil, err
 	}
+	o.pure = cached()
 	return G.ApplyOp(o, x, gamma, beta)
 }
 
@@ -246,15 +247,15 @@ func (op bnOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
 }
 func (op bnOp) DiffWRT(int) []bool { return []bool{true, true, true} }
 func (op bnOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(bnGradXOp{bn: op.bn, dims: op.dims}, in[0], in[1], grad)
+	dx, err := G.ApplyOp(bnGradXOp{pure: cached(), bn: op.bn, dims: op.dims}, in[0], in[1], grad)
 	if err != nil {
 		return nil, err
 	}
-	dg, err := G.ApplyOp(bnGradGammaOp{bn: op.bn, dims: op.dims}, in[0], grad)
+	dg, err := G.ApplyOp(bnGradGammaOp{pure: cached(), bn: op.bn, dims: op.dims}, in[0], grad)
 	if err != nil {
 		return nil, err
 	}
-	db, err := G.ApplyOp(chanSumOp{dims: op.dims}, grad)
+	db, err := G.ApplyOp(chanSumOp{pure: cached(), dims: op.dims}, grad)
 	if err != nil {
 		return nil, err
 	}

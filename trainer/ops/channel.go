@@ -19,7 +19,7 @@ func GlobalAvgPool(x *G.Node) (*G.Node, error) {
 	if _, err := (gapOp{}).InferShape(x.Shape()); err != nil {
 		return nil, err
 	}
-	return G.ApplyOp(gapOp{}, x)
+	return G.ApplyOp(gapOp{pure: cached()}, x)
 }
 
 type gapOp struct{ pure }
@@ -45,7 +45,7 @@ func (op gapOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
 }
 func (op gapOp) DiffWRT(int) []bool { return []bool{true} }
 func (op gapOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	g, err := G.ApplyOp(gapGradOp{xShape: in[0].Shape().Clone()}, grad)
+	g, err := G.ApplyOp(gapGradOp{pure: cached(), xShape: in[0].Shape().Clone()}, grad)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +147,7 @@ func ChannelScale(x, s *G.Node) (*G.Node, error) {
 	if _, err := (csOp{}).InferShape(x.Shape(), s.Shape()); err != nil {
 		return nil, err
 	}
-	return G.ApplyOp(csOp{}, x, s)
+	return G.ApplyOp(csOp{pure: cached()}, x, s)
 }
 
 type csOp struct{ pure }
@@ -176,11 +176,11 @@ func (op csOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
 }
 func (op csOp) DiffWRT(int) []bool { return []bool{true, true} }
 func (op csOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(csOp{}, grad, in[1])
+	dx, err := G.ApplyOp(csOp{pure: cached()}, grad, in[1])
 	if err != nil {
 		return nil, err
 	}
-	ds, err := G.ApplyOp(csGradSOp{}, in[0], grad)
+	ds, err := G.ApplyOp(csGradSOp{pure: cached()}, in[0], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -272,6 +272,7 @@ func SampleScale(x, m *G.Node) (*G.Node, error) {
 	if _, err := o.InferShape(x.Shape(), m.Shape()); err != nil {
 		return nil, err
 	}
+	o.pure = cached()
 	return G.ApplyOp(o, x, m)
 }
 
@@ -304,6 +305,7 @@ func (op ssOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
 }
 func (op ssOp) DiffWRT(int) []bool { return []bool{true, false} }
 func (op ssOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	op.pure = cached() // a new node: its own output buffer
 	dx, err := G.ApplyOp(op, grad, in[1])
 	if err != nil {
 		return nil, err
@@ -352,6 +354,7 @@ func BiasAdd(x, b *G.Node) (*G.Node, error) {
 	if _, err := o.InferShape(x.Shape(), b.Shape()); err != nil {
 		return nil, err
 	}
+	o.pure = cached()
 	return G.ApplyOp(o, x, b)
 }
 
@@ -384,7 +387,7 @@ func (op biasOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
 }
 func (op biasOp) DiffWRT(int) []bool { return []bool{true, true} }
 func (op biasOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	db, err := G.ApplyOp(chanSumOp{dims: op.dims}, grad)
+	db, err := G.ApplyOp(chanSumOp{pure: cached(), dims: op.dims}, grad)
 	if err != nil {
 		return nil, err
 	}

@@ -32,9 +32,37 @@ func hashOf(w interface{ WriteHash(hash.Hash) }) uint32 {
 }
 
 // pure supplies the Op methods that are identical for every op of this
-// package: results are freshly owned values, nothing runs outside Go, and no
-// input is ever overwritten.
-type pure struct{}
+// package: nothing runs outside Go and no input is ever overwritten. It also
+// holds the node's output cache (nil for ops made outside a graph).
+type pure struct{ oc *outCache }
+
+// outCache keeps the output tensor of one graph node between executions. A
+// TapeMachine executes each node once per run and Reset drops every
+// register, so without it every step re-allocates (and the GC and the kernel
+// re-zero) every activation and gradient. Handing the same tensor back to
+// the node at its next execution is safe because the previous execution's
+// output is dead by then: the machine's registers were reset, and within a
+// run a register holding it was only reused by later nodes once it was dead.
+// Callers that keep a node's value across runs must copy it (gorgonia.Read
+// values and Node.Value are overwritten by the next run).
+type outCache struct{ t *tensor.Dense }
+
+// cached returns a fresh output cache: each node made by G.ApplyOp gets its
+// own (an op value must never be shared by two nodes).
+func cached() pure { return pure{oc: new(outCache)} }
+
+// output returns the tensor a Do call writes: the cached one when dtype and
+// shape match, else a new one (kept when the op has a cache).
+func (p pure) output(dt tensor.Dtype, s tensor.Shape) *tensor.Dense {
+	if p.oc == nil {
+		return tensor.New(tensor.Of(dt), tensor.WithShape(s...))
+	}
+	if t := p.oc.t; t != nil && t.Dtype() == dt && t.Shape().Eq(s) {
+		return t
+	}
+	p.oc.t = tensor.New(tensor.Of(dt), tensor.WithShape(s...))
+	return p.oc.t
+}
 
 func (pure) ReturnsPtr() bool     { return false }
 func (pure) CallsExtern() bool    { return false }
@@ -90,6 +118,7 @@ type kernelOp interface {
 	// inputs are contiguous dense tensors of out's dtype whose shapes
 	// InferShape accepted.
 	exec(out *tensor.Dense, in []*tensor.Dense) error
+	output(dt tensor.Dtype, s tensor.Shape) *tensor.Dense
 }
 
 // prepareInputs turns the values given to Do into contiguous dense tensors of
@@ -156,7 +185,7 @@ func doOp(op kernelOp, vals []G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := tensor.New(tensor.Of(dt), tensor.WithShape(s...))
+	out := op.output(dt, s)
 	if err := op.exec(out, in); err != nil {
 		return nil, err
 	}

@@ -92,7 +92,7 @@ func Conv2D(x, w *G.Node, stride int) (*G.Node, error) {
 	if _, err := convShapes(op, x.Shape(), w.Shape(), stride); err != nil {
 		return nil, err
 	}
-	return G.ApplyOp(conv2DOp{stride: stride}, x, w)
+	return G.ApplyOp(conv2DOp{pure: cached(), stride: stride}, x, w)
 }
 
 // conv2DOp: y = conv(x, w). Inputs (x, w).
@@ -138,11 +138,11 @@ func (op conv2DOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	if len(in) != 2 {
 		return nil, fmt.Errorf("ops.Conv2D: SymDiff wants 2 inputs, got %d", len(in))
 	}
-	dx, err := G.ApplyOp(conv2DGradXOp{stride: op.stride, xShape: in[0].Shape().Clone()}, in[1], grad)
+	dx, err := G.ApplyOp(conv2DGradXOp{pure: cached(), stride: op.stride, xShape: in[0].Shape().Clone()}, in[1], grad)
 	if err != nil {
 		return nil, err
 	}
-	dw, err := G.ApplyOp(conv2DGradWOp{stride: op.stride, wShape: in[1].Shape().Clone()}, in[0], grad)
+	dw, err := G.ApplyOp(conv2DGradWOp{pure: cached(), stride: op.stride, wShape: in[1].Shape().Clone()}, in[0], grad)
 	if err != nil {
 		return nil, err
 	}

@@ -47,7 +47,7 @@ func DepthwiseConv2D(x, w *G.Node, stride int) (*G.Node, error) {
 	if _, err := dwShapes(op, x.Shape(), w.Shape(), stride); err != nil {
 		return nil, err
 	}
-	return G.ApplyOp(dwConvOp{stride: stride}, x, w)
+	return G.ApplyOp(dwConvOp{pure: cached(), stride: stride}, x, w)
 }
 
 // dwConvOp: y = depthwise(x, w). Inputs (x, w).
@@ -95,11 +95,11 @@ func (op dwConvOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	if len(in) != 2 {
 		return nil, fmt.Errorf("ops.DepthwiseConv2D: SymDiff wants 2 inputs, got %d", len(in))
 	}
-	dx, err := G.ApplyOp(dwGradXOp{stride: op.stride, xShape: in[0].Shape().Clone()}, in[1], grad)
+	dx, err := G.ApplyOp(dwGradXOp{pure: cached(), stride: op.stride, xShape: in[0].Shape().Clone()}, in[1], grad)
 	if err != nil {
 		return nil, err
 	}
-	dw, err := G.ApplyOp(dwGradWOp{stride: op.stride, wShape: in[1].Shape().Clone()}, in[0], grad)
+	dw, err := G.ApplyOp(dwGradWOp{pure: cached(), stride: op.stride, wShape: in[1].Shape().Clone()}, in[0], grad)
 	if err != nil {
 		return nil, err
 	}

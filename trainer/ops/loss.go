@@ -30,7 +30,7 @@ func SoftmaxCrossEntropy(logits, targets *G.Node) (*G.Node, error) {
 	if _, err := (sceOp{}).InferShape(logits.Shape(), targets.Shape()); err != nil {
 		return nil, err
 	}
-	return G.ApplyOp(sceOp{}, logits, targets)
+	return G.ApplyOp(sceOp{pure: cached()}, logits, targets)
 }
 
 func sceShapes(op string, ls, ts tensor.Shape) error {
@@ -82,7 +82,7 @@ func (op sceOp) UsePreallocDo(_ G.Value, v ...G.Value) (G.Value, error) { return
 
 func (op sceOp) DiffWRT(int) []bool { return []bool{true, false} }
 func (op sceOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	dl, err := G.ApplyOp(sceGradOp{}, in[0], in[1], grad)
+	dl, err := G.ApplyOp(sceGradOp{pure: cached()}, in[0], in[1], grad)
 	if err != nil {
 		return nil, err
 	}
