@@ -6,6 +6,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -54,6 +55,11 @@ type BatchNorm struct {
 	mu         sync.Mutex
 	mean, vari []float64
 	recalN     int
+
+	// memo passes the batch statistics of the last forward execution to
+	// the backward ops, and the gradient sums of one backward op to the
+	// other, so a training step computes each once.
+	memo bnMemo
 }
 
 // NewBatchNorm returns a layer for `channels` channels in training mode with
@@ -286,14 +292,91 @@ func (op bnOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	}
 	if batch {
 		bn.update(recal, mean, vari, in[0].Shape().TotalSize()/c)
+		bn.remember(in[0], mean, vari)
 	}
 	return nil
+}
+
+// bnMemo holds what one BatchNorm's ops share within a run. Entries are
+// keyed by the identity (first element address and length) of the tensors
+// they were computed from: within a training run the forward input x stays
+// unchanged until the backward ops that read it have run.
+type bnMemo struct {
+	mu        sync.Mutex
+	x         *byte
+	n         int
+	mean, inv []float64
+	gen       uint64 // forward executions in batch mode
+	// gradient sums, used once by the second backward op
+	sx, sgy  *byte
+	sgen     uint64
+	sg, sgx  []float64
+	sumValid bool
+}
+
+func dataID(d *tensor.Dense) *byte {
+	if d.Shape().TotalSize() == 0 {
+		return nil
+	}
+	switch v := d.Data().(type) {
+	case []float32:
+		return (*byte)(unsafe.Pointer(&v[0]))
+	case []float64:
+		return (*byte)(unsafe.Pointer(&v[0]))
+	}
+	return nil
+}
+
+func (bn *BatchNorm) remember(x *tensor.Dense, mean, vari []float64) {
+	inv := make([]float64, len(vari))
+	for i, v := range vari {
+		inv[i] = 1 / math.Sqrt(v+bn.eps)
+	}
+	m := &bn.memo
+	m.mu.Lock()
+	m.x, m.n, m.mean, m.inv = dataID(x), x.Shape().TotalSize(), mean, inv
+	m.gen++
+	m.sumValid = false
+	m.mu.Unlock()
+}
+
+// gradSums returns bnGradSums for (x, gy), computed once for the pair of
+// backward ops of a run.
+func (bn *BatchNorm) gradSums(x, gy *tensor.Dense, mean, inv []float64) (sg, sgx []float64) {
+	m := &bn.memo
+	m.mu.Lock()
+	if m.sumValid && m.sx == dataID(x) && m.sgy == dataID(gy) && m.sgen == m.gen {
+		sg, sgx = m.sg, m.sgx
+		m.sumValid = false
+		m.mu.Unlock()
+		return sg, sgx
+	}
+	m.mu.Unlock()
+	c := bn.channels
+	if isF32(x) {
+		sg, sgx = bnGradSums(c, mean, inv, sl[float32](x), sl[float32](gy))
+	} else {
+		sg, sgx = bnGradSums(c, mean, inv, sl[float64](x), sl[float64](gy))
+	}
+	m.mu.Lock()
+	m.sx, m.sgy, m.sgen, m.sg, m.sgx, m.sumValid = dataID(x), dataID(gy), m.gen, sg, sgx, true
+	m.mu.Unlock()
+	return sg, sgx
 }
 
 // statsFor returns the mean and 1/sqrt(var+eps) the forward pass used for x.
 func (bn *BatchNorm) statsFor(x *tensor.Dense) (mean, invStd []float64) {
 	var vari []float64
 	if bn.batchMode() {
+		m := &bn.memo
+		m.mu.Lock()
+		if m.x != nil && m.x == dataID(x) && m.n == x.Shape().TotalSize() {
+			mean, invStd = m.mean, m.inv
+		}
+		m.mu.Unlock()
+		if mean != nil {
+			return mean, invStd
+		}
 		if isF32(x) {
 			mean, vari = moments(bn.channels, sl[float32](x))
 		} else {
@@ -349,10 +432,14 @@ func (op bnGradXOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	batch := op.bn.batchMode()
 	mean, inv := op.bn.statsFor(in[0])
 	c := op.bn.channels
+	var sg, sgx []float64
+	if batch {
+		sg, sgx = op.bn.gradSums(in[0], in[2], mean, inv)
+	}
 	if isF32(out) {
-		bnGradX(c, batch, mean, inv, sl[float32](in[0]), sl[float32](in[1]), sl[float32](in[2]), sl[float32](out))
+		bnGradX(c, batch, mean, inv, sg, sgx, sl[float32](in[0]), sl[float32](in[1]), sl[float32](in[2]), sl[float32](out))
 	} else {
-		bnGradX(c, batch, mean, inv, sl[float64](in[0]), sl[float64](in[1]), sl[float64](in[2]), sl[float64](out))
+		bnGradX(c, batch, mean, inv, sg, sgx, sl[float64](in[0]), sl[float64](in[1]), sl[float64](in[2]), sl[float64](out))
 	}
 	return nil
 }
@@ -396,15 +483,14 @@ func (op bnGradGammaOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 }
 func (op bnGradGammaOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	mean, inv := op.bn.statsFor(in[0])
-	c := op.bn.channels
 	if isF32(out) {
-		_, sgx := bnGradSums(c, mean, inv, sl[float32](in[0]), sl[float32](in[1]))
+		_, sgx := op.bn.gradSums(in[0], in[1], mean, inv)
 		o := sl[float32](out)
 		for i := range o {
 			o[i] = float32(sgx[i])
 		}
 	} else {
-		_, sgx := bnGradSums(c, mean, inv, sl[float64](in[0]), sl[float64](in[1]))
+		_, sgx := op.bn.gradSums(in[0], in[1], mean, inv)
 		copy(sl[float64](out), sgx)
 	}
 	return nil
@@ -529,7 +615,7 @@ func bnGradSums[T Float](c int, mean, inv []float64, x, gy []T) (sg, sgx []float
 // bnGradX writes dx. With batch statistics:
 // dx = gamma*inv*(gy - mean(gy) - xhat*mean(gy*xhat)); with running ones:
 // dx = gamma*inv*gy.
-func bnGradX[T Float](c int, batch bool, mean, inv []float64, x, gamma, gy, dx []T) {
+func bnGradX[T Float](c int, batch bool, mean, inv, sg, sgx []float64, x, gamma, gy, dx []T) {
 	rows := len(x) / c
 	k := make([]T, c)  // gamma*inv
 	a := make([]T, c)  // mean(gy)
@@ -541,7 +627,6 @@ func bnGradX[T Float](c int, batch bool, mean, inv []float64, x, gamma, gy, dx [
 	}
 	var a64, b64 []float64
 	if batch {
-		sg, sgx := bnGradSums(c, mean, inv, x, gy)
 		a64, b64 = make([]float64, c), make([]float64, c)
 		for i := 0; i < c; i++ {
 			a64[i] = sg[i] / float64(rows)
