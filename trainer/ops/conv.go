@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 	"hash"
+	"sync"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -292,12 +293,7 @@ func (g convGeom) plan() convPlan {
 	}
 	var p convPlan
 	if ohw <= maxRows {
-		// At least maxParts units when the batch allows, independent
-		// of GOMAXPROCS (the weight gradient sums units per part).
 		ipu := maxRows / ohw
-		if per := (g.n + maxParts - 1) / maxParts; ipu > per {
-			ipu = per
-		}
 		if ipu < 1 {
 			ipu = 1
 		}
@@ -398,6 +394,47 @@ func rowsGrain(inner int) int {
 	return max(1, gemmGrain/inner)
 }
 
+// The k×k convolutions run their im2col units one after the other, so
+// that the GEMM of a unit gets all cores (kernels.Gemm is threaded itself and
+// the op adds no goroutines of its own around it); im2col and col2im of a
+// unit are split across cores by rows or samples, whose outputs are disjoint.
+// Every sum runs in a fixed order (units in order, rows in order within a
+// sample), so results do not depend on GOMAXPROCS.
+
+// colPool recycles im2col buffers between calls.
+var colPool sync.Pool
+
+func getCol[T Float](n int) ([]T, *[]T) {
+	if p, ok := colPool.Get().(*[]T); ok && cap(*p) >= n {
+		return (*p)[:n], p
+	}
+	b := make([]T, n)
+	return b, &b
+}
+
+// im2colPar is im2col of rows [r0,r1) split across cores.
+func im2colPar[T Float](g convGeom, x, col []T, r0, r1 int) {
+	kkc := g.kkc()
+	parallelRange(r1-r0, max(1, elemGrain/kkc), func(_, lo, hi int) {
+		im2col(g, x, col[lo*kkc:hi*kkc], r0+lo, r0+hi)
+	})
+}
+
+// col2imPar is col2im of rows [r0,r1): split by whole samples when the
+// unit holds whole samples (their input gradients are disjoint), else serial.
+func col2imPar[T Float](g convGeom, col, dx []T, r0, r1 int) {
+	ohw, kkc := g.rowsPerSample, g.kkc()
+	if r0%ohw != 0 || r1%ohw != 0 {
+		col2im(g, col, dx, r0, r1)
+		return
+	}
+	s0, s1 := r0/ohw, r1/ohw
+	parallelRange(s1-s0, max(1, elemGrain/(ohw*kkc)), func(_, lo, hi int) {
+		a, b := (s0+lo)*ohw, (s0+hi)*ohw
+		col2im(g, col[(a-r0)*kkc:(b-r0)*kkc], dx, a, b)
+	})
+}
+
 // convForward computes y (N,OH,OW,Cout) = conv(x, w).
 func convForward[T Float](g convGeom, x, w, y []T) {
 	if g.pointwise() {
@@ -406,18 +443,14 @@ func convForward[T Float](g convGeom, x, w, y []T) {
 	}
 	p := g.plan()
 	kkc := g.kkc()
-	workers := workersFor(len(p.units), p.maxRows*kkc*g.cout, gemmGrain)
-	cols := make([][]T, workers)
-	runTasks(len(p.units), workers, func(wk, t int) {
-		u := p.units[t]
+	colAll, keep := getCol[T](p.maxRows * kkc)
+	defer colPool.Put(keep)
+	for _, u := range p.units {
 		rows := u.r1 - u.r0
-		if cols[wk] == nil {
-			cols[wk] = make([]T, p.maxRows*kkc)
-		}
-		col := cols[wk][:rows*kkc]
-		im2col(g, x, col, u.r0, u.r1)
+		col := colAll[:rows*kkc]
+		im2colPar(g, x, col, u.r0, u.r1)
 		kernels.Gemm(false, false, rows, g.cout, kkc, 1, col, kkc, w, g.cout, 0, y[u.r0*g.cout:], g.cout)
-	})
+	}
 }
 
 // convGradX computes dx (N,H,W,Cin) from w and gy (N,OH,OW,Cout).
@@ -429,25 +462,18 @@ func convGradX[T Float](g convGeom, w, gy, dx []T) {
 	clear(dx)
 	p := g.plan()
 	kkc := g.kkc()
-	workers := workersFor(len(p.groups), p.maxRows*kkc*g.cout, gemmGrain)
-	cols := make([][]T, workers)
-	runTasks(len(p.groups), workers, func(wk, t int) {
-		if cols[wk] == nil {
-			cols[wk] = make([]T, p.maxRows*kkc)
-		}
-		for _, ui := range p.groups[t] {
-			u := p.units[ui]
-			rows := u.r1 - u.r0
-			col := cols[wk][:rows*kkc]
-			kernels.Gemm(false, true, rows, kkc, g.cout, 1, gy[u.r0*g.cout:], g.cout, w, g.cout, 0, col, kkc)
-			col2im(g, col, dx, u.r0, u.r1)
-		}
-	})
+	colAll, keep := getCol[T](p.maxRows * kkc)
+	defer colPool.Put(keep)
+	for _, u := range p.units {
+		rows := u.r1 - u.r0
+		col := colAll[:rows*kkc]
+		kernels.Gemm(false, true, rows, kkc, g.cout, 1, gy[u.r0*g.cout:], g.cout, w, g.cout, 0, col, kkc)
+		col2imPar(g, col, dx, u.r0, u.r1)
+	}
 }
 
-// convGradW computes dw (KH,KW,Cin,Cout) from x and gy. The im2col units
-// are summed in fixed parts (each in unit order into its own buffer), and
-// the parts are added in order.
+// convGradW computes dw (KH,KW,Cin,Cout) from x and gy, accumulating the
+// im2col units in order.
 func convGradW[T Float](g convGeom, x, gy, dw []T) {
 	kkc := g.kkc()
 	if g.pointwise() {
@@ -455,27 +481,18 @@ func convGradW[T Float](g convGeom, x, gy, dw []T) {
 		return
 	}
 	p := g.plan()
-	np := fixedParts(len(p.units), 1)
-	acc := make([][]T, np)
-	acc[0] = dw
-	for i := 1; i < np; i++ {
-		acc[i] = make([]T, len(dw))
-	}
-	runParts(len(p.units), np, func(pi, lo, hi int) {
-		col := make([]T, p.maxRows*kkc)
-		for t := lo; t < hi; t++ {
-			u := p.units[t]
-			rows := u.r1 - u.r0
-			c := col[:rows*kkc]
-			im2col(g, x, c, u.r0, u.r1)
-			beta := T(1)
-			if t == lo {
-				beta = 0
-			}
-			kernels.Gemm(true, false, kkc, g.cout, rows, 1, c, kkc, gy[u.r0*g.cout:], g.cout, beta, acc[pi], g.cout)
+	colAll, keep := getCol[T](p.maxRows * kkc)
+	defer colPool.Put(keep)
+	for t, u := range p.units {
+		rows := u.r1 - u.r0
+		col := colAll[:rows*kkc]
+		im2colPar(g, x, col, u.r0, u.r1)
+		beta := T(1)
+		if t == 0 {
+			beta = 0
 		}
-	})
-	sumInto(dw, acc[1:])
+		kernels.Gemm(true, false, kkc, g.cout, rows, 1, col, kkc, gy[u.r0*g.cout:], g.cout, beta, dw, g.cout)
+	}
 }
 
 // sumInto adds every slice of parts into dst, in order.
