@@ -79,14 +79,29 @@ func trainBar(steps int, what string) (*progressbar.ProgressBar, func(trainer.Pr
 func init() {
 	register(&command{
 		name:    "train",
-		args:    "ARCH [--dataset fashion-mnist] [--epochs N] [--batch B] [--image-size S] [--seed N] [-o CKPT]",
+		args:    "ARCH [--dataset fashion-mnist] [--epochs N] [--batch B] [--image-size S] [--seed N] [-o CKPT] [--progressive [--stages M] [--profile s|m|l] [--min-image-size S] [--max-image-size S] [--min-dropout P --max-dropout P --min-randaug M --max-randaug M --min-mixup A --max-mixup A]]",
 		summary: "train an architecture on a dataset, report test accuracy, save a checkpoint",
 		help: `ARCH is a built-in name or an architecture JSON file. It is adapted to the
 dataset (input channels, classes; stem stride 1 for images up to 64 pixels).
 Training uses the whole training split unless --val holds some of it out;
 the test split is evaluated once at the end, after the BatchNorm statistics
 are re-estimated on training batches. The default recipe is RMSProp (decay
-0.9, momentum 0.9, epsilon 1e-3) at learning rate 1e-3, batch 64.`,
+0.9, momentum 0.9, epsilon 1e-3) at learning rate 1e-3, batch 64.
+
+With --progressive, training is split into --stages M stages of equal steps
+(EfficientNetV2 progressive learning with adaptive regularization): stage i
+trains at an image size and with dropout, RandAugment magnitude and mixup
+alpha interpolated linearly from the --min-* values (first stage) to the
+--max-* values (last stage); weights and BatchNorm statistics carry over,
+the optimizer state restarts at each stage. The defaults are the paper's
+Table 6 for --profile s, m or l (RandAugment 5 -> 15/20/25, mixup 0 -> 0/0.2/
+0.4, dropout 0.1 -> 0.3/0.4/0.5, image 128 -> 300/380 scaled to the dataset:
+the last stage trains at --max-image-size, default --image-size or the
+dataset's size, and the first at the same ratio, a multiple of 4 and at
+least 16: 16 -> 28 for Fashion-MNIST). --rule official uses the official
+code's variant (sizes min + (max-min)(i+1)/M, dropout not scheduled). The
+test split is evaluated at the last stage's size after BatchNorm
+re-estimation. --epochs is the total over all stages.`,
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			df := addDataFlags(fs)
 			epochs := fs.Float64("epochs", 1, "epochs to train")
@@ -102,12 +117,16 @@ are re-estimated on training batches. The default recipe is RMSProp (decay
 			smooth := fs.Float64("label-smoothing", 0, "label smoothing")
 			wd := fs.Float64("weight-decay", 1e-5, "L2 weight decay on kernels (not BatchNorm nor biases)")
 			asJSON := fs.Bool("json", false, "print the result as JSON")
+			pf := addProgressiveFlags(fs)
 			return func(args []string) error {
 				if len(args) != 1 {
 					return usagef("want exactly one ARCH")
 				}
 				a, err := loadArch(args[0])
 				if err != nil {
+					return err
+				}
+				if *size, err = pf.resolveSize(*size); err != nil {
 					return err
 				}
 				ds, err := df.load("train")
@@ -134,6 +153,10 @@ are re-estimated on training batches. The default recipe is RMSProp (decay
 					WeightDecay: w, Seed: *seed, Progress: progress}
 				ctx, stop := interruptible()
 				defer stop()
+				if *pf.on {
+					return trainProgressive(ctx, pf, p, s, trainer.Budget{Epochs: *epochs, Batch: *batch, ImageSize: a.ImageSize}, bar,
+						*df.dataset, *out, map[string]any{"dataset": *df.dataset, "seed": *seed}, *asJSON)
+				}
 				res, net, err := trainer.Train(ctx, p, s, trainer.Budget{Epochs: *epochs, Batch: *batch, ImageSize: a.ImageSize})
 				bar.Finish()
 				if err != nil {
