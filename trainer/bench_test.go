@@ -35,7 +35,7 @@ func BenchmarkTrainStep(b *testing.B) {
 				b.Fatal(err)
 			}
 			const batch = 64
-			st, err := newStepper(net, batch, c.size, Settings{Seed: 1}.withDefaults(), 1)
+			st, err := newStepper(net, batch, c.size, Settings{Seed: 1}.withDefaults(), 1, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

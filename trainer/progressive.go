@@ -24,15 +24,18 @@ package trainer
 // code, so the stages have N/M steps each (differing by at most one).
 //
 // Each stage is a TrainNet call with its own graph at the stage's image
-// size. TrainNet creates a fresh solver for every call, so the optimizer
-// state (RMSProp mean square and momentum, Adam moments) restarts at each
-// stage, and so does the learning-rate schedule: with Schedule "constant"
-// (the default) the learning rate is the same as in one long run; with
-// "cosine" or "exponential" every stage runs the whole schedule over its
-// own steps (warm restarts). Warm-up is applied in the first stage only.
-// Each stage draws its data order, augmentation and masks from its own
-// seed (stage 0 uses Settings.Seed, so a one-stage run is the fixed-size
-// run with the last stage's regularisation).
+// size and Settings.Dropout set to the stage's rate. The stages continue
+// one run: they share one TrainState (Settings.State), so the optimizer
+// state (RMSProp mean square and momentum, Adam moments and step count) and
+// the dropout/stochastic-depth mask generator carry over, and each stage's
+// Budget.StepOffset/TotalSteps place its steps in the whole run, so the
+// learning-rate schedule and warm-up ("cosine", "exponential") run once over
+// all steps and the data order (Settings.Seed's shuffle per epoch)
+// continues where the previous stage stopped. Without augmentation, at a
+// constant size and with constant dropout, M stages train exactly as one
+// fixed-size run of the same steps; a one-stage run is the fixed-size run
+// with the last stage's regularisation. A caller-supplied Settings.State is
+// continued too.
 //
 // Only the last stage re-estimates the BatchNorm statistics (at the maximum
 // size, Budget.RecalBatches training batches), evaluates Problem.Val and
@@ -60,7 +63,6 @@ import (
 
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer/data"
-	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
@@ -383,9 +385,12 @@ func TrainProgressive(ctx context.Context, p Problem, s Settings, b Budget, pg P
 // stages, Budget.ImageSize the training size that a zero MaxImageSize
 // takes. Settings.Augment's other fields (crop, flip, fill, ops, label
 // smoothing) apply in every stage; its RandAugM and MixupAlpha and
-// Settings.Dropout are replaced by the stage values. The network's
-// Arch.Dropout is set per stage and restored at the end. Settings.Progress
-// sees the training steps numbered over the whole run.
+// Settings.Dropout are replaced by the stage values (the network's
+// Arch.Dropout is left as it was). Settings.State, when set, is continued
+// and holds the run's final optimizer state afterwards. A nonzero
+// Budget.StepOffset places the whole progressive run at that step of a
+// longer one. Settings.Progress sees the training steps numbered over the
+// whole run.
 func TrainNetProgressive(ctx context.Context, net *Net, p Problem, s Settings, b Budget, pg Progressive) (ProgressiveResult, error) {
 	start := time.Now()
 	if err := s.withDefaults().validate(); err != nil {
@@ -419,8 +424,10 @@ func TrainNetProgressive(ctx context.Context, net *Net, p Problem, s Settings, b
 	} else {
 		norm = p.Data.ChannelNorm(p.Train)
 	}
-	origDropout := net.Arch.Dropout
-	defer func() { net.Arch.Dropout = origDropout }()
+	state := s.State
+	if state == nil {
+		state = &TrainState{}
+	}
 	var trainTime time.Duration
 	for i, st := range plan {
 		if err := ctx.Err(); err != nil {
@@ -431,13 +438,9 @@ func TrainNetProgressive(ctx context.Context, net *Net, p Problem, s Settings, b
 		}
 		last := i == len(plan)-1
 		ss := s
-		ss.Seed = s.Seed + uint64(i)*0x9e3779b97f4a7c15
-		if i > 0 {
-			ss.WarmupEpochs = 0
-		}
+		ss.State = state
 		drop := st.Dropout
 		ss.Dropout = &drop
-		net.Arch.Dropout = drop
 		ss.Augment.RandAugN, ss.Augment.RandAugM, ss.Augment.MixupAlpha = st.RandAugN, st.RandAugM, st.Mixup
 		sr := StageResult{StagePlan: st, FirstLoss: math.NaN()}
 		ss.Progress = func(pr Progress) {
@@ -453,7 +456,8 @@ func TrainNetProgressive(ctx context.Context, net *Net, p Problem, s Settings, b
 			}
 			report(s, pr)
 		}
-		bb := Budget{Steps: st.Steps, Batch: b.Batch, ImageSize: st.ImageSize, EvalBatch: b.EvalBatch, RecalBatches: -1, TimingSteps: -1}
+		bb := Budget{Steps: st.Steps, StepOffset: b.StepOffset + st.FirstStep, TotalSteps: max(b.TotalSteps, b.StepOffset+total),
+			Batch: b.Batch, ImageSize: st.ImageSize, EvalBatch: b.EvalBatch, RecalBatches: -1, TimingSteps: -1}
 		pp := Problem{Arch: net.Arch, Data: p.Data, Train: p.Train, Norm: &norm}
 		if last {
 			bb.RecalBatches, bb.TimingWarmup, bb.TimingSteps = b.RecalBatches, b.TimingWarmup, b.TimingSteps
@@ -506,7 +510,7 @@ func EvaluateAtSize(ctx context.Context, net *Net, p Problem, norm *data.Norm, s
 		norm = &n
 	}
 	if b.RecalBatches > 0 && len(p.Train) > 0 {
-		if err := reestimateBN(ctx, net, p.Data, p.Train, min(b.EvalBatch, len(p.Train)), size, b.RecalBatches, norm, seed); err != nil {
+		if err := Recalibrate(ctx, net, p.Data, p.Train, b.EvalBatch, b.RecalBatches, size, norm, seed); err != nil {
 			return res, err
 		}
 	}
@@ -522,54 +526,4 @@ func EvaluateAtSize(ctx context.Context, net *Net, p Problem, norm *data.Norm, s
 		}
 	}
 	return res, nil
-}
-
-// reestimateBN sets the BatchNorm statistics to the cumulative average of
-// the batch statistics of up to batches un-augmented training batches at
-// size (the same procedure as the end of TrainNet, through the exported
-// graph API).
-func reestimateBN(ctx context.Context, net *Net, ds *data.Dataset, idx []int, batch, size, batches int, norm *data.Norm, seed uint64) error {
-	gr, err := net.Build(batch, size, false)
-	if err != nil {
-		return err
-	}
-	vm := G.NewTapeMachine(gr.G)
-	defer vm.Close()
-	x := make([]float32, batch*size*size*net.Arch.InputChannels)
-	xt := tensor.New(tensor.WithShape(batch, size, size, net.Arch.InputChannels), tensor.WithBacking(x))
-	batcher, err := data.NewBatcher(ds, data.BatchConfig{Size: size, Norm: norm, Precompute: true})
-	if err != nil {
-		return err
-	}
-	sampler, err := data.NewSampler(idx, batch, true)
-	if err != nil {
-		return err
-	}
-	sampler.Shuffle(data.NewRand(seed, 0xbeef))
-	for _, bn := range net.BNs {
-		bn.ResetStats()
-	}
-	net.SetBNMode(false, true)
-	defer net.SetBNMode(false, false)
-	for i := 0; i < batches; i++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		ix, ok := sampler.Next()
-		if !ok {
-			break
-		}
-		if _, err := batcher.Fill(x, nil, ix, nil); err != nil {
-			return err
-		}
-		if err := G.Let(gr.X, xt); err != nil {
-			return err
-		}
-		err := vm.RunAll()
-		vm.Reset()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/effnas/effnas/trainer/data"
+	"gorgonia.org/tensor"
 )
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-12 }
@@ -228,5 +229,92 @@ func TestProgressiveOneStageIsFixedTraining(t *testing.T) {
 	}
 	if r1.Final.Accuracy != r2.Accuracy || r1.Final.Loss != r2.Loss || r1.Stages[0].TrainLoss != r2.TrainLoss {
 		t.Fatalf("one stage %v/%v/%v, fixed %v/%v/%v", r1.Final.Accuracy, r1.Final.Loss, r1.Stages[0].TrainLoss, r2.Accuracy, r2.Loss, r2.TrainLoss)
+	}
+}
+
+func TestProgressiveEqualsFixedRun(t *testing.T) {
+	// Constant size, no regularisation: with the optimizer state, the
+	// schedule (warm-up, cosine), the data order and the mask generator
+	// carried over, two stages are exactly one run of the same steps. 30
+	// steps of 20 per epoch: the second stage crosses an epoch boundary.
+	p := tinyProblem16(t)
+	p.Test = nil
+	for _, opt := range []string{RMSProp, Adam} {
+		var prog, fixed []float64
+		s := Settings{Seed: 9, LR: 3e-3, Optimizer: opt, Schedule: "cosine", WarmupEpochs: 0.5}
+		b := Budget{Steps: 30, Batch: 32, TimingSteps: -1, RecalBatches: 2}
+		s.Progress = func(pr Progress) {
+			if pr.Phase == "train" {
+				prog = append(prog, pr.StepLoss)
+			}
+		}
+		pg := Progressive{Stages: 2, MinImageSize: 16, MaxImageSize: 16}
+		r1, _, err := TrainProgressive(context.Background(), p, s, b, pg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zero := 0.0
+		s.Dropout = &zero
+		s.Progress = func(pr Progress) {
+			if pr.Phase == "train" {
+				fixed = append(fixed, pr.StepLoss)
+			}
+		}
+		r2, _, err := Train(context.Background(), p, s, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(prog) != 30 || len(fixed) != 30 {
+			t.Fatalf("%s: %d and %d steps", opt, len(prog), len(fixed))
+		}
+		for i := range prog {
+			if prog[i] != fixed[i] {
+				t.Fatalf("%s: step %d: progressive loss %v, fixed %v", opt, i+1, prog[i], fixed[i])
+			}
+		}
+		if r1.Final.Accuracy != r2.Accuracy || r1.Final.Loss != r2.Loss {
+			t.Fatalf("%s: progressive %v/%v, fixed %v/%v", opt, r1.Final.Accuracy, r1.Final.Loss, r2.Accuracy, r2.Loss)
+		}
+	}
+}
+
+func TestTrainStateCarriesOver(t *testing.T) {
+	// Two TrainNet calls with one TrainState and step offsets equal one call.
+	p := tinyProblem16(t)
+	p.Test, p.Val = nil, nil
+	s := Settings{Seed: 2, LR: 2e-3, Schedule: "exponential"}
+	b := Budget{Steps: 8, Batch: 32, TimingSteps: -1, RecalBatches: -1}
+	n1, _ := NewNet(p.Arch, tensor.Float32, 1)
+	r1, err := TrainNet(context.Background(), n1, p, s, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n2, _ := NewNet(p.Arch, tensor.Float32, 1)
+	s.State = &TrainState{}
+	for _, off := range []int{0, 5} {
+		bb := b
+		bb.Steps, bb.StepOffset, bb.TotalSteps = 5, off, 8
+		if off > 0 {
+			bb.Steps = 3
+		}
+		if _, err := TrainNet(context.Background(), n2, p, s, bb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.State.Steps() != 8 || r1.Steps != 8 {
+		t.Fatalf("steps %d", s.State.Steps())
+	}
+	for i := range n1.Params {
+		a, c := n1.Params[i].Value.Data().([]float32), n2.Params[i].Value.Data().([]float32)
+		for j := range a {
+			if a[j] != c[j] {
+				t.Fatalf("%s[%d]: %v vs %v", n1.Params[i].Name, j, a[j], c[j])
+			}
+		}
+	}
+	// A state is bound to its network's shapes and optimizer.
+	s.Optimizer = Adam
+	if _, err := TrainNet(context.Background(), n2, p, s, b); err == nil || !strings.Contains(err.Error(), "optimizer") {
+		t.Fatalf("optimizer mismatch: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package trainer
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strings"
 )
 
@@ -26,6 +27,57 @@ type solver struct {
 	t                    int
 	slot1, slot2         [][]float32 // per parameter: momentum/ms or Adam m/v
 	params               []*Param
+}
+
+// TrainState is what continues from one TrainNet call to the next when
+// Settings.State carries it (progressive learning): the optimizer state
+// (RMSProp mean square and momentum, Adam moments and step count, SGD
+// momentum) and the generator of the dropout and stochastic-depth masks.
+// None of it depends on the image size. The zero value is empty: the first
+// TrainNet call that uses it fills it for its network and optimizer; later
+// calls must train the same network with the same optimizer. A TrainState
+// is not safe for concurrent use.
+type TrainState struct {
+	solver *solver
+	rng    *rand.Rand
+}
+
+// Steps is the number of optimizer updates applied through the state.
+func (ts *TrainState) Steps() int {
+	if ts == nil || ts.solver == nil {
+		return 0
+	}
+	return ts.solver.t
+}
+
+// attach returns the state's solver for params, creating it on first use,
+// with the hyper-parameters of s (the learning rate comes from the
+// schedule at each step).
+func (ts *TrainState) attach(s Settings, params []*Param, seed uint64) (*solver, *rand.Rand, error) {
+	if ts.solver == nil {
+		sol, err := newSolver(s, params)
+		if err != nil {
+			return nil, nil, err
+		}
+		ts.solver = sol
+		ts.rng = rand.New(rand.NewPCG(seed, 0xd40))
+		return sol, ts.rng, nil
+	}
+	o := ts.solver
+	if kind := strings.ToLower(s.Optimizer); kind != o.kind {
+		return nil, nil, fmt.Errorf("trainer: training state is for optimizer %s, settings ask for %s", o.kind, kind)
+	}
+	if len(params) != len(o.params) {
+		return nil, nil, fmt.Errorf("trainer: training state is for %d parameters, the network has %d", len(o.params), len(params))
+	}
+	for i, p := range params {
+		if p.Size() != len(o.slot1[i]) {
+			return nil, nil, fmt.Errorf("trainer: training state: parameter %s has %d values, the state %d", p.Name, p.Size(), len(o.slot1[i]))
+		}
+	}
+	o.params = params
+	o.lr, o.momentum, o.decay, o.eps, o.weightDecay = s.LR, s.Momentum, s.RMSDecay, s.Epsilon, s.WeightDecay
+	return o, ts.rng, nil
 }
 
 func newSolver(s Settings, params []*Param) (*solver, error) {
@@ -101,6 +153,8 @@ func (o *solver) step(lr float64, grads [][]float32) {
 // schedule is the learning rate at a step: linear warm-up from 0, then
 // constant, cosine decay to 0, or the official exponential decay (x0.97
 // every 2.4 epochs).
+// Step and total count over the whole run (Budget.StepOffset and
+// TotalSteps), so a schedule continues across TrainNet calls.
 func schedule(s Settings, step, total, stepsPerEpoch int) float64 {
 	warm := int(s.WarmupEpochs * float64(stepsPerEpoch))
 	if step < warm {

@@ -49,9 +49,15 @@ type Settings struct {
 	LabelSmoothing float64
 	// Augment is the training augmentation (none by default).
 	Augment data.Augment
-	// Dropout overrides the architecture's classifier dropout when >= 0
-	// (progressive learning); negative or NaN keeps it. Zero value: keep.
+	// Dropout overrides the architecture's classifier dropout when in
+	// [0, 1) (progressive learning), in Train and in TrainNet (which
+	// restores the network's Arch.Dropout afterwards); nil, negative or NaN
+	// keeps it.
 	Dropout *float64
+	// State, when set, carries the optimizer state and the mask generator
+	// from one TrainNet call to the next (see TrainState); nil starts
+	// afresh.
+	State *TrainState
 	// Seed fixes initialisation, data order, augmentation and masks.
 	Seed uint64
 	// Progress, when set, is called after every training step and at each
@@ -123,6 +129,14 @@ type Budget struct {
 	// Epochs over Problem.Train (1); Steps, when > 0, overrides it.
 	Epochs float64
 	Steps  int
+	// StepOffset and TotalSteps place this call's steps in a longer run
+	// (progressive learning): the call trains the run's steps StepOffset ..
+	// StepOffset+Steps-1, the learning-rate schedule and warm-up run over
+	// TotalSteps (0: StepOffset plus this call's steps), and the data order
+	// continues at the run's step (epoch StepOffset/batches-per-epoch, same
+	// shuffle). With Settings.State carried too, consecutive calls train
+	// exactly as one call of the total steps (without augmentation).
+	StepOffset, TotalSteps int
 	// Batch is the training batch size (64).
 	Batch int
 	// ImageSize is the training and evaluation image size (the
@@ -170,6 +184,7 @@ type Progress struct {
 	Step, Steps int
 	Epoch       float64
 	Loss        float64 // moving average of the training loss
+	StepLoss    float64 // this step's training loss
 	LR          float64
 }
 
@@ -271,6 +286,14 @@ func TrainNet(ctx context.Context, net *Net, p Problem, s Settings, b Budget) (R
 		return Result{}, err
 	}
 	b = b.withDefaults(net.Arch)
+	if b.StepOffset < 0 || b.TotalSteps < 0 {
+		return Result{}, fmt.Errorf("trainer: step offset %d and total steps %d: want >= 0", b.StepOffset, b.TotalSteps)
+	}
+	if s.Dropout != nil && *s.Dropout >= 0 && *s.Dropout < 1 {
+		orig := net.Arch.Dropout
+		net.Arch.Dropout = *s.Dropout
+		defer func() { net.Arch.Dropout = orig }()
+	}
 	acc, err := net.Arch.Count(b.ImageSize, 0)
 	if err != nil {
 		return Result{}, err
@@ -293,7 +316,7 @@ func TrainNet(ctx context.Context, net *Net, p Problem, s Settings, b Budget) (R
 	}
 	if b.RecalBatches > 0 {
 		report(s, Progress{Phase: "recalibrate"})
-		if err := recalibrate(ctx, net, p.Data, p.Train, b, &norm, s.Seed); err != nil {
+		if err := Recalibrate(ctx, net, p.Data, p.Train, b.EvalBatch, b.RecalBatches, b.ImageSize, &norm, s.Seed); err != nil {
 			return res, err
 		}
 	}
@@ -341,17 +364,22 @@ type stepper struct {
 	rng    *rand.Rand
 }
 
-func newStepper(net *Net, batch, size int, s Settings, seed uint64) (*stepper, error) {
+// newStepper builds a training graph; with state it continues (and
+// updates) the state's solver and mask generator, else it starts afresh.
+func newStepper(net *Net, batch, size int, s Settings, seed uint64, state *TrainState) (*stepper, error) {
+	if state == nil {
+		state = &TrainState{}
+	}
+	sol, rng, err := state.attach(s, net.Params, seed)
+	if err != nil {
+		return nil, err
+	}
 	gr, err := net.Build(batch, size, true)
 	if err != nil {
 		return nil, err
 	}
-	sol, err := newSolver(s, net.Params)
-	if err != nil {
-		return nil, err
-	}
 	a := net.Arch
-	st := &stepper{net: net, gr: gr, solver: sol, rng: rand.New(rand.NewPCG(seed, 0xd40)),
+	st := &stepper{net: net, gr: gr, solver: sol, rng: rng,
 		x: make([]float32, batch*size*size*a.InputChannels), y: make([]float32, batch*a.NumClasses)}
 	st.xt = tensor.New(tensor.WithShape(batch, size, size, a.InputChannels), tensor.WithBacking(st.x))
 	st.yt = tensor.New(tensor.WithShape(batch, a.NumClasses), tensor.WithBacking(st.y))
@@ -461,7 +489,9 @@ func trainLoop(ctx context.Context, net *Net, p Problem, s Settings, b Budget, n
 	if total <= 0 {
 		total = max(1, int(math.Round(b.Epochs*float64(perEpoch))))
 	}
-	st, err := newStepper(net, b.Batch, b.ImageSize, s, s.Seed)
+	off := b.StepOffset
+	runTotal := max(b.TotalSteps, off+total)
+	st, err := newStepper(net, b.Batch, b.ImageSize, s, s.Seed, s.State)
 	if err != nil {
 		return err
 	}
@@ -470,7 +500,7 @@ func trainLoop(ctx context.Context, net *Net, p Problem, s Settings, b Budget, n
 	defer net.SetBNMode(false, false)
 	t0 := time.Now()
 	avg, lastLosses := 0.0, make([]float64, 0, total)
-	epoch := 0
+	epoch := off / perEpoch
 	var augRng *rand.Rand
 	for step := 0; step < total; step++ {
 		if err := ctx.Err(); err != nil {
@@ -484,12 +514,18 @@ func trainLoop(ctx context.Context, net *Net, p Problem, s Settings, b Budget, n
 			sampler.Reset()
 			sampler.Shuffle(data.EpochRand(s.Seed, epoch))
 			augRng = data.NewRand(s.Seed, uint64(1000+epoch))
+			if step == 0 {
+				// continue the run's epoch where StepOffset left it
+				for range off % perEpoch {
+					sampler.Next()
+				}
+			}
 			idx, _ = sampler.Next()
 		}
 		if _, err := batcher.Fill(st.x, st.y, idx, augRng); err != nil {
 			return err
 		}
-		lr := schedule(s, step, total, perEpoch)
+		lr := schedule(s, off+step, runTotal, perEpoch)
 		var loss float64
 		if s.Gate != nil {
 			s.Gate.RLock()
@@ -511,7 +547,7 @@ func trainLoop(ctx context.Context, net *Net, p Problem, s Settings, b Budget, n
 		} else {
 			avg = 0.98*avg + 0.02*loss
 		}
-		report(s, Progress{Phase: "train", Step: step + 1, Steps: total, Epoch: float64(step+1) / float64(perEpoch), Loss: avg, LR: lr})
+		report(s, Progress{Phase: "train", Step: step + 1, Steps: total, Epoch: float64(off+step+1) / float64(perEpoch), Loss: avg, StepLoss: loss, LR: lr})
 	}
 	res.TrainTime = time.Since(t0)
 	res.Steps = total
@@ -566,17 +602,22 @@ func (inf *inference) run() ([]float32, error) {
 	return append([]float32(nil), t.Data().([]float32)...), nil
 }
 
-// recalibrate re-estimates BatchNorm statistics as the cumulative average
-// of batch statistics over training batches (no augmentation), with the
-// final weights.
-func recalibrate(ctx context.Context, net *Net, ds *data.Dataset, idx []int, b Budget, norm *data.Norm, seed uint64) error {
-	batch := min(b.EvalBatch, len(idx))
-	inf, err := newInference(net, batch, b.ImageSize)
+// Recalibrate re-estimates the network's BatchNorm statistics as the
+// cumulative average of the batch statistics of up to batches un-augmented
+// batches of samples idx of ds (batch size min(batch, len(idx)), shuffled
+// by seed) at image size, with the current weights. TrainNet does this
+// before scoring; EvaluateAtSize does it at another size.
+func Recalibrate(ctx context.Context, net *Net, ds *data.Dataset, idx []int, batch, batches, size int, norm *data.Norm, seed uint64) error {
+	if len(idx) == 0 || batch < 1 {
+		return fmt.Errorf("trainer: recalibrate: %d samples, batch %d", len(idx), batch)
+	}
+	batch = min(batch, len(idx))
+	inf, err := newInference(net, batch, size)
 	if err != nil {
 		return err
 	}
 	defer inf.vm.Close()
-	batcher, err := data.NewBatcher(ds, data.BatchConfig{Size: b.ImageSize, Norm: norm, Precompute: true})
+	batcher, err := data.NewBatcher(ds, data.BatchConfig{Size: size, Norm: norm, Precompute: true})
 	if err != nil {
 		return err
 	}
@@ -590,7 +631,7 @@ func recalibrate(ctx context.Context, net *Net, ds *data.Dataset, idx []int, b B
 	}
 	net.SetBNMode(false, true)
 	defer net.SetBNMode(false, false)
-	for i := 0; i < b.RecalBatches; i++ {
+	for i := 0; i < batches; i++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -683,7 +724,7 @@ func MeasureStep(ctx context.Context, net *Net, batch, size, warmup, steps int, 
 		s.Gate.Lock()
 		defer s.Gate.Unlock()
 	}
-	st, err := newStepper(net, batch, size, s, s.Seed^0x71e)
+	st, err := newStepper(net, batch, size, s, s.Seed^0x71e, nil)
 	if err != nil {
 		return
 	}
