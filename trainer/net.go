@@ -248,11 +248,11 @@ func (n *Net) Build(batch, size int, train bool) (*Graph, error) {
 	}
 	b := &builder{n: n, gr: gr}
 	h := b.conv(gr.X, "stem.conv", a.Stem.Stride)
-	h = b.silu(b.norm(h, "stem.bn"))
+	h = b.normSiLU(h, "stem.bn")
 	for _, blk := range a.Blocks() {
 		h = b.block(h, blk)
 	}
-	h = b.silu(b.norm(b.conv(h, "head.conv", 1), "head.bn"))
+	h = b.normSiLU(b.conv(h, "head.conv", 1), "head.bn")
 	h = b.must(ops.GlobalAvgPool(h))
 	if train && a.Dropout > 0 {
 		gr.DropMask = G.NewMatrix(g, n.Dtype, G.WithShape(batch, a.HeadChannels), G.WithName("dropout.mask"))
@@ -328,6 +328,20 @@ func (b *builder) norm(x *G.Node, name string) *G.Node {
 	return nil
 }
 
+// normSiLU is SiLU(BatchNorm(x)) as one fused op.
+func (b *builder) normSiLU(x *G.Node, name string) *G.Node {
+	if b.err != nil {
+		return nil
+	}
+	for i, nm := range b.n.BNNames {
+		if nm == name {
+			return b.must(b.n.BNs[i].ApplySiLU(x, b.param(name+".gamma"), b.param(name+".beta")))
+		}
+	}
+	b.err = fmt.Errorf("trainer: no BatchNorm %q", name)
+	return nil
+}
+
 func (b *builder) silu(x *G.Node) *G.Node {
 	if b.err != nil {
 		return nil
@@ -373,21 +387,21 @@ func (b *builder) block(x *G.Node, blk searchspace.Block) *G.Node {
 	switch {
 	case blk.Type == searchspace.MBConv:
 		if blk.Expand != 1 {
-			h = b.silu(b.norm(b.conv(h, p+".expand", 1), p+".expand.bn"))
+			h = b.normSiLU(b.conv(h, p+".expand", 1), p+".expand.bn")
 		}
 		if b.err == nil {
 			h = b.must(ops.DepthwiseConv2D(h, b.param(p+".dw.w"), blk.Stride))
 		}
-		h = b.silu(b.norm(h, p+".dw.bn"))
+		h = b.normSiLU(h, p+".dw.bn")
 		h = b.se(h, p, blk)
 		h = b.norm(b.conv(h, p+".project", 1), p+".project.bn")
 	case blk.Expand != 1:
-		h = b.silu(b.norm(b.conv(h, p+".expand", blk.Stride), p+".expand.bn"))
+		h = b.normSiLU(b.conv(h, p+".expand", blk.Stride), p+".expand.bn")
 		h = b.se(h, p, blk)
 		h = b.norm(b.conv(h, p+".project", 1), p+".project.bn")
 	default:
 		h = b.se(h, p, blk)
-		h = b.silu(b.norm(b.conv(h, p+".conv", blk.Stride), p+".conv.bn"))
+		h = b.normSiLU(b.conv(h, p+".conv", blk.Stride), p+".conv.bn")
 	}
 	if !blk.Residual() || b.err != nil {
 		return h

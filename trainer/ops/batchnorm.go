@@ -175,7 +175,22 @@ func (bn *BatchNorm) update(recal bool, mean, biasedVar []float64, n int) {
 // Apply returns gamma*(x-mean)/sqrt(var+eps)+beta for x (N,H,W,C) or (N,C)
 // and gamma, beta (C).
 func (bn *BatchNorm) Apply(x, gamma, beta *G.Node) (*G.Node, error) {
-	const op = "ops.BatchNorm"
+	return bn.apply(x, gamma, beta, false)
+}
+
+// ApplySiLU returns SiLU(Apply(x, gamma, beta)) as one op: the forward pass
+// reads x and writes the activation once, and no normalised tensor is kept;
+// the backward pass recomputes the normalised value from x to form the
+// gradient at the SiLU input, then runs the BatchNorm backward ops on it.
+func (bn *BatchNorm) ApplySiLU(x, gamma, beta *G.Node) (*G.Node, error) {
+	return bn.apply(x, gamma, beta, true)
+}
+
+func (bn *BatchNorm) apply(x, gamma, beta *G.Node, silu bool) (*G.Node, error) {
+	op := "ops.BatchNorm"
+	if silu {
+		op = "ops.BatchNormSiLU"
+	}
 	if bn == nil {
 		return nil, fmt.Errorf("%s: nil layer (use NewBatchNorm)", op)
 	}
@@ -194,7 +209,7 @@ func (bn *BatchNorm) Apply(x, gamma, beta *G.Node) (*G.Node, error) {
 	if err := sameDtype(op, x, gamma, beta); err != nil {
 		return nil, err
 	}
-	o := bnOp{bn: bn, dims: x.Dims()}
+	o := bnOp{bn: bn, dims: x.Dims(), silu: silu}
 	if _, err := o.InferShape(x.Shape(), gamma.Shape(), beta.Shape()); err != nil {
 		return nil, err
 	}
@@ -226,15 +241,21 @@ type bnOp struct {
 	pure
 	bn   *BatchNorm
 	dims int
+	silu bool // SiLU of the normalised value (ApplySiLU)
 }
 
 func (op bnOp) Arity() int { return 3 }
 func (op bnOp) Type() hm.Type {
 	return hm.NewFnType(tt(op.dims), tt(1), tt(1), tt(op.dims))
 }
-func (op bnOp) String() string { return fmt.Sprintf("BatchNorm{id=%d}", op.bn.id) }
+func (op bnOp) String() string {
+	if op.silu {
+		return fmt.Sprintf("BatchNormSiLU{id=%d}", op.bn.id)
+	}
+	return fmt.Sprintf("BatchNorm{id=%d}", op.bn.id)
+}
 func (op bnOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "ops.BatchNorm{id=%d,dims=%d,C=%d,momentum=%v,eps=%v}", op.bn.id, op.dims, op.bn.channels, op.bn.momentum, op.bn.eps)
+	fmt.Fprintf(h, "ops.BatchNorm{id=%d,dims=%d,C=%d,momentum=%v,eps=%v,silu=%v}", op.bn.id, op.dims, op.bn.channels, op.bn.momentum, op.bn.eps, op.silu)
 }
 func (op bnOp) Hashcode() uint32 { return hashOf(op) }
 func (op bnOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
@@ -253,6 +274,14 @@ func (op bnOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
 }
 func (op bnOp) DiffWRT(int) []bool { return []bool{true, true, true} }
 func (op bnOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	if op.silu {
+		// gradient at the SiLU input, then plain BatchNorm backward
+		gz, err := G.ApplyOp(bnSiLUGradOp{pure: cached(), bn: op.bn, dims: op.dims}, in[0], in[1], in[2], grad)
+		if err != nil {
+			return nil, err
+		}
+		grad = gz
+	}
 	dx, err := G.ApplyOp(bnGradXOp{pure: cached(), bn: op.bn, dims: op.dims}, in[0], in[1], grad)
 	if err != nil {
 		return nil, err
@@ -285,9 +314,14 @@ func (op bnOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	} else {
 		mean, vari = bn.Stats()
 	}
-	if isF32(out) {
+	switch {
+	case op.silu && isF32(out):
+		bnApplySiLU(c, bn.eps, mean, vari, sl[float32](in[0]), sl[float32](in[1]), sl[float32](in[2]), sl[float32](out))
+	case op.silu:
+		bnApplySiLU(c, bn.eps, mean, vari, sl[float64](in[0]), sl[float64](in[1]), sl[float64](in[2]), sl[float64](out))
+	case isF32(out):
 		bnApply(c, bn.eps, mean, vari, sl[float32](in[0]), sl[float32](in[1]), sl[float32](in[2]), sl[float32](out))
-	} else {
+	default:
 		bnApply(c, bn.eps, mean, vari, sl[float64](in[0]), sl[float64](in[1]), sl[float64](in[2]), sl[float64](out))
 	}
 	if batch {

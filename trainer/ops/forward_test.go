@@ -374,6 +374,10 @@ func opCases() []opCase {
 		{bnOp{bn: bn, dims: 4}, []G.Value{x, randDense(rng, -1, 1, 3), randDense(rng, -1, 1, 3)}},
 		{bnGradXOp{bn: bn, dims: 4}, []G.Value{x, randDense(rng, -1, 1, 3), x}},
 		{bnGradGammaOp{bn: bn, dims: 4}, []G.Value{x, x}},
+		{bnOp{bn: bn, dims: 4, silu: true}, []G.Value{x, randDense(rng, -1, 1, 3), randDense(rng, -1, 1, 3)}},
+		{bnOp{bn: bnT, dims: 2, silu: true}, []G.Value{randDense(rng, -1, 1, 7, 3), randDense(rng, -1, 1, 3), randDense(rng, -1, 1, 3)}},
+		{bnSiLUGradOp{bn: bnT, dims: 4}, []G.Value{x, randDense(rng, -1, 1, 3), randDense(rng, -1, 1, 3), x}},
+		{bnSiLUGradOp{bn: bn, dims: 4}, []G.Value{x, randDense(rng, -1, 1, 3), randDense(rng, -1, 1, 3), x}},
 		{sceGradOp{}, []G.Value{randDense(rng, -1, 1, 4, 3), randDense(rng, 0, 1, 4, 3), G.NewF64(0.5)}},
 	}
 }
@@ -417,7 +421,7 @@ func TestOpContract(t *testing.T) {
 		conv2DOp{stride: 1}, conv2DGradXOp{}, conv2DGradWOp{}, dwConvOp{}, dwGradXOp{}, dwGradWOp{},
 		unaryOp{kind: kSiLU, dims: 4}, unaryOp{kind: kSigmoidGrad, dims: 2}, gapOp{}, gapGradOp{}, csOp{}, csGradSOp{},
 		ssOp{dims: 4}, biasOp{dims: 2}, chanSumOp{dims: 2}, bnOp{bn: bn, dims: 4}, bnGradXOp{bn: bn, dims: 4},
-		bnGradGammaOp{bn: bn, dims: 4}, sceOp{}, sceGradOp{},
+		bnGradGammaOp{bn: bn, dims: 4}, sceOp{}, sceGradOp{}, bnOp{bn: bn, dims: 4, silu: true}, bnSiLUGradOp{bn: bn, dims: 4},
 	}
 	for _, op := range all {
 		if op.ReturnsPtr() || op.CallsExtern() || op.OverwritesInput() != -1 {
@@ -437,6 +441,7 @@ func TestOpContract(t *testing.T) {
 		{conv2DGradXOp{stride: 1, xShape: tensor.Shape{1, 4, 4, 2}}, conv2DGradXOp{stride: 1, xShape: tensor.Shape{1, 3, 3, 2}}},
 		{unaryOp{kind: kSiLU, dims: 4}, unaryOp{kind: kSigmoid, dims: 4}},
 		{unaryOp{kind: kSiLU, dims: 4}, unaryOp{kind: kSiLU, dims: 2}},
+		{bnOp{bn: bn, dims: 4}, bnOp{bn: bn, dims: 4, silu: true}},
 		{biasOp{dims: 4}, biasOp{dims: 2}},
 		{gapGradOp{xShape: tensor.Shape{1, 2, 2, 3}}, gapGradOp{xShape: tensor.Shape{1, 4, 4, 3}}},
 	}

@@ -219,6 +219,33 @@ func TestGradBatchNorm(t *testing.T) {
 	}
 }
 
+func TestGradBatchNormSiLU(t *testing.T) {
+	for _, mode := range []string{"train", "eval", "recalibrate"} {
+		for _, shape := range [][]int{{2, 3, 3, 4}, {5, 3}} {
+			rng := rand.New(rand.NewSource(int64(7 * len(shape))))
+			c := shape[len(shape)-1]
+			bn, err := NewBatchNorm(c, DefaultBNMomentum, DefaultBNEpsilon)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mean, vari := make([]float64, c), make([]float64, c)
+			for i := range mean {
+				mean[i], vari[i] = rng.Float64()-0.5, 0.5+rng.Float64()
+			}
+			if err := bn.SetStats(mean, vari); err != nil {
+				t.Fatal(err)
+			}
+			bn.Training = mode == "train"
+			bn.Recalibrate = mode == "recalibrate"
+			gradCheck(t, fmt.Sprintf("bnsilu_%s_%v", mode, shape), []gcInput{
+				{"x", randDense(rng, -2, 2, shape...), true},
+				{"gamma", randDense(rng, 0.5, 1.5, c), true},
+				{"beta", randDense(rng, -1, 1, c), true},
+			}, func(in []*G.Node) (*G.Node, error) { return bn.ApplySiLU(in[0], in[1], in[2]) })
+		}
+	}
+}
+
 func TestGradActivations(t *testing.T) {
 	for _, shape := range [][]int{{2, 3, 3, 4}, {5, 7}} {
 		rng := rand.New(rand.NewSource(3))

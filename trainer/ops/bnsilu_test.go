@@ -1,0 +1,86 @@
+package ops
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// TestBatchNormSiLUMatchesUnfused runs the fused op and BatchNorm followed
+// by SiLU (the simple reference) in float32 on one graph, forward and
+// backward, and compares outputs and gradients.
+func TestBatchNormSiLUMatchesUnfused(t *testing.T) {
+	for _, shape := range [][]int{{4, 6, 6, 24}, {3, 5, 5, 7}, {9, 40}} {
+		for _, training := range []bool{true, false} {
+			c := shape[len(shape)-1]
+			rng := rand.New(rand.NewSource(int64(c)))
+			f32 := func(lo, hi float64, sh ...int) *tensor.Dense {
+				d := randDense(rng, lo, hi, sh...)
+				out := make([]float32, d.Shape().TotalSize())
+				for i, v := range d.Data().([]float64) {
+					out[i] = float32(v)
+				}
+				return tensor.New(tensor.WithShape(sh...), tensor.WithBacking(out))
+			}
+			xv, gv, bv, wv := f32(-2, 2, shape...), f32(0.5, 1.5, c), f32(-1, 1, c), f32(-1, 1, shape...)
+			var outs [2][]float32
+			var grads [2][3][]float32
+			for k, fused := range []bool{true, false} {
+				bn, _ := NewBatchNorm(c, DefaultBNMomentum, DefaultBNEpsilon)
+				bn.Training = training
+				g := G.NewGraph()
+				x := G.NewTensor(g, tensor.Float32, len(shape), G.WithShape(shape...), G.WithValue(xv.Clone()), G.WithName("x"))
+				gm := G.NewVector(g, tensor.Float32, G.WithShape(c), G.WithValue(gv.Clone()), G.WithName("g"))
+				bt := G.NewVector(g, tensor.Float32, G.WithShape(c), G.WithValue(bv.Clone()), G.WithName("b"))
+				w := G.NewTensor(g, tensor.Float32, len(shape), G.WithShape(shape...), G.WithValue(wv.Clone()), G.WithName("w"))
+				var y *G.Node
+				var err error
+				if fused {
+					y, err = bn.ApplySiLU(x, gm, bt)
+				} else if y, err = bn.Apply(x, gm, bt); err == nil {
+					y, err = SiLU(y)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				var yv G.Value
+				G.Read(y, &yv)
+				loss := G.Must(G.Sum(G.Must(G.HadamardProd(y, w))))
+				if _, err := G.Grad(loss, x, gm, bt); err != nil {
+					t.Fatal(err)
+				}
+				vm := G.NewTapeMachine(g)
+				if err := vm.RunAll(); err != nil {
+					t.Fatal(err)
+				}
+				outs[k] = append([]float32(nil), yv.Data().([]float32)...)
+				for i, n := range []*G.Node{x, gm, bt} {
+					gr, err := n.Grad()
+					if err != nil {
+						t.Fatal(err)
+					}
+					grads[k][i] = append([]float32(nil), gr.Data().([]float32)...)
+				}
+				vm.Close()
+			}
+			cmp := func(what string, a, b []float32, tol float64) {
+				scale := 0.0
+				for _, v := range b {
+					scale = math.Max(scale, math.Abs(float64(v)))
+				}
+				for i := range a {
+					if d := math.Abs(float64(a[i] - b[i])); d > tol*math.Max(1, scale) {
+						t.Fatalf("%v training=%v %s[%d]: fused %v, unfused %v", shape, training, what, i, a[i], b[i])
+					}
+				}
+			}
+			cmp("y", outs[0], outs[1], 1e-5)
+			for i, name := range []string{"dx", "dgamma", "dbeta"} {
+				cmp(name, grads[0][i], grads[1][i], 1e-4)
+			}
+		}
+	}
+}
