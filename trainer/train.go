@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sort"
 	"time"
 
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer/data"
+	"github.com/effnas/effnas/trainer/ops"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -192,6 +194,10 @@ type Progress struct {
 type Stats struct {
 	Median, P10, P90, Mean float64
 	Count                  int
+	// Allocs and Bytes are the heap allocations and bytes allocated per
+	// step over the timed steps (MeasureStep's training steps only).
+	Allocs float64 `json:",omitempty"`
+	Bytes  float64 `json:",omitempty"`
 }
 
 // StatsOf computes the summary of a sample of durations.
@@ -738,10 +744,14 @@ func MeasureStep(ctx context.Context, net *Net, batch, size, warmup, steps int, 
 		st.y[i*k+r.IntN(k)] = 1
 	}
 	net.SetBNMode(true, false)
-	var d []time.Duration
+	d := make([]time.Duration, 0, steps)
+	var m0, m1 runtime.MemStats
 	for i := 0; i < warmup+steps; i++ {
 		if err = ctx.Err(); err != nil {
 			return
+		}
+		if i == warmup {
+			runtime.ReadMemStats(&m0)
 		}
 		t := time.Now()
 		if _, err = st.step(s.LR * 1e-3); err != nil {
@@ -751,7 +761,12 @@ func MeasureStep(ctx context.Context, net *Net, batch, size, warmup, steps int, 
 			d = append(d, time.Since(t))
 		}
 	}
+	runtime.ReadMemStats(&m1)
 	train = StatsOf(d)
+	if steps > 0 {
+		train.Allocs = float64(m1.Mallocs-m0.Mallocs) / float64(steps)
+		train.Bytes = float64(m1.TotalAlloc-m0.TotalAlloc) / float64(steps)
+	}
 	net.SetBNMode(false, false)
 	inf, err := newInference(net, batch, size)
 	if err != nil {
@@ -771,6 +786,72 @@ func MeasureStep(ctx context.Context, net *Net, batch, size, warmup, steps int, 
 	}
 	forward = StatsOf(d)
 	return
+}
+
+// OpProfile is where a training step's time goes (ProfileStep).
+type OpProfile struct {
+	// Step is the mean wall time of a profiled step, Ops the mean time per
+	// step in each op type and output shape of package ops (largest first);
+	// Other is the rest (gorgonia's own ops, the update, scheduling).
+	Step, Other time.Duration
+	Ops         []ops.OpTime
+	Steps       int
+}
+
+// ProfileStep runs warmup untimed and steps profiled training steps on
+// random inputs, like MeasureStep, with per-op timing on (ops.SetTiming),
+// and returns the mean time per step of each op. The timers add a little
+// overhead, so Step is slightly above MeasureStep's figure. Parameters and
+// BatchNorm statistics are restored afterwards.
+func ProfileStep(ctx context.Context, net *Net, batch, size, warmup, steps int, s Settings) (OpProfile, error) {
+	s = s.withDefaults()
+	saved := snapshot(net)
+	defer saved.restore(net)
+	defer net.SetBNMode(false, false)
+	st, err := newStepper(net, batch, size, s, s.Seed^0x71e, nil)
+	if err != nil {
+		return OpProfile{}, err
+	}
+	defer st.close()
+	r := rand.New(rand.NewPCG(s.Seed, 0x7173))
+	for i := range st.x {
+		st.x[i] = float32(r.NormFloat64())
+	}
+	k := net.Arch.NumClasses
+	for i := 0; i < batch; i++ {
+		st.y[i*k+r.IntN(k)] = 1
+	}
+	net.SetBNMode(true, false)
+	steps = max(1, steps)
+	var total time.Duration
+	for i := 0; i < warmup+steps; i++ {
+		if err := ctx.Err(); err != nil {
+			return OpProfile{}, err
+		}
+		if i == warmup {
+			ops.ResetTimings()
+			ops.SetTiming(true)
+		}
+		t := time.Now()
+		_, err := st.step(s.LR * 1e-3)
+		if i >= warmup {
+			total += time.Since(t)
+		}
+		if err != nil {
+			ops.SetTiming(false)
+			return OpProfile{}, err
+		}
+	}
+	ops.SetTiming(false)
+	p := OpProfile{Step: total / time.Duration(steps), Steps: steps, Ops: ops.Timings()}
+	var sum time.Duration
+	for i := range p.Ops {
+		p.Ops[i].Total /= time.Duration(steps)
+		p.Ops[i].Calls /= steps
+		sum += p.Ops[i].Total
+	}
+	p.Other = max(0, p.Step-sum)
+	return p, nil
 }
 
 type netSnapshot struct {

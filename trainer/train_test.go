@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer/data"
@@ -156,5 +157,44 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	os.WriteFile(path, []byte("hello"), 0o644)
 	if _, err := LoadCheckpoint(path); !errors.Is(err, ErrCheckpoint) {
 		t.Fatalf("not a checkpoint: %v", err)
+	}
+}
+
+func TestMeasureAndProfileStep(t *testing.T) {
+	a := tinyBackbone()
+	net, err := NewNet(a, tensor.Float32, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, _, err := MeasureStep(context.Background(), net, 8, a.TrainSize(), 1, 3, Settings{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Count != 3 || !(tr.Allocs > 0) || !(tr.Bytes > 0) {
+		t.Fatalf("step stats %+v", tr)
+	}
+	p, err := ProfileStep(context.Background(), net, 8, a.TrainSize(), 1, 2, Settings{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var sum time.Duration
+	for _, o := range p.Ops {
+		seen[o.Op] = true
+		sum += o.Total
+		if o.Calls < 1 || o.Shape == "" {
+			t.Errorf("entry %+v", o)
+		}
+	}
+	for _, op := range []string{"Conv2D", "Conv2DGradW", "Conv2DGradX", "BatchNormSiLU", "BatchNormGradX", "SoftmaxCrossEntropyGrad"} {
+		if !seen[op] {
+			t.Errorf("no %s in %v", op, p.Ops)
+		}
+	}
+	if p.Steps != 2 || !(p.Step > 0) || sum+p.Other < p.Step {
+		t.Errorf("profile: step %v, ops %v, other %v", p.Step, sum, p.Other)
+	}
+	if PeakRSS() < 0 {
+		t.Error("PeakRSS")
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
+	"sort"
 	"strings"
 	"time"
 
@@ -228,12 +230,16 @@ re-estimation. --epochs is the total over all stages.`,
 	})
 	register(&command{
 		name:    "bench",
-		args:    "ARCH [--batch 64] [--image-size 28] [--channels 1] [--classes 10] [--json]",
+		args:    "ARCH [--batch 64] [--image-size 28] [--channels 1] [--classes 10] [--threads N] [--layers] [--json]",
 		summary: "measure training-step and forward time of an architecture on this machine",
 		help: `Times training steps (forward, backward, RMSProp update) and forward passes
 on random inputs, after warm-up steps, and reports median, 10th and 90th
-percentile. Without --image-size, --channels and --classes the architecture's
-own input is used.`,
+percentile, allocations and bytes allocated per training step and the peak
+resident memory of the process. Without --image-size, --channels and
+--classes the architecture's own input is used. --threads sets GOMAXPROCS
+(the trainer's parallelism) for 1-core and multi-core figures. --layers adds
+a breakdown of the training step by op type and output shape, from extra
+profiled steps with timers around every op.`,
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			batch := fs.Int("batch", 64, "batch size")
 			size := fs.Int("image-size", 0, "image size (default: the architecture's training size)")
@@ -242,9 +248,17 @@ own input is used.`,
 			steps := fs.Int("steps", 20, "timed steps")
 			warm := fs.Int("warmup", 3, "untimed warm-up steps")
 			asJSON := fs.Bool("json", false, "print the result as JSON")
+			threads := fs.Int("threads", 0, "GOMAXPROCS for the measurement (default: unchanged)")
+			layers := fs.Bool("layers", false, "also report where a training step's time goes, by op")
 			return func(args []string) error {
 				if len(args) != 1 {
 					return usagef("want exactly one ARCH")
+				}
+				if *threads < 0 {
+					return usagef("--threads must not be negative")
+				}
+				if *threads > 0 {
+					defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(*threads))
 				}
 				if *batch < 1 || *steps < 1 || *warm < 0 || *size < 0 {
 					return usagef("--batch and --steps must be positive, --warmup and --image-size not negative")
@@ -267,15 +281,27 @@ own input is used.`,
 				if err != nil {
 					return err
 				}
+				var prof trainer.OpProfile
+				if *layers {
+					if prof, err = trainer.ProfileStep(ctx, net, *batch, sz, 1, max(3, *steps/2), trainer.Settings{Seed: 1}); err != nil {
+						return err
+					}
+				}
+				rss := trainer.PeakRSS()
 				acc, _ := a.Count(sz, 0)
 				host := trainer.HostInfo()
 				gflops := func(sec float64, mult float64) float64 {
 					return mult * 2 * float64(acc.Total.MACs) * float64(*batch) / sec / 1e9
 				}
 				if *asJSON {
-					return writeJSON(map[string]any{"arch": a.Name, "batch": *batch, "image_size": sz, "params": acc.Total.Params,
+					out := map[string]any{"arch": a.Name, "batch": *batch, "image_size": sz, "params": acc.Total.Params,
 						"macs": acc.Total.MACs, "train_step": tr, "forward": fw, "train_gflops": gflops(tr.Median, 3),
-						"forward_gflops": gflops(fw.Median, 1), "host": host})
+						"forward_gflops": gflops(fw.Median, 1), "allocs_per_step": tr.Allocs, "bytes_per_step": tr.Bytes,
+						"peak_rss_bytes": rss, "host": host}
+					if *layers {
+						out["layers"] = prof
+					}
+					return writeJSON(out)
 				}
 				fmt.Fprintf(stdout, "%s, batch %d, %dx%dx%d, %s params, %s multiply-adds per image\n", a.Name, *batch, sz, sz, a.InputChannels,
 					commas(acc.Total.Params), commas(acc.Total.MACs))
@@ -283,9 +309,44 @@ own input is used.`,
 					tr.Median*1e3, tr.P10*1e3, tr.P90*1e3, tr.Count, gflops(tr.Median, 3))
 				fmt.Fprintf(stdout, "forward:       median %.2f ms (p10 %.2f, p90 %.2f, %d runs), %.1f GFLOP/s\n",
 					fw.Median*1e3, fw.P10*1e3, fw.P90*1e3, fw.Count, gflops(fw.Median, 1))
+				fmt.Fprintf(stdout, "memory: %.0f allocations and %.2f MiB allocated per training step, peak resident %.1f MiB\n",
+					tr.Allocs, tr.Bytes/(1<<20), float64(rss)/(1<<20))
 				fmt.Fprintf(stdout, "host: %s, %d cores, GOMAXPROCS %d, %s, kernels %s\n", host.CPU, host.Cores, host.GOMAXPROCS, host.GoVersion, host.Backend)
+				if *layers {
+					printOpProfile(prof)
+				}
 				return nil
 			}
 		},
 	})
+}
+
+// printOpProfile prints a step's time by op type, then the largest entries
+// by op type and output shape.
+func printOpProfile(p trainer.OpProfile) {
+	step := p.Step.Seconds()
+	pct := func(d time.Duration) float64 { return 100 * d.Seconds() / step }
+	byOp := map[string]time.Duration{}
+	calls := map[string]int{}
+	for _, o := range p.Ops {
+		byOp[o.Op] += o.Total
+		calls[o.Op] += o.Calls
+	}
+	names := make([]string, 0, len(byOp))
+	for n := range byOp {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool { return byOp[names[i]] > byOp[names[j]] })
+	fmt.Fprintf(stdout, "\nprofiled step (timers on, %d steps): %.2f ms\n%-24s %9s %6s %6s\n", p.Steps, step*1e3, "op", "ms/step", "share", "calls")
+	for _, n := range names {
+		fmt.Fprintf(stdout, "%-24s %9.2f %5.1f%% %6d\n", n, byOp[n].Seconds()*1e3, pct(byOp[n]), calls[n])
+	}
+	fmt.Fprintf(stdout, "%-24s %9.2f %5.1f%%\n", "other (gorgonia, update)", p.Other.Seconds()*1e3, pct(p.Other))
+	fmt.Fprintf(stdout, "\nlargest by op and output shape:\n")
+	for i, o := range p.Ops {
+		if i == 15 {
+			break
+		}
+		fmt.Fprintf(stdout, "%-24s %-16s %9.2f %5.1f%%\n", o.Op, o.Shape, o.Total.Seconds()*1e3, pct(o.Total))
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -186,10 +187,21 @@ func doOp(op kernelOp, vals []G.Value) (G.Value, error) {
 		return nil, err
 	}
 	out := op.output(dt, s)
-	if err := op.exec(out, in); err != nil {
+	if err := execTimed(op, out, in); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// execTimed runs op.exec, timing it when SetTiming is on.
+func execTimed(op kernelOp, out *tensor.Dense, in []*tensor.Dense) error {
+	if !timingOn.Load() {
+		return op.exec(out, in)
+	}
+	t := time.Now()
+	err := op.exec(out, in)
+	record(op, out.Shape(), time.Since(t))
+	return err
 }
 
 // preallocOp is the shared UsePreallocDo. The tape machine may hand over a
@@ -212,7 +224,7 @@ func preallocOp(op kernelOp, p G.Value, vals []G.Value) (G.Value, error) {
 	if !out.Shape().Eq(s) || out.Dtype() != dt {
 		return nil, fmt.Errorf("%v: preallocated %v %v, want %v %v", op, out.Shape(), out.Dtype(), s, dt)
 	}
-	if err := op.exec(out, in); err != nil {
+	if err := execTimed(op, out, in); err != nil {
 		return nil, err
 	}
 	return out, nil
