@@ -341,11 +341,13 @@ type bnMemo struct {
 	n         int
 	mean, inv []float64
 	gen       uint64 // forward executions in batch mode
-	// gradient sums, used once by the second backward op
-	sx, sgy  *byte
-	sgen     uint64
-	sg, sgx  []float64
-	sumValid bool
+	// gradient sums and how many more backward ops will read them (1
+	// after the first of the pair computed them, 2 when the fused
+	// BatchNorm+SiLU gradient op computed them with gz)
+	sx, sgy *byte
+	sgen    uint64
+	sg, sgx []float64
+	sumUses int
 }
 
 func dataID(d *tensor.Dense) *byte {
@@ -370,7 +372,7 @@ func (bn *BatchNorm) remember(x *tensor.Dense, mean, vari []float64) {
 	m.mu.Lock()
 	m.x, m.n, m.mean, m.inv = dataID(x), x.Shape().TotalSize(), mean, inv
 	m.gen++
-	m.sumValid = false
+	m.sumUses = 0
 	m.mu.Unlock()
 }
 
@@ -379,9 +381,9 @@ func (bn *BatchNorm) remember(x *tensor.Dense, mean, vari []float64) {
 func (bn *BatchNorm) gradSums(x, gy *tensor.Dense, mean, inv []float64) (sg, sgx []float64) {
 	m := &bn.memo
 	m.mu.Lock()
-	if m.sumValid && m.sx == dataID(x) && m.sgy == dataID(gy) && m.sgen == m.gen {
+	if m.sumUses > 0 && m.sx == dataID(x) && m.sgy == dataID(gy) && m.sgen == m.gen {
 		sg, sgx = m.sg, m.sgx
-		m.sumValid = false
+		m.sumUses--
 		m.mu.Unlock()
 		return sg, sgx
 	}
@@ -392,10 +394,16 @@ func (bn *BatchNorm) gradSums(x, gy *tensor.Dense, mean, inv []float64) (sg, sgx
 	} else {
 		sg, sgx = bnGradSums(c, mean, inv, sl[float64](x), sl[float64](gy))
 	}
-	m.mu.Lock()
-	m.sx, m.sgy, m.sgen, m.sg, m.sgx, m.sumValid = dataID(x), dataID(gy), m.gen, sg, sgx, true
-	m.mu.Unlock()
+	bn.storeGradSums(x, gy, sg, sgx, 1)
 	return sg, sgx
+}
+
+// storeGradSums keeps the gradient sums of (x, gy) for `uses` more reads.
+func (bn *BatchNorm) storeGradSums(x, gy *tensor.Dense, sg, sgx []float64, uses int) {
+	m := &bn.memo
+	m.mu.Lock()
+	m.sx, m.sgy, m.sgen, m.sg, m.sgx, m.sumUses = dataID(x), dataID(gy), m.gen, sg, sgx, uses
+	m.mu.Unlock()
 }
 
 // statsFor returns the mean and 1/sqrt(var+eps) the forward pass used for x.

@@ -84,3 +84,44 @@ func TestBatchNormSiLUMatchesUnfused(t *testing.T) {
 		}
 	}
 }
+
+// TestBNSiLUGradSumsMatchesSeparate checks the one-pass gz and gradient
+// sums against the separate kernels (bit for bit: same arithmetic).
+func TestBNSiLUGradSumsMatchesSeparate(t *testing.T) {
+	for _, shape := range [][]int{{8, 9, 9, 16}, {300, 5}, {3, 130}} {
+		c := shape[len(shape)-1]
+		n := 1
+		for _, v := range shape {
+			n *= v
+		}
+		rng := rand.New(rand.NewSource(int64(n)))
+		x, gy := make([]float32, n), make([]float32, n)
+		for i := range x {
+			x[i], gy[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+		}
+		gamma, beta := make([]float32, c), make([]float32, c)
+		for i := range gamma {
+			gamma[i], beta[i] = float32(0.5+rng.Float64()), float32(rng.Float64()-0.5)
+		}
+		mean, vari := moments(c, x)
+		inv := make([]float64, c)
+		for i, v := range vari {
+			inv[i] = 1 / math.Sqrt(v+DefaultBNEpsilon)
+		}
+		scale, shift := bnSiLUScaleShift(mean, inv, gamma, beta)
+		gz1, gz2 := make([]float32, n), make([]float32, n)
+		sg1, sgx1 := bnSiLUGradSums32(c, mean, inv, x, gy, gz1, scale, shift)
+		bnSiLUGrad(c, mean, inv, x, gamma, beta, gy, gz2)
+		sg2, sgx2 := bnGradSums(c, mean, inv, x, gz2)
+		for i := range gz1 {
+			if gz1[i] != gz2[i] {
+				t.Fatalf("%v gz[%d] %v vs %v", shape, i, gz1[i], gz2[i])
+			}
+		}
+		for i := range sg1 {
+			if sg1[i] != sg2[i] || sgx1[i] != sgx2[i] {
+				t.Fatalf("%v sums[%d] %v %v vs %v %v", shape, i, sg1[i], sgx1[i], sg2[i], sgx2[i])
+			}
+		}
+	}
+}

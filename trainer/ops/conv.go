@@ -367,10 +367,7 @@ func col2im[T Float](g convGeom, col, dx []T, r0, r1 int) {
 			}
 			s := src[ky*kwc : (ky+1)*kwc]
 			if ix0 >= 0 && ix0+g.kw <= g.w {
-				d := xb[(iy*g.w+ix0)*cin : (iy*g.w+ix0)*cin+kwc]
-				for i, v := range s {
-					d[i] += v
-				}
+				addT(xb[(iy*g.w+ix0)*cin:(iy*g.w+ix0)*cin+kwc], s)
 				continue
 			}
 			for kx := 0; kx < g.kw; kx++ {
@@ -378,10 +375,7 @@ func col2im[T Float](g convGeom, col, dx []T, r0, r1 int) {
 				if ix < 0 || ix >= g.w {
 					continue
 				}
-				d := xb[(iy*g.w+ix)*cin : (iy*g.w+ix+1)*cin]
-				for i, v := range s[kx*cin : (kx+1)*cin] {
-					d[i] += v
-				}
+				addT(xb[(iy*g.w+ix)*cin:(iy*g.w+ix+1)*cin], s[kx*cin:(kx+1)*cin])
 			}
 		}
 	}
