@@ -247,7 +247,8 @@ func (n *Net) Build(batch, size int, train bool) (*Graph, error) {
 			G.WithName(p.Name), G.WithValue(p.Value)))
 	}
 	b := &builder{n: n, gr: gr}
-	h := b.conv(gr.X, "stem.conv", a.Stem.Stride)
+	// the input image needs no gradient
+	h := b.must(ops.Conv2DInput(gr.X, b.param("stem.conv.w"), a.Stem.Stride))
 	h = b.normSiLU(h, "stem.bn")
 	for _, blk := range a.Blocks() {
 		h = b.block(h, blk)

@@ -80,6 +80,17 @@ func convShapes(op string, xs, ws tensor.Shape, stride int) (convGeom, error) {
 // (KH,KW,Cin,Cout) at the given stride (both axes): shape (N,OH,OW,Cout) with
 // OH = ceil(H/stride), OW = ceil(W/stride). No bias; see BiasAdd.
 func Conv2D(x, w *G.Node, stride int) (*G.Node, error) {
+	return conv2D(x, w, stride, false)
+}
+
+// Conv2DInput is Conv2D for a layer whose input x needs no gradient (the
+// network's input image): its backward pass computes the weight gradient
+// only, and gorgonia.Grad with respect to x fails.
+func Conv2DInput(x, w *G.Node, stride int) (*G.Node, error) {
+	return conv2D(x, w, stride, true)
+}
+
+func conv2D(x, w *G.Node, stride int, noGradX bool) (*G.Node, error) {
 	const op = "ops.Conv2D"
 	if err := checkFloatNode(op, "x", x, 4); err != nil {
 		return nil, err
@@ -93,20 +104,23 @@ func Conv2D(x, w *G.Node, stride int) (*G.Node, error) {
 	if _, err := convShapes(op, x.Shape(), w.Shape(), stride); err != nil {
 		return nil, err
 	}
-	return G.ApplyOp(conv2DOp{pure: cached(), stride: stride}, x, w)
+	return G.ApplyOp(conv2DOp{pure: cached(), stride: stride, noGradX: noGradX}, x, w)
 }
 
 // conv2DOp: y = conv(x, w). Inputs (x, w).
 type conv2DOp struct {
 	pure
-	stride int
+	stride  int
+	noGradX bool // Conv2DInput: no gradient with respect to x
 }
 
-func (op conv2DOp) Arity() int            { return 2 }
-func (op conv2DOp) Type() hm.Type         { return hm.NewFnType(tt(4), tt(4), tt(4)) }
-func (op conv2DOp) String() string        { return fmt.Sprintf("Conv2D{s=%d,same}", op.stride) }
-func (op conv2DOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "ops.Conv2D{stride=%d}", op.stride) }
-func (op conv2DOp) Hashcode() uint32      { return hashOf(op) }
+func (op conv2DOp) Arity() int     { return 2 }
+func (op conv2DOp) Type() hm.Type  { return hm.NewFnType(tt(4), tt(4), tt(4)) }
+func (op conv2DOp) String() string { return fmt.Sprintf("Conv2D{s=%d,same}", op.stride) }
+func (op conv2DOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "ops.Conv2D{stride=%d,noGradX=%v}", op.stride, op.noGradX)
+}
+func (op conv2DOp) Hashcode() uint32 { return hashOf(op) }
 func (op conv2DOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	s, err := shapesOf("ops.Conv2D", in, 2)
 	if err != nil {
@@ -134,10 +148,17 @@ func (op conv2DOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	}
 	return nil
 }
-func (op conv2DOp) DiffWRT(int) []bool { return []bool{true, true} }
+func (op conv2DOp) DiffWRT(int) []bool { return []bool{!op.noGradX, true} }
 func (op conv2DOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	if len(in) != 2 {
 		return nil, fmt.Errorf("ops.Conv2D: SymDiff wants 2 inputs, got %d", len(in))
+	}
+	if op.noGradX {
+		dw, err := G.ApplyOp(conv2DGradWOp{pure: cached(), stride: op.stride, wShape: in[1].Shape().Clone()}, in[0], grad)
+		if err != nil {
+			return nil, err
+		}
+		return G.Nodes{nil, dw}, nil
 	}
 	dx, err := G.ApplyOp(conv2DGradXOp{pure: cached(), stride: op.stride, xShape: in[0].Shape().Clone()}, in[1], grad)
 	if err != nil {

@@ -437,6 +437,7 @@ func TestOpContract(t *testing.T) {
 	// attributes reach the hash
 	distinct := [][2]G.Op{
 		{conv2DOp{stride: 1}, conv2DOp{stride: 2}},
+		{conv2DOp{stride: 1}, conv2DOp{stride: 1, noGradX: true}},
 		{dwConvOp{stride: 1}, dwConvOp{stride: 2}},
 		{conv2DGradXOp{stride: 1, xShape: tensor.Shape{1, 4, 4, 2}}, conv2DGradXOp{stride: 1, xShape: tensor.Shape{1, 3, 3, 2}}},
 		{unaryOp{kind: kSiLU, dims: 4}, unaryOp{kind: kSigmoid, dims: 4}},

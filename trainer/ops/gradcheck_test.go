@@ -161,6 +161,25 @@ func TestGradConv2D(t *testing.T) {
 	}
 }
 
+func TestGradConv2DInput(t *testing.T) {
+	// No gradient wrt x: only the weight gradient is built and checked.
+	rng := rand.New(rand.NewSource(11))
+	gradCheck(t, "conv_input", []gcInput{
+		{"x", randDense(rng, -1, 1, 2, 5, 5, 1), false},
+		{"w", randDense(rng, -1, 1, 3, 3, 1, 4), true},
+	}, func(in []*G.Node) (*G.Node, error) { return Conv2DInput(in[0], in[1], 2) })
+	g := G.NewGraph()
+	x := G.NewTensor(g, tensor.Float64, 4, G.WithShape(1, 4, 4, 1), G.WithName("x"), G.WithInit(G.Zeroes()))
+	w := G.NewTensor(g, tensor.Float64, 4, G.WithShape(3, 3, 1, 2), G.WithName("w"), G.WithInit(G.Zeroes()))
+	y, err := Conv2DInput(x, w, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := G.Grad(G.Must(G.Sum(y)), x); err == nil {
+		t.Error("gradient with respect to the input of Conv2DInput")
+	}
+}
+
 func TestGradConv2DSmallChunks(t *testing.T) {
 	// Force sub-sample im2col chunks so the chunked paths are differentiated too.
 	defer func(b int) { colBudget = b }(colBudget)
