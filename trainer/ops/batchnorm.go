@@ -290,7 +290,7 @@ func (op bnOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := G.ApplyOp(chanSumOp{pure: cached(), dims: op.dims}, grad)
+	db, err := G.ApplyOp(bnGradGammaOp{pure: cached(), bn: op.bn, dims: op.dims, beta: true}, in[0], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -341,9 +341,10 @@ type bnMemo struct {
 	n         int
 	mean, inv []float64
 	gen       uint64 // forward executions in batch mode
-	// gradient sums and how many more backward ops will read them (1
-	// after the first of the pair computed them, 2 when the fused
-	// BatchNorm+SiLU gradient op computed them with gz)
+	// gradient sums and how many more backward ops will read them: dx (in
+	// a batch mode), dgamma and dbeta all use them; the first to run
+	// computes them for the others, or the fused BatchNorm+SiLU gradient
+	// op computes them with gz for all three
 	sx, sgy *byte
 	sgen    uint64
 	sg, sgx []float64
@@ -394,7 +395,13 @@ func (bn *BatchNorm) gradSums(x, gy *tensor.Dense, mean, inv []float64) (sg, sgx
 	} else {
 		sg, sgx = bnGradSums(c, mean, inv, sl[float64](x), sl[float64](gy))
 	}
-	bn.storeGradSums(x, gy, sg, sgx, 1)
+	// the other backward ops of the layer that read them: dgamma and dbeta,
+	// and dx in a batch mode
+	uses := 1
+	if bn.batchMode() {
+		uses = 2
+	}
+	bn.storeGradSums(x, gy, sg, sgx, uses)
 	return sg, sgx
 }
 
@@ -486,20 +493,27 @@ func (op bnGradXOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	return nil
 }
 
-// bnGradGammaOp: dgamma (C) = sum of gy*xhat, from (x, gy).
+// bnGradGammaOp: dgamma (C) = sum of gy*xhat, or with beta set dbeta (C) =
+// sum of gy, from (x, gy); both come from the layer's gradient sums.
 type bnGradGammaOp struct {
 	pure
 	bn   *BatchNorm
 	dims int
+	beta bool
 }
 
 func (op bnGradGammaOp) Arity() int { return 2 }
 func (op bnGradGammaOp) Type() hm.Type {
 	return hm.NewFnType(tt(op.dims), tt(op.dims), tt(1))
 }
-func (op bnGradGammaOp) String() string { return fmt.Sprintf("BatchNormGradGamma{id=%d}", op.bn.id) }
+func (op bnGradGammaOp) String() string {
+	if op.beta {
+		return fmt.Sprintf("BatchNormGradBeta{id=%d}", op.bn.id)
+	}
+	return fmt.Sprintf("BatchNormGradGamma{id=%d}", op.bn.id)
+}
 func (op bnGradGammaOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "ops.BatchNormGradGamma{id=%d,dims=%d}", op.bn.id, op.dims)
+	fmt.Fprintf(h, "ops.BatchNormGradGamma{id=%d,dims=%d,beta=%v}", op.bn.id, op.dims, op.beta)
 }
 func (op bnGradGammaOp) Hashcode() uint32 { return hashOf(op) }
 func (op bnGradGammaOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
@@ -525,14 +539,16 @@ func (op bnGradGammaOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 }
 func (op bnGradGammaOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	mean, inv := op.bn.statsFor(in[0])
+	sg, sgx := op.bn.gradSums(in[0], in[1], mean, inv)
+	if op.beta {
+		sgx = sg
+	}
 	if isF32(out) {
-		_, sgx := op.bn.gradSums(in[0], in[1], mean, inv)
 		o := sl[float32](out)
 		for i := range o {
 			o[i] = float32(sgx[i])
 		}
 	} else {
-		_, sgx := op.bn.gradSums(in[0], in[1], mean, inv)
 		copy(sl[float64](out), sgx)
 	}
 	return nil
@@ -603,10 +619,13 @@ func bnApply[T Float](c int, eps float64, mean, vari []float64, x, gamma, beta, 
 	}
 	rows := len(x) / c
 	if x32, ok := any(x).([]float32); ok {
-		y32, s32, t32 := any(y).([]float32), any(scale).([]float32), any(shift).([]float32)
+		y32 := any(y).([]float32)
+		k := rowTile(c)
+		s32, t32 := tiled(any(scale).([]float32), k), tiled(any(shift).([]float32), k)
 		parallelRange(rows, bnGrain(c), func(_, lo, hi int) {
-			for r := lo; r < hi; r++ {
-				affineRow(y32[r*c:(r+1)*c], x32[r*c:(r+1)*c], s32, t32)
+			for r := lo; r < hi; r += k {
+				e := min(hi, r+k)
+				affineRow(y32[r*c:e*c], x32[r*c:e*c], s32, t32)
 			}
 		})
 		return
@@ -685,10 +704,13 @@ func bnGradX[T Float](c int, batch bool, mean, inv, sg, sgx []float64, x, gamma,
 			kb[i] = float32(-kk * bb)
 			cst[i] = float32(kk * (bb*mean[i] - a64[i]))
 		}
-		k32 := any(k).([]float32)
+		t := rowTile(c)
+		k32 := tiled(any(k).([]float32), t)
+		kb, cst = tiled(kb, t), tiled(cst, t)
 		parallelRange(rows, bnGrain(c), func(_, lo, hi int) {
-			for r := lo; r < hi; r++ {
-				affine2Row(d32[r*c:(r+1)*c], g32[r*c:(r+1)*c], k32, x32[r*c:(r+1)*c], kb, cst)
+			for r := lo; r < hi; r += t {
+				e := min(hi, r+t)
+				affine2Row(d32[r*c:e*c], g32[r*c:e*c], k32, x32[r*c:e*c], kb, cst)
 			}
 		})
 		return
@@ -713,56 +735,100 @@ func bnGradX[T Float](c int, batch bool, mean, inv, sg, sgx []float64, x, gamma,
 // into the part's float64 sum.
 const flushRows = 64
 
-// moments32 is moments for float32: per fixed part, float32 row sums of at
-// most flushRows rows flushed into float64; two passes (mean, then squared
-// deviations from the float32-rounded mean, corrected to the exact mean).
-func moments32(c int, x []float32) (mean, vari []float64) {
-	rows := len(x) / c
+// tileElems is the least number of elements a BatchNorm row-kernel call
+// covers: narrow layers pass rowTile(c) rows per call, with the per-channel
+// vectors (and partial sums) tiled that many times, so calls are few and
+// their loads and stores of partial sums do not form one long chain.
+const tileElems = 256
+
+// rowTile is the number of rows per row-kernel call for c channels.
+func rowTile(c int) int { return max(1, tileElems/c) }
+
+// tiled returns k copies of v back to back.
+func tiled(v []float32, k int) []float32 {
+	if k == 1 {
+		return v
+	}
+	out := make([]float32, len(v)*k)
+	for j := 0; j < k; j++ {
+		copy(out[j*len(v):], v)
+	}
+	return out
+}
+
+// foldInto adds the k tiled float32 partial sums blk (k*c) into acc (c),
+// copy by copy in order.
+func foldInto(acc []float64, blk []float32, c int) {
+	for j := 0; j < len(blk)/c; j++ {
+		for i, v := range blk[j*c : (j+1)*c] {
+			acc[i] += float64(v)
+		}
+	}
+}
+
+// rowSums32 runs the reduction of moments32 and the gradient sums: the rows
+// are split into fixed parts; each part adds blocks of flushRows rows, in
+// calls of rowTile(c) rows, into tiled float32 partial sums, which are
+// folded into the part's float64 sums after each block; the parts are added
+// in order. fn(b1, b2, r0, r1) adds rows [r0,r1) into the partial sums
+// b1, b2 (length (r1-r0)*c); b2 is nil when only one sum is wanted.
+func rowSums32(c, rows int, two bool, fn func(b1, b2 []float32, r0, r1 int)) (s1, s2 []float64) {
 	np := fixedParts(rows, bnGrain(c))
-	parts := make([]float64, np*c)
-	blks := make([]float32, np*c)
+	k := rowTile(c)
+	a, b := make([]float64, np*c), make([]float64, np*c)
+	blk1, blk2 := make([]float32, np*k*c), make([]float32, np*k*c)
 	runParts(rows, np, func(pi, lo, hi int) {
-		acc, blk := parts[pi*c:(pi+1)*c], blks[pi*c:(pi+1)*c]
+		acc1, acc2 := a[pi*c:(pi+1)*c], b[pi*c:(pi+1)*c]
+		p1, p2 := blk1[pi*k*c:(pi+1)*k*c], blk2[pi*k*c:(pi+1)*k*c]
 		for r0 := lo; r0 < hi; r0 += flushRows {
-			clear(blk)
-			for r := r0; r < min(hi, r0+flushRows); r++ {
-				addRow(blk, x[r*c:(r+1)*c])
+			clear(p1)
+			var q2 []float32
+			if two {
+				clear(p2)
+				q2 = p2
 			}
-			for i, v := range blk {
-				acc[i] += float64(v)
+			re := min(hi, r0+flushRows)
+			for r := r0; r < re; r += k {
+				e := min(re, r+k)
+				if two {
+					fn(p1[:(e-r)*c], q2[:(e-r)*c], r, e)
+				} else {
+					fn(p1[:(e-r)*c], nil, r, e)
+				}
+			}
+			foldInto(acc1, p1, c)
+			if two {
+				foldInto(acc2, p2, c)
 			}
 		}
 	})
-	mean = make([]float64, c)
+	s1, s2 = make([]float64, c), make([]float64, c)
 	for p := 0; p < np; p++ {
-		for i, v := range parts[p*c : (p+1)*c] {
-			mean[i] += v
+		for i := 0; i < c; i++ {
+			s1[i] += a[p*c+i]
+			s2[i] += b[p*c+i]
 		}
 	}
+	return s1, s2
+}
+
+// moments32 is moments for float32, two passes of rowSums32: the mean, then
+// the squared deviations from the float32-rounded mean, corrected to the
+// exact mean.
+func moments32(c int, x []float32) (mean, vari []float64) {
+	rows := len(x) / c
+	mean, _ = rowSums32(c, rows, false, func(b1, _ []float32, r0, r1 int) {
+		addRow(b1, x[r0*c:r1*c])
+	})
 	m32 := make([]float32, c)
 	for i := range mean {
 		mean[i] /= float64(rows)
 		m32[i] = float32(mean[i])
 	}
-	clear(parts)
-	runParts(rows, np, func(pi, lo, hi int) {
-		acc, blk := parts[pi*c:(pi+1)*c], blks[pi*c:(pi+1)*c]
-		for r0 := lo; r0 < hi; r0 += flushRows {
-			clear(blk)
-			for r := r0; r < min(hi, r0+flushRows); r++ {
-				sqDevRow(blk, x[r*c:(r+1)*c], m32)
-			}
-			for i, v := range blk {
-				acc[i] += float64(v)
-			}
-		}
+	mt := tiled(m32, rowTile(c))
+	vari, _ = rowSums32(c, rows, false, func(b1, _ []float32, r0, r1 int) {
+		sqDevRow(b1, x[r0*c:r1*c], mt)
 	})
-	vari = make([]float64, c)
-	for p := 0; p < np; p++ {
-		for i, v := range parts[p*c : (p+1)*c] {
-			vari[i] += v
-		}
-	}
 	for i := range vari {
 		d := mean[i] - float64(m32[i])
 		vari[i] = max(0, vari[i]/float64(rows)-d*d)
@@ -772,36 +838,33 @@ func moments32(c int, x []float32) (mean, vari []float64) {
 
 // bnGradSums32 is bnGradSums for float32, summed like moments32.
 func bnGradSums32(c int, mean, inv []float64, x, gy []float32) (sg, sgx []float64) {
+	return gradSums32(c, mean, inv, x, gy, nil, nil, nil)
+}
+
+// gradSums32 returns the per-channel sums of g and g*xhat, g = gy; with
+// scale set it first writes g = gz = gy*silu'(x*scale+shift), row group by
+// row group, each summed while it is still in cache (the results are the
+// same as gz's sums computed afterwards).
+func gradSums32(c int, mean, inv []float64, x, gy, gz, scale, shift []float32) (sg, sgx []float64) {
 	rows := len(x) / c
-	np := fixedParts(rows, bnGrain(c))
-	a, b := make([]float64, np*c), make([]float64, np*c)
-	blk1, blk2 := make([]float32, np*c), make([]float32, np*c)
+	k := rowTile(c)
 	m32 := make([]float32, c)
 	for i, v := range mean {
 		m32[i] = float32(v)
 	}
-	runParts(rows, np, func(pi, lo, hi int) {
-		s1, s2 := a[pi*c:(pi+1)*c], b[pi*c:(pi+1)*c]
-		b1, b2 := blk1[pi*c:(pi+1)*c], blk2[pi*c:(pi+1)*c]
-		for r0 := lo; r0 < hi; r0 += flushRows {
-			clear(b1)
-			clear(b2)
-			for r := r0; r < min(hi, r0+flushRows); r++ {
-				gradSumsRow(b1, b2, gy[r*c:(r+1)*c], x[r*c:(r+1)*c], m32)
-			}
-			for i := range b1 {
-				s1[i] += float64(b1[i])
-				s2[i] += float64(b2[i])
-			}
-		}
-	})
-	sg, sgx = make([]float64, c), make([]float64, c)
-	for p := 0; p < np; p++ {
-		for i := 0; i < c; i++ {
-			sg[i] += a[p*c+i]
-			sgx[i] += b[p*c+i]
-		}
+	mt := tiled(m32, k)
+	var st, tt []float32
+	if scale != nil {
+		st, tt = tiled(scale, k), tiled(shift, k)
 	}
+	sg, sgx = rowSums32(c, rows, true, func(b1, b2 []float32, r0, r1 int) {
+		g, xr := gy[r0*c:r1*c], x[r0*c:r1*c]
+		if st != nil {
+			affineSiLUGradRow(gz[r0*c:r1*c], xr, g, st, tt)
+			g = gz[r0*c : r1*c]
+		}
+		gradSumsRow(b1, b2, g, xr, mt)
+	})
 	for i := range sgx {
 		// sum g*(x-mean) = sum g*(x-m32) + (m32-mean)*sum g
 		sgx[i] = (sgx[i] + (float64(m32[i])-mean[i])*sg[i]) * inv[i]

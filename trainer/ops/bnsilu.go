@@ -39,10 +39,13 @@ func bnApplySiLU[T Float](c int, eps float64, mean, vari []float64, x, gamma, be
 	scale, shift := bnSiLUScaleShift(mean, inv, gamma, beta)
 	rows := len(x) / c
 	if x32, ok := any(x).([]float32); ok {
-		y32, s32, t32 := any(y).([]float32), any(scale).([]float32), any(shift).([]float32)
+		y32 := any(y).([]float32)
+		k := rowTile(c)
+		s32, t32 := tiled(any(scale).([]float32), k), tiled(any(shift).([]float32), k)
 		parallelRange(rows, bnGrain(c), func(_, lo, hi int) {
-			for r := lo; r < hi; r++ {
-				affineSiLURow(y32[r*c:(r+1)*c], x32[r*c:(r+1)*c], s32, t32)
+			for r := lo; r < hi; r += k {
+				e := min(hi, r+k)
+				affineSiLURow(y32[r*c:e*c], x32[r*c:e*c], s32, t32)
 			}
 		})
 		return
@@ -63,10 +66,13 @@ func bnSiLUGrad[T Float](c int, mean, inv []float64, x, gamma, beta, gy, gz []T)
 	scale, shift := bnSiLUScaleShift(mean, inv, gamma, beta)
 	rows := len(x) / c
 	if x32, ok := any(x).([]float32); ok {
-		g32, z32, s32, t32 := any(gy).([]float32), any(gz).([]float32), any(scale).([]float32), any(shift).([]float32)
+		g32, z32 := any(gy).([]float32), any(gz).([]float32)
+		k := rowTile(c)
+		s32, t32 := tiled(any(scale).([]float32), k), tiled(any(shift).([]float32), k)
 		parallelRange(rows, bnGrain(c), func(_, lo, hi int) {
-			for r := lo; r < hi; r++ {
-				affineSiLUGradRow(z32[r*c:(r+1)*c], x32[r*c:(r+1)*c], g32[r*c:(r+1)*c], s32, t32)
+			for r := lo; r < hi; r += k {
+				e := min(hi, r+k)
+				affineSiLUGradRow(z32[r*c:e*c], x32[r*c:e*c], g32[r*c:e*c], s32, t32)
 			}
 		})
 		return
@@ -124,11 +130,11 @@ func (op bnSiLUGradOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	mean, inv := op.bn.statsFor(in[0])
 	c := op.bn.channels
 	if isF32(out) && op.bn.batchMode() {
-		// gz and the BatchNorm gradient sums in one pass; the two backward
+		// gz and the BatchNorm gradient sums in one pass; the three backward
 		// ops that follow read the sums from the memo
 		scale, shift := bnSiLUScaleShift(mean, inv, sl[float32](in[1]), sl[float32](in[2]))
 		sg, sgx := bnSiLUGradSums32(c, mean, inv, sl[float32](in[0]), sl[float32](in[3]), sl[float32](out), scale, shift)
-		op.bn.storeGradSums(in[0], out, sg, sgx, 2)
+		op.bn.storeGradSums(in[0], out, sg, sgx, 3) // dx, dgamma, dbeta
 		return nil
 	}
 	if isF32(out) {
@@ -141,43 +147,7 @@ func (op bnSiLUGradOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 
 // bnSiLUGradSums32 writes gz = gy*silu'(x*scale+shift) and returns the
 // BatchNorm gradient sums of (x, gz), exactly as bnGradSums32 would compute
-// them from gz (same parts, blocks and order), each row of gz summed while
-// it is still in cache.
+// them from gz, in one pass (see gradSums32).
 func bnSiLUGradSums32(c int, mean, inv []float64, x, gy, gz, scale, shift []float32) (sg, sgx []float64) {
-	rows := len(x) / c
-	np := fixedParts(rows, bnGrain(c))
-	a, b := make([]float64, np*c), make([]float64, np*c)
-	blk1, blk2 := make([]float32, np*c), make([]float32, np*c)
-	m32 := make([]float32, c)
-	for i, v := range mean {
-		m32[i] = float32(v)
-	}
-	runParts(rows, np, func(pi, lo, hi int) {
-		s1, s2 := a[pi*c:(pi+1)*c], b[pi*c:(pi+1)*c]
-		b1, b2 := blk1[pi*c:(pi+1)*c], blk2[pi*c:(pi+1)*c]
-		for r0 := lo; r0 < hi; r0 += flushRows {
-			clear(b1)
-			clear(b2)
-			for r := r0; r < min(hi, r0+flushRows); r++ {
-				zr, xr := gz[r*c:(r+1)*c], x[r*c:(r+1)*c]
-				affineSiLUGradRow(zr, xr, gy[r*c:(r+1)*c], scale, shift)
-				gradSumsRow(b1, b2, zr, xr, m32)
-			}
-			for i := range b1 {
-				s1[i] += float64(b1[i])
-				s2[i] += float64(b2[i])
-			}
-		}
-	})
-	sg, sgx = make([]float64, c), make([]float64, c)
-	for p := 0; p < np; p++ {
-		for i := 0; i < c; i++ {
-			sg[i] += a[p*c+i]
-			sgx[i] += b[p*c+i]
-		}
-	}
-	for i := range sgx {
-		sgx[i] = (sgx[i] + (float64(m32[i])-mean[i])*sg[i]) * inv[i]
-	}
-	return sg, sgx
+	return gradSums32(c, mean, inv, x, gy, gz, scale, shift)
 }

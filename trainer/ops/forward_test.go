@@ -374,6 +374,7 @@ func opCases() []opCase {
 		{bnOp{bn: bn, dims: 4}, []G.Value{x, randDense(rng, -1, 1, 3), randDense(rng, -1, 1, 3)}},
 		{bnGradXOp{bn: bn, dims: 4}, []G.Value{x, randDense(rng, -1, 1, 3), x}},
 		{bnGradGammaOp{bn: bn, dims: 4}, []G.Value{x, x}},
+		{bnGradGammaOp{bn: bnT, dims: 4, beta: true}, []G.Value{x, x}},
 		{bnOp{bn: bn, dims: 4, silu: true}, []G.Value{x, randDense(rng, -1, 1, 3), randDense(rng, -1, 1, 3)}},
 		{bnOp{bn: bnT, dims: 2, silu: true}, []G.Value{randDense(rng, -1, 1, 7, 3), randDense(rng, -1, 1, 3), randDense(rng, -1, 1, 3)}},
 		{bnSiLUGradOp{bn: bnT, dims: 4}, []G.Value{x, randDense(rng, -1, 1, 3), randDense(rng, -1, 1, 3), x}},
@@ -443,6 +444,7 @@ func TestOpContract(t *testing.T) {
 		{unaryOp{kind: kSiLU, dims: 4}, unaryOp{kind: kSigmoid, dims: 4}},
 		{unaryOp{kind: kSiLU, dims: 4}, unaryOp{kind: kSiLU, dims: 2}},
 		{bnOp{bn: bn, dims: 4}, bnOp{bn: bn, dims: 4, silu: true}},
+		{bnGradGammaOp{bn: bn, dims: 4}, bnGradGammaOp{bn: bn, dims: 4, beta: true}},
 		{biasOp{dims: 4}, biasOp{dims: 2}},
 		{gapGradOp{xShape: tensor.Shape{1, 2, 2, 3}}, gapGradOp{xShape: tensor.Shape{1, 4, 4, 3}}},
 	}
