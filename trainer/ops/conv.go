@@ -342,9 +342,15 @@ func (g convGeom) plan() convPlan {
 // kh*kw*cin values (ordered ky, kx, ci) per output pixel; padding is zero.
 func im2col[T Float](g convGeom, x, col []T, r0, r1 int) {
 	kkc, kwc, cin := g.kkc(), g.kw*g.cin, g.cin
-	for r := r0; r < r1; r++ {
-		n, p := r/g.rowsPerSample, r%g.rowsPerSample
-		oy, ox := p/g.ow, p%g.ow
+	n, p := r0/g.rowsPerSample, r0%g.rowsPerSample
+	oy, ox := p/g.ow, p%g.ow
+	for r := r0; r < r1; r, ox = r+1, ox+1 {
+		if ox == g.ow {
+			ox, oy = 0, oy+1
+			if oy == g.oh {
+				oy, n = 0, n+1
+			}
+		}
 		iy0, ix0 := oy*g.stride-g.padT, ox*g.stride-g.padL
 		xb := x[n*g.h*g.w*cin : (n+1)*g.h*g.w*cin]
 		dst := col[(r-r0)*kkc : (r-r0+1)*kkc]
@@ -356,7 +362,7 @@ func im2col[T Float](g convGeom, x, col []T, r0, r1 int) {
 				continue
 			}
 			if ix0 >= 0 && ix0+g.kw <= g.w {
-				copy(d, xb[(iy*g.w+ix0)*cin:(iy*g.w+ix0)*cin+kwc])
+				copyT(d, xb[(iy*g.w+ix0)*cin:(iy*g.w+ix0)*cin+kwc])
 				continue
 			}
 			for kx := 0; kx < g.kw; kx++ {
@@ -365,7 +371,7 @@ func im2col[T Float](g convGeom, x, col []T, r0, r1 int) {
 				if ix < 0 || ix >= g.w {
 					clear(seg)
 				} else {
-					copy(seg, xb[(iy*g.w+ix)*cin:(iy*g.w+ix+1)*cin])
+					copyT(seg, xb[(iy*g.w+ix)*cin:(iy*g.w+ix+1)*cin])
 				}
 			}
 		}
@@ -375,9 +381,15 @@ func im2col[T Float](g convGeom, x, col []T, r0, r1 int) {
 // col2im adds the patch gradients of output rows [r0,r1) back into dx.
 func col2im[T Float](g convGeom, col, dx []T, r0, r1 int) {
 	kkc, kwc, cin := g.kkc(), g.kw*g.cin, g.cin
-	for r := r0; r < r1; r++ {
-		n, p := r/g.rowsPerSample, r%g.rowsPerSample
-		oy, ox := p/g.ow, p%g.ow
+	n, p := r0/g.rowsPerSample, r0%g.rowsPerSample
+	oy, ox := p/g.ow, p%g.ow
+	for r := r0; r < r1; r, ox = r+1, ox+1 {
+		if ox == g.ow {
+			ox, oy = 0, oy+1
+			if oy == g.oh {
+				oy, n = 0, n+1
+			}
+		}
 		iy0, ix0 := oy*g.stride-g.padT, ox*g.stride-g.padL
 		xb := dx[n*g.h*g.w*cin : (n+1)*g.h*g.w*cin]
 		src := col[(r-r0)*kkc : (r-r0+1)*kkc]

@@ -138,6 +138,17 @@ func addRow(dst, x []float32) {
 	}
 }
 
+// copyRow: dst = x (short rows: no call into memmove's size dispatch).
+func copyRow(dst, x []float32) {
+	n := len(dst)
+	x = x[:n]
+	if n > 0 && useVec() {
+		vCopy(p32(dst), p32(x), n)
+		return
+	}
+	copy(dst, x)
+}
+
 // mulRow: dst = x*s.
 func mulRow(dst, x, s []float32) {
 	n := len(dst)
@@ -211,6 +222,14 @@ func addT[T Float](dst, x []T) {
 	for i, v := range x[:len(dst)] {
 		dst[i] += v
 	}
+}
+
+func copyT[T Float](dst, x []T) {
+	if isF32T[T]() {
+		copyRow(as32(dst), as32(x))
+		return
+	}
+	copy(dst, x[:len(dst)])
 }
 
 func mulT[T Float](dst, x, s []T) {

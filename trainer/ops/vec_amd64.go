@@ -41,3 +41,6 @@ func vSqDev(dst, x, m *float32, n int)
 
 //go:noescape
 func vGradSums(s1, s2, gv, x, m *float32, n int)
+
+//go:noescape
+func vCopy(dst, x *float32, n int)

@@ -478,3 +478,27 @@ gstail:
 gsdone:
 	VZEROUPPER
 	RET
+
+// func vCopy(dst, x *float32, n int): dst = x
+TEXT ·vCopy(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+cploop:
+	CMPQ CX, $16
+	JLT cptail
+	VMOVUPS (SI), Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP cploop
+cptail:
+	TESTQ CX, CX
+	JEQ cpdone
+	TAILMASK
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS Z0, K1, (DI)
+cpdone:
+	VZEROUPPER
+	RET

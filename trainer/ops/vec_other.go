@@ -16,3 +16,5 @@ func vAdd(dst, x *float32, n int)                      { panic("unreachable") }
 func vMul(dst, x, s *float32, n int)                   { panic("unreachable") }
 func vSqDev(dst, x, m *float32, n int)                 { panic("unreachable") }
 func vGradSums(s1, s2, gv, x, m *float32, n int)       { panic("unreachable") }
+
+func vCopy(dst, x *float32, n int) { panic("unreachable") }

@@ -42,6 +42,7 @@ func TestRowKernelsMatchGo(t *testing.T) {
 		{"affine", func(d []float32, in [][]float32) { affineRow(d, in[0], in[1], in[2]) }, 3, false},
 		{"affine2", func(d []float32, in [][]float32) { affine2Row(d, in[0], in[1], in[2], in[3], in[4]) }, 5, false},
 		{"add", func(d []float32, in [][]float32) { addRow(d, in[0]) }, 1, true},
+		{"copy", func(d []float32, in [][]float32) { copyRow(d, in[0]) }, 1, false},
 		{"mul", func(d []float32, in [][]float32) { mulRow(d, in[0], in[1]) }, 2, false},
 		{"sqDev", func(d []float32, in [][]float32) { sqDevRow(d, in[0], in[1]) }, 2, true},
 		{"gradSums.s1", func(d []float32, in [][]float32) { gradSumsRow(d, in[0], in[1], in[2], in[3]) }, 4, true},
