@@ -23,6 +23,8 @@
 //     one GEMM per chunk whose result lands in NHWC directly. Backward: dX
 //     by GEMM + col2im, dW by GEMM. Chunks run on up to GOMAXPROCS
 //     goroutines. Every matrix product goes through kernels.Gemm.
+//     Conv2DInput is Conv2D without the input gradient (the stem: the image
+//     needs none).
 //   - DepthwiseConv2D(x, w, stride): gorgonia has no grouped/depthwise
 //     convolution. Loops are NHWC with the innermost loop over channels,
 //     parallel over the batch.
@@ -36,7 +38,13 @@
 //     Recalibrate: cumulative average of batch statistics) and exposes
 //     Stats/SetStats for checkpoints. Gradients wrt x, gamma and beta;
 //     the backward ops recompute the batch statistics from x instead of
-//     sharing hidden state with the forward op.
+//     sharing hidden state with the forward op (a per-layer memo keyed by
+//     the identity of x and the output gradient lets them share the
+//     statistics and the gradient sums within a run). ApplySiLU is
+//     SiLU(BatchNorm(x)) as one op: one forward pass, no normalised tensor
+//     kept; its backward op forms the gradient at the SiLU input from x and
+//     the BatchNorm gradient sums in the same pass. Narrow layers run the
+//     row kernels on several rows per call (tiled per-channel vectors).
 //   - SiLU(x), Sigmoid(x): fused, stable, float32 math (own expf), parallel
 //     over elements. gorgonia's sigmoid evaluates float64 exp per element on
 //     one goroutine, and SiLU as x⊙σ(x) costs several nodes.
@@ -70,6 +78,12 @@
 // UsePreallocDo, which checks the buffer's shape and dtype (the TapeMachine
 // may hand over another node's register) and overwrites it completely.
 // Gradient ops are not differentiable again (no second order).
+//
+// # Timing
+//
+// SetTiming(true) makes every op of the package record its kernel's wall
+// time by op type and output shape (Timings, ResetTimings); off by default.
+// The trainer's ProfileStep and `nas bench --layers` use it.
 //
 // # Usage notes
 //
