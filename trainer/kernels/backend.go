@@ -32,6 +32,10 @@ func init() {
 // Record it alongside timings.
 func Backend() string { return backendNames[activeBackend.Load()] }
 
+// AVX512 reports whether the active backend is "avx512" (a cheap check for
+// per-row kernels that follow the backend choice).
+func AVX512() bool { return activeBackend.Load() == backendAVX512 }
+
 // Backends lists the float32 backends that can run on this machine, best last.
 func Backends() []string {
 	out := []string{"ref", "go"}

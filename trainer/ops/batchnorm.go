@@ -767,10 +767,10 @@ func foldInto(acc []float64, blk []float32, c int) {
 }
 
 // rowSums32 runs the reduction of moments32 and the gradient sums: the rows
-// are split into fixed parts; each part adds blocks of flushRows rows, in
-// calls of rowTile(c) rows, into tiled float32 partial sums, which are
-// folded into the part's float64 sums after each block; the parts are added
-// in order. fn(b1, b2, r0, r1) adds rows [r0,r1) into the partial sums
+// are split into fixed parts; each part adds blocks of flushRows*rowTile(c)
+// rows, in calls of rowTile(c) rows, into tiled float32 partial sums (so
+// each float32 sum takes at most flushRows rows), which are folded into the
+// part's float64 sums after each block; the parts are added in order. fn(b1, b2, r0, r1) adds rows [r0,r1) into the partial sums
 // b1, b2 (length (r1-r0)*c); b2 is nil when only one sum is wanted.
 func rowSums32(c, rows int, two bool, fn func(b1, b2 []float32, r0, r1 int)) (s1, s2 []float64) {
 	np := fixedParts(rows, bnGrain(c))
@@ -780,14 +780,14 @@ func rowSums32(c, rows int, two bool, fn func(b1, b2 []float32, r0, r1 int)) (s1
 	runParts(rows, np, func(pi, lo, hi int) {
 		acc1, acc2 := a[pi*c:(pi+1)*c], b[pi*c:(pi+1)*c]
 		p1, p2 := blk1[pi*k*c:(pi+1)*k*c], blk2[pi*k*c:(pi+1)*k*c]
-		for r0 := lo; r0 < hi; r0 += flushRows {
+		for r0 := lo; r0 < hi; r0 += flushRows * k {
 			clear(p1)
 			var q2 []float32
 			if two {
 				clear(p2)
 				q2 = p2
 			}
-			re := min(hi, r0+flushRows)
+			re := min(hi, r0+flushRows*k)
 			for r := r0; r < re; r += k {
 				e := min(re, r+k)
 				if two {

@@ -13,7 +13,7 @@ import (
 // (fused multiply-adds, its own exp), so results agree with the Go loops to a
 // few ulps, not bit for bit.
 
-func useVec() bool { return vecAvailable && kernels.Backend() == "avx512" }
+func useVec() bool { return vecAvailable && kernels.AVX512() }
 
 func p32(s []float32) *float32 { return unsafe.SliceData(s) }
 
