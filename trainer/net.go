@@ -415,7 +415,7 @@ func (b *builder) block(x *G.Node, blk searchspace.Block) *G.Node {
 	if b.err != nil {
 		return nil
 	}
-	return b.must(G.Add(h, x))
+	return b.must(ops.Add(h, x))
 }
 
 // SetBNMode switches every BatchNorm layer of the network.

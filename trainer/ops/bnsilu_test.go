@@ -125,3 +125,31 @@ func TestBNSiLUGradSumsMatchesSeparate(t *testing.T) {
 		}
 	}
 }
+
+// TestAddIntoMatchesLoop checks the chunked, parallel add against a plain
+// loop, also in place.
+func TestAddIntoMatchesLoop(t *testing.T) {
+	defer func(g int) { elemGrain = g }(elemGrain)
+	elemGrain = 100
+	for _, n := range []int{1, 17, 2048, 5000} {
+		a, b := make([]float32, n), make([]float32, n)
+		for i := range a {
+			a[i], b[i] = float32(i)*0.5, float32(n-i)*0.25
+		}
+		want := make([]float32, n)
+		for i := range want {
+			want[i] = a[i] + b[i]
+		}
+		got := make([]float32, n)
+		addInto(got, a, b)
+		inA := append([]float32(nil), a...)
+		addInto(inA, inA, b)
+		inB := append([]float32(nil), b...)
+		addInto(inB, a, inB)
+		for i := range want {
+			if got[i] != want[i] || inA[i] != want[i] || inB[i] != want[i] {
+				t.Fatalf("n=%d [%d]: %v %v %v, want %v", n, i, got[i], inA[i], inB[i], want[i])
+			}
+		}
+	}
+}

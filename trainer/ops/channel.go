@@ -120,11 +120,15 @@ func gapBackward[T Float](n, hw, c int, gy, dx []T) {
 	runTasks(n, workersFor(n, hw*c, elemGrain), func(_, b int) {
 		gr := gy[b*c : (b+1)*c]
 		db := dx[b*hw*c : (b+1)*hw*c]
-		for p := 0; p < hw; p++ {
-			dr := db[p*c : (p+1)*c]
-			for i := range dr {
-				dr[i] = gr[i] * inv
-			}
+		if hw == 0 {
+			return
+		}
+		first := db[:c]
+		for i := range first {
+			first[i] = gr[i] * inv
+		}
+		for p := 1; p < hw; p++ {
+			copyT(db[p*c:(p+1)*c], first)
 		}
 	})
 }

@@ -57,6 +57,8 @@
 //     from its own seeded RNG with 0 or 1/survival (all ones, or no op, to
 //     evaluate); m gets no gradient.
 //   - BiasAdd(x, b): x (...,C) plus b (C), for SE convolutions and dense.
+//   - Add(a, b): a + b of one shape, the residual connection, with the
+//     vector kernels (gorgonia's Add runs a scalar loop).
 //   - SoftmaxCrossEntropy(logits, targets): scalar mean cross-entropy of
 //     (N,K) logits against (N,K) target probabilities, with log-sum-exp;
 //     label smoothing is the caller's (smoothed targets). gorgonia has none.

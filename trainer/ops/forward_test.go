@@ -380,6 +380,7 @@ func opCases() []opCase {
 		{bnSiLUGradOp{bn: bnT, dims: 4}, []G.Value{x, randDense(rng, -1, 1, 3), randDense(rng, -1, 1, 3), x}},
 		{bnSiLUGradOp{bn: bn, dims: 4}, []G.Value{x, randDense(rng, -1, 1, 3), randDense(rng, -1, 1, 3), x}},
 		{sceGradOp{}, []G.Value{randDense(rng, -1, 1, 4, 3), randDense(rng, 0, 1, 4, 3), G.NewF64(0.5)}},
+		{addOp{dims: 4}, []G.Value{x, randDense(rng, -1, 1, 2, 5, 5, 3)}},
 	}
 }
 
@@ -422,7 +423,7 @@ func TestOpContract(t *testing.T) {
 		conv2DOp{stride: 1}, conv2DGradXOp{}, conv2DGradWOp{}, dwConvOp{}, dwGradXOp{}, dwGradWOp{},
 		unaryOp{kind: kSiLU, dims: 4}, unaryOp{kind: kSigmoidGrad, dims: 2}, gapOp{}, gapGradOp{}, csOp{}, csGradSOp{},
 		ssOp{dims: 4}, biasOp{dims: 2}, chanSumOp{dims: 2}, bnOp{bn: bn, dims: 4}, bnGradXOp{bn: bn, dims: 4},
-		bnGradGammaOp{bn: bn, dims: 4}, sceOp{}, sceGradOp{}, bnOp{bn: bn, dims: 4, silu: true}, bnSiLUGradOp{bn: bn, dims: 4},
+		bnGradGammaOp{bn: bn, dims: 4}, sceOp{}, sceGradOp{}, addOp{dims: 4}, bnOp{bn: bn, dims: 4, silu: true}, bnSiLUGradOp{bn: bn, dims: 4},
 	}
 	for _, op := range all {
 		if op.ReturnsPtr() || op.CallsExtern() || op.OverwritesInput() != -1 {
@@ -446,6 +447,7 @@ func TestOpContract(t *testing.T) {
 		{bnOp{bn: bn, dims: 4}, bnOp{bn: bn, dims: 4, silu: true}},
 		{bnGradGammaOp{bn: bn, dims: 4}, bnGradGammaOp{bn: bn, dims: 4, beta: true}},
 		{biasOp{dims: 4}, biasOp{dims: 2}},
+		{addOp{dims: 4}, addOp{dims: 2}},
 		{gapGradOp{xShape: tensor.Shape{1, 2, 2, 3}}, gapGradOp{xShape: tensor.Shape{1, 4, 4, 3}}},
 	}
 	for _, p := range distinct {

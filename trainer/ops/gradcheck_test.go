@@ -265,6 +265,24 @@ func TestGradBatchNormSiLU(t *testing.T) {
 	}
 }
 
+func TestGradAdd(t *testing.T) {
+	rng := rand.New(rand.NewSource(13))
+	gradCheck(t, "add", []gcInput{
+		{"a", randDense(rng, -1, 1, 2, 3, 3, 4), true},
+		{"b", randDense(rng, -1, 1, 2, 3, 3, 4), true},
+	}, func(in []*G.Node) (*G.Node, error) { return Add(in[0], in[1]) })
+	// a residual: the same node on both paths
+	gradCheck(t, "add_residual", []gcInput{
+		{"x", randDense(rng, -1, 1, 2, 3, 3, 4), true},
+	}, func(in []*G.Node) (*G.Node, error) {
+		s, err := SiLU(in[0])
+		if err != nil {
+			return nil, err
+		}
+		return Add(s, in[0])
+	})
+}
+
 func TestGradActivations(t *testing.T) {
 	for _, shape := range [][]int{{2, 3, 3, 4}, {5, 7}} {
 		rng := rand.New(rand.NewSource(3))
