@@ -340,76 +340,147 @@ func (g convGeom) plan() convPlan {
 
 // im2col writes the patches of output rows [r0,r1) into col, one row of
 // kh*kw*cin values (ordered ky, kx, ci) per output pixel; padding is zero.
+// Pixels whose window lies inside the input columns are copied a whole
+// output row at a time per ky (one strided copy); border pixels one by one.
 func im2col[T Float](g convGeom, x, col []T, r0, r1 int) {
 	kkc, kwc, cin := g.kkc(), g.kw*g.cin, g.cin
+	oxLo, oxHi := g.interiorCols()
 	n, p := r0/g.rowsPerSample, r0%g.rowsPerSample
 	oy, ox := p/g.ow, p%g.ow
-	for r := r0; r < r1; r, ox = r+1, ox+1 {
+	for r := r0; r < r1; {
 		if ox == g.ow {
 			ox, oy = 0, oy+1
 			if oy == g.oh {
 				oy, n = 0, n+1
 			}
 		}
-		iy0, ix0 := oy*g.stride-g.padT, ox*g.stride-g.padL
+		seg := min(r1-r, g.ow-ox)
 		xb := x[n*g.h*g.w*cin : (n+1)*g.h*g.w*cin]
-		dst := col[(r-r0)*kkc : (r-r0+1)*kkc]
-		for ky := 0; ky < g.kh; ky++ {
-			d := dst[ky*kwc : (ky+1)*kwc]
-			iy := iy0 + ky
-			if iy < 0 || iy >= g.h {
-				clear(d)
-				continue
-			}
-			if ix0 >= 0 && ix0+g.kw <= g.w {
-				copyT(d, xb[(iy*g.w+ix0)*cin:(iy*g.w+ix0)*cin+kwc])
-				continue
-			}
-			for kx := 0; kx < g.kw; kx++ {
-				seg := d[kx*cin : (kx+1)*cin]
-				ix := ix0 + kx
-				if ix < 0 || ix >= g.w {
-					clear(seg)
-				} else {
-					copyT(seg, xb[(iy*g.w+ix)*cin:(iy*g.w+ix+1)*cin])
+		dst := col[(r-r0)*kkc : (r-r0+seg)*kkc]
+		a, b := max(ox, min(oxLo, ox+seg)), max(max(ox, min(oxLo, ox+seg)), min(ox+seg, oxHi))
+		for q := ox; q < a; q++ {
+			im2colPixel(g, xb, dst[(q-ox)*kkc:(q-ox+1)*kkc], oy, q)
+		}
+		if a < b {
+			for ky := 0; ky < g.kh; ky++ {
+				iy := oy*g.stride - g.padT + ky
+				if iy < 0 || iy >= g.h {
+					for q := a; q < b; q++ {
+						clear(dst[(q-ox)*kkc+ky*kwc : (q-ox)*kkc+(ky+1)*kwc])
+					}
+					continue
 				}
+				copy2DT(dst[(a-ox)*kkc+ky*kwc:], kkc, xb[(iy*g.w+a*g.stride-g.padL)*cin:], g.stride*cin, kwc, b-a)
+			}
+		}
+		for q := b; q < ox+seg; q++ {
+			im2colPixel(g, xb, dst[(q-ox)*kkc:(q-ox+1)*kkc], oy, q)
+		}
+		r += seg
+		ox += seg
+	}
+}
+
+// interiorCols returns the output columns [lo,hi) whose windows lie inside
+// the input columns (no padding).
+func (g convGeom) interiorCols() (lo, hi int) {
+	lo = (g.padL + g.stride - 1) / g.stride
+	hi = 0
+	if g.w-g.kw+g.padL >= 0 {
+		hi = (g.w-g.kw+g.padL)/g.stride + 1
+	}
+	hi = min(hi, g.ow)
+	return lo, max(lo, hi)
+}
+
+// im2colPixel writes the patch of output pixel (oy, ox) of sample xb.
+func im2colPixel[T Float](g convGeom, xb, dst []T, oy, ox int) {
+	kwc, cin := g.kw*g.cin, g.cin
+	iy0, ix0 := oy*g.stride-g.padT, ox*g.stride-g.padL
+	for ky := 0; ky < g.kh; ky++ {
+		d := dst[ky*kwc : (ky+1)*kwc]
+		iy := iy0 + ky
+		if iy < 0 || iy >= g.h {
+			clear(d)
+			continue
+		}
+		if ix0 >= 0 && ix0+g.kw <= g.w {
+			copyT(d, xb[(iy*g.w+ix0)*cin:(iy*g.w+ix0)*cin+kwc])
+			continue
+		}
+		for kx := 0; kx < g.kw; kx++ {
+			seg := d[kx*cin : (kx+1)*cin]
+			ix := ix0 + kx
+			if ix < 0 || ix >= g.w {
+				clear(seg)
+			} else {
+				copyT(seg, xb[(iy*g.w+ix)*cin:(iy*g.w+ix+1)*cin])
 			}
 		}
 	}
 }
 
-// col2im adds the patch gradients of output rows [r0,r1) back into dx.
+// col2im adds the patch gradients of output rows [r0,r1) back into dx. Each
+// element of dx receives its contributions in pixel order, whatever the
+// chunking, as in a pixel-by-pixel loop: within one output row a dx element
+// is reached by one ky only, so the interior pixels go ky by ky as one
+// strided add per ky, between the left and right border pixels.
 func col2im[T Float](g convGeom, col, dx []T, r0, r1 int) {
 	kkc, kwc, cin := g.kkc(), g.kw*g.cin, g.cin
+	oxLo, oxHi := g.interiorCols()
 	n, p := r0/g.rowsPerSample, r0%g.rowsPerSample
 	oy, ox := p/g.ow, p%g.ow
-	for r := r0; r < r1; r, ox = r+1, ox+1 {
+	for r := r0; r < r1; {
 		if ox == g.ow {
 			ox, oy = 0, oy+1
 			if oy == g.oh {
 				oy, n = 0, n+1
 			}
 		}
-		iy0, ix0 := oy*g.stride-g.padT, ox*g.stride-g.padL
+		seg := min(r1-r, g.ow-ox)
 		xb := dx[n*g.h*g.w*cin : (n+1)*g.h*g.w*cin]
-		src := col[(r-r0)*kkc : (r-r0+1)*kkc]
-		for ky := 0; ky < g.kh; ky++ {
-			iy := iy0 + ky
-			if iy < 0 || iy >= g.h {
-				continue
-			}
-			s := src[ky*kwc : (ky+1)*kwc]
-			if ix0 >= 0 && ix0+g.kw <= g.w {
-				addT(xb[(iy*g.w+ix0)*cin:(iy*g.w+ix0)*cin+kwc], s)
-				continue
-			}
-			for kx := 0; kx < g.kw; kx++ {
-				ix := ix0 + kx
-				if ix < 0 || ix >= g.w {
+		src := col[(r-r0)*kkc : (r-r0+seg)*kkc]
+		a, b := max(ox, min(oxLo, ox+seg)), max(max(ox, min(oxLo, ox+seg)), min(ox+seg, oxHi))
+		for q := ox; q < a; q++ {
+			col2imPixel(g, src[(q-ox)*kkc:(q-ox+1)*kkc], xb, oy, q)
+		}
+		if a < b {
+			for ky := 0; ky < g.kh; ky++ {
+				iy := oy*g.stride - g.padT + ky
+				if iy < 0 || iy >= g.h {
 					continue
 				}
-				addT(xb[(iy*g.w+ix)*cin:(iy*g.w+ix+1)*cin], s[kx*cin:(kx+1)*cin])
+				add2DT(xb[(iy*g.w+a*g.stride-g.padL)*cin:], g.stride*cin, src[(a-ox)*kkc+ky*kwc:], kkc, kwc, b-a)
 			}
+		}
+		for q := b; q < ox+seg; q++ {
+			col2imPixel(g, src[(q-ox)*kkc:(q-ox+1)*kkc], xb, oy, q)
+		}
+		r += seg
+		ox += seg
+	}
+}
+
+// col2imPixel adds the patch gradient of output pixel (oy, ox) into xb.
+func col2imPixel[T Float](g convGeom, src, xb []T, oy, ox int) {
+	kwc, cin := g.kw*g.cin, g.cin
+	iy0, ix0 := oy*g.stride-g.padT, ox*g.stride-g.padL
+	for ky := 0; ky < g.kh; ky++ {
+		iy := iy0 + ky
+		if iy < 0 || iy >= g.h {
+			continue
+		}
+		s := src[ky*kwc : (ky+1)*kwc]
+		if ix0 >= 0 && ix0+g.kw <= g.w {
+			addT(xb[(iy*g.w+ix0)*cin:(iy*g.w+ix0)*cin+kwc], s)
+			continue
+		}
+		for kx := 0; kx < g.kw; kx++ {
+			ix := ix0 + kx
+			if ix < 0 || ix >= g.w {
+				continue
+			}
+			addT(xb[(iy*g.w+ix)*cin:(iy*g.w+ix+1)*cin], s[kx*cin:(kx+1)*cin])
 		}
 	}
 }

@@ -232,6 +232,40 @@ func copyT[T Float](dst, x []T) {
 	copy(dst, x[:len(dst)])
 }
 
+// copy2DT copies count runs of n elements: dst[i*ds:][:n] = x[i*xs:][:n].
+func copy2DT[T Float](dst []T, ds int, x []T, xs int, n, count int) {
+	if n <= 0 || count <= 0 {
+		return
+	}
+	_, _ = dst[(count-1)*ds+n-1], x[(count-1)*xs+n-1]
+	if isF32T[T]() && useVec() {
+		vCopy2D(p32(as32(dst)), ds, p32(as32(x)), xs, n, count)
+		return
+	}
+	for i := 0; i < count; i++ {
+		copy(dst[i*ds:i*ds+n], x[i*xs:i*xs+n])
+	}
+}
+
+// add2DT adds count runs of n elements in order: dst[i*ds:][:n] +=
+// x[i*xs:][:n] (runs of dst may overlap).
+func add2DT[T Float](dst []T, ds int, x []T, xs int, n, count int) {
+	if n <= 0 || count <= 0 {
+		return
+	}
+	_, _ = dst[(count-1)*ds+n-1], x[(count-1)*xs+n-1]
+	if isF32T[T]() && useVec() {
+		vAdd2D(p32(as32(dst)), ds, p32(as32(x)), xs, n, count)
+		return
+	}
+	for i := 0; i < count; i++ {
+		d, s := dst[i*ds:i*ds+n], x[i*xs:i*xs+n]
+		for j, v := range s {
+			d[j] += v
+		}
+	}
+}
+
 func mulT[T Float](dst, x, s []T) {
 	if isF32T[T]() {
 		mulRow(as32(dst), as32(x), as32(s))

@@ -44,3 +44,9 @@ func vGradSums(s1, s2, gv, x, m *float32, n int)
 
 //go:noescape
 func vCopy(dst, x *float32, n int)
+
+//go:noescape
+func vCopy2D(dst *float32, ds int, x *float32, xs int, n, count int)
+
+//go:noescape
+func vAdd2D(dst *float32, ds int, x *float32, xs int, n, count int)

@@ -502,3 +502,99 @@ cptail:
 cpdone:
 	VZEROUPPER
 	RET
+
+// func vCopy2D(dst *float32, ds int, x *float32, xs int, n, count int):
+// for i < count: dst[i*ds : i*ds+n] = x[i*xs : i*xs+n] (strides in floats)
+TEXT ·vCopy2D(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ ds+8(FP), R8
+	MOVQ x+16(FP), SI
+	MOVQ xs+24(FP), R9
+	MOVQ n+32(FP), R10
+	MOVQ count+40(FP), R11
+	SHLQ $2, R8
+	SHLQ $2, R9
+	// tail mask for n%16 into K2 (all ones when n%16 == 0 is not used)
+	MOVQ R10, CX
+	ANDQ $15, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K2
+c2row:
+	TESTQ R11, R11
+	JEQ c2done
+	MOVQ DI, R12
+	MOVQ SI, R13
+	MOVQ R10, CX
+c2loop:
+	CMPQ CX, $16
+	JLT c2tail
+	VMOVUPS (R13), Z0
+	VMOVUPS Z0, (R12)
+	ADDQ $64, R12
+	ADDQ $64, R13
+	SUBQ $16, CX
+	JMP c2loop
+c2tail:
+	TESTQ CX, CX
+	JEQ c2next
+	VMOVUPS.Z (R13), K2, Z0
+	VMOVUPS Z0, K2, (R12)
+c2next:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ R11
+	JMP c2row
+c2done:
+	VZEROUPPER
+	RET
+
+// func vAdd2D(dst *float32, ds int, x *float32, xs int, n, count int):
+// for i < count, in order: dst[i*ds : i*ds+n] += x[i*xs : i*xs+n]
+TEXT ·vAdd2D(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ ds+8(FP), R8
+	MOVQ x+16(FP), SI
+	MOVQ xs+24(FP), R9
+	MOVQ n+32(FP), R10
+	MOVQ count+40(FP), R11
+	SHLQ $2, R8
+	SHLQ $2, R9
+	MOVQ R10, CX
+	ANDQ $15, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K2
+a2row:
+	TESTQ R11, R11
+	JEQ a2dn
+	MOVQ DI, R12
+	MOVQ SI, R13
+	MOVQ R10, CX
+a2lp:
+	CMPQ CX, $16
+	JLT a2tl
+	VMOVUPS (R12), Z0
+	VADDPS (R13), Z0, Z0
+	VMOVUPS Z0, (R12)
+	ADDQ $64, R12
+	ADDQ $64, R13
+	SUBQ $16, CX
+	JMP a2lp
+a2tl:
+	TESTQ CX, CX
+	JEQ a2nx
+	VMOVUPS.Z (R12), K2, Z0
+	VMOVUPS.Z (R13), K2, Z1
+	VADDPS Z1, Z0, Z0
+	VMOVUPS Z0, K2, (R12)
+a2nx:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ R11
+	JMP a2row
+a2dn:
+	VZEROUPPER
+	RET

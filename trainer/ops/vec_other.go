@@ -18,3 +18,6 @@ func vSqDev(dst, x, m *float32, n int)                 { panic("unreachable") }
 func vGradSums(s1, s2, gv, x, m *float32, n int)       { panic("unreachable") }
 
 func vCopy(dst, x *float32, n int) { panic("unreachable") }
+
+func vCopy2D(dst *float32, ds int, x *float32, xs int, n, count int) { panic("unreachable") }
+func vAdd2D(dst *float32, ds int, x *float32, xs int, n, count int)  { panic("unreachable") }

@@ -1,0 +1,99 @@
+package ops
+
+import (
+	"math/rand"
+	"testing"
+
+	"github.com/effnas/effnas/trainer/kernels"
+)
+
+// TestIm2colMatchesPixelLoop compares im2col and col2im (row segments with
+// strided vector copies and adds) with the plain pixel-by-pixel loops, bit
+// for bit, over geometries and chunk boundaries, on both backends.
+func TestIm2colMatchesPixelLoop(t *testing.T) {
+	defer kernels.SetBackend(kernels.Backend())
+	rng := rand.New(rand.NewSource(3))
+	geoms := []convGeom{
+		newConvGeom(2, 7, 7, 16, 3, 3, 8, 1),
+		newConvGeom(2, 8, 8, 5, 3, 3, 4, 2),
+		newConvGeom(1, 7, 6, 3, 5, 5, 2, 2),
+		newConvGeom(2, 5, 9, 17, 3, 1, 3, 1),
+		newConvGeom(1, 4, 4, 2, 5, 5, 2, 1), // kernel wider than the input
+		newConvGeom(3, 6, 6, 1, 3, 3, 4, 1),
+	}
+	for _, be := range []string{"go", "avx512"} {
+		if err := kernels.SetBackend(be); err != nil {
+			continue
+		}
+		for gi, g := range geoms {
+			rows, kkc := g.n*g.oh*g.ow, g.kkc()
+			x := make([]float32, g.n*g.h*g.w*g.cin)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			cols := make([]float32, rows*kkc)
+			for i := range cols {
+				cols[i] = float32(rng.NormFloat64())
+			}
+			for _, chunk := range []int{1, 3, g.ow, g.ow + 2, rows} {
+				got, want := make([]float32, rows*kkc), make([]float32, rows*kkc)
+				dxGot, dxWant := make([]float32, len(x)), make([]float32, len(x))
+				for r0 := 0; r0 < rows; r0 += chunk {
+					r1 := min(rows, r0+chunk)
+					im2col(g, x, got[r0*kkc:r1*kkc], r0, r1)
+					col2im(g, cols[r0*kkc:r1*kkc], dxGot, r0, r1)
+				}
+				for r := 0; r < rows; r++ {
+					n, p := r/g.rowsPerSample, r%g.rowsPerSample
+					xb := x[n*g.h*g.w*g.cin : (n+1)*g.h*g.w*g.cin]
+					db := dxWant[n*g.h*g.w*g.cin : (n+1)*g.h*g.w*g.cin]
+					im2colPixel(g, xb, want[r*kkc:(r+1)*kkc], p/g.ow, p%g.ow)
+					col2imPixel(g, cols[r*kkc:(r+1)*kkc], db, p/g.ow, p%g.ow)
+				}
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("%s geom %d chunk %d: im2col[%d] %v, want %v", be, gi, chunk, i, got[i], want[i])
+					}
+				}
+				for i := range dxWant {
+					if dxGot[i] != dxWant[i] {
+						t.Fatalf("%s geom %d chunk %d: col2im[%d] %v, want %v", be, gi, chunk, i, dxGot[i], dxWant[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestStrided2DKernels(t *testing.T) {
+	defer kernels.SetBackend(kernels.Backend())
+	rng := rand.New(rand.NewSource(4))
+	for _, c := range []struct{ ds, xs, n, count int }{{48, 16, 48, 5}, {16, 48, 48, 5}, {20, 7, 17, 4}, {5, 5, 5, 9}, {64, 32, 33, 3}, {16, 16, 16, 1}} {
+		dst0 := make([]float32, (c.count-1)*c.ds+c.n+3)
+		x := make([]float32, (c.count-1)*c.xs+c.n+3)
+		for i := range dst0 {
+			dst0[i] = float32(rng.NormFloat64())
+		}
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		var res [2][2][]float32
+		for bi, be := range []string{"go", "avx512"} {
+			if err := kernels.SetBackend(be); err != nil {
+				res[bi] = res[0]
+				continue
+			}
+			cp, ad := append([]float32(nil), dst0...), append([]float32(nil), dst0...)
+			copy2DT(cp, c.ds, x, c.xs, c.n, c.count)
+			add2DT(ad, c.ds, x, c.xs, c.n, c.count)
+			res[bi] = [2][]float32{cp, ad}
+		}
+		for k := 0; k < 2; k++ {
+			for i := range dst0 {
+				if res[0][k][i] != res[1][k][i] {
+					t.Fatalf("%+v kernel %d [%d]: go %v, avx512 %v", c, k, i, res[0][k][i], res[1][k][i])
+				}
+			}
+		}
+	}
+}
