@@ -812,26 +812,36 @@ func rowSums32(c, rows int, two bool, fn func(b1, b2 []float32, r0, r1 int)) (s1
 	return s1, s2
 }
 
-// moments32 is moments for float32, two passes of rowSums32: the mean, then
-// the squared deviations from the float32-rounded mean, corrected to the
-// exact mean.
+// momentSample is how many rows, evenly spaced, give moments32 its shift.
+const momentSample = 64
+
+// moments32 is moments for float32 in one pass of rowSums32: the sums of
+// d = x-k and d*d, with k per channel the mean of momentSample evenly spaced
+// rows (close to the batch mean, so the variance E[d^2]-E[d]^2 loses
+// nothing to cancellation), accumulated like the other BatchNorm sums.
 func moments32(c int, x []float32) (mean, vari []float64) {
 	rows := len(x) / c
-	mean, _ = rowSums32(c, rows, false, func(b1, _ []float32, r0, r1 int) {
-		addRow(b1, x[r0*c:r1*c])
-	})
-	m32 := make([]float32, c)
-	for i := range mean {
-		mean[i] /= float64(rows)
-		m32[i] = float32(mean[i])
+	ns := min(rows, momentSample)
+	k64 := make([]float64, c)
+	for j := 0; j < ns; j++ {
+		r := j * rows / ns
+		for i, v := range x[r*c : (r+1)*c] {
+			k64[i] += float64(v)
+		}
 	}
-	mt := tiled(m32, rowTile(c))
-	vari, _ = rowSums32(c, rows, false, func(b1, _ []float32, r0, r1 int) {
-		sqDevRow(b1, x[r0*c:r1*c], mt)
+	k32 := make([]float32, c)
+	for i := range k64 {
+		k32[i] = float32(k64[i] / float64(ns))
+	}
+	kt := tiled(k32, rowTile(c))
+	s1, s2 := rowSums32(c, rows, true, func(b1, b2 []float32, r0, r1 int) {
+		shiftSqRow(b1, b2, x[r0*c:r1*c], kt)
 	})
-	for i := range vari {
-		d := mean[i] - float64(m32[i])
-		vari[i] = max(0, vari[i]/float64(rows)-d*d)
+	mean, vari = s1, s2
+	for i := range mean {
+		d := s1[i] / float64(rows)
+		mean[i] = float64(k32[i]) + d
+		vari[i] = max(0, s2[i]/float64(rows)-d*d)
 	}
 	return mean, vari
 }

@@ -153,3 +153,36 @@ func TestAddIntoMatchesLoop(t *testing.T) {
 		}
 	}
 }
+
+// TestMoments32Accuracy compares the one-pass float32 moments with float64
+// two-pass sums, also for channels far from zero mean.
+func TestMoments32Accuracy(t *testing.T) {
+	for _, c := range []int{3, 16, 130} {
+		for _, off := range []float64{0, 100, -3000} {
+			rows := 5000
+			rng := rand.New(rand.NewSource(int64(c)))
+			x := make([]float32, rows*c)
+			for r := 0; r < rows; r++ {
+				for i := 0; i < c; i++ {
+					x[r*c+i] = float32(off*float64(i%3) + (1+float64(i%5))*rng.NormFloat64() + float64(r%7)*0.1)
+				}
+			}
+			mean, vari := moments32(c, x)
+			for i := 0; i < c; i++ {
+				m, v := 0.0, 0.0
+				for r := 0; r < rows; r++ {
+					m += float64(x[r*c+i])
+				}
+				m /= float64(rows)
+				for r := 0; r < rows; r++ {
+					d := float64(x[r*c+i]) - m
+					v += d * d
+				}
+				v /= float64(rows)
+				if math.Abs(mean[i]-m) > 1e-6*math.Max(1, math.Abs(m)) || math.Abs(vari[i]-v) > 1e-5*v {
+					t.Fatalf("c=%d off=%v channel %d: mean %v var %v, want %v %v", c, off, i, mean[i], vari[i], m, v)
+				}
+			}
+		}
+	}
+}

@@ -176,6 +176,21 @@ func sqDevRow(dst, x, m []float32) {
 	}
 }
 
+// shiftSqRow: d = x-k; s1 += d; s2 += d*d.
+func shiftSqRow(s1, s2, x, k []float32) {
+	n := len(s1)
+	s2, x, k = s2[:n], x[:n], k[:n]
+	if n > 0 && useVec() {
+		vShiftSq(p32(s1), p32(s2), p32(x), p32(k), n)
+		return
+	}
+	for i, v := range x {
+		d := v - k[i]
+		s1[i] += d
+		s2[i] += d * d
+	}
+}
+
 // gradSumsRow: s1 += g; s2 += g*(x-m).
 func gradSumsRow(s1, s2, g, x, m []float32) {
 	n := len(s1)

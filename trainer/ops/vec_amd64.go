@@ -50,3 +50,6 @@ func vCopy2D(dst *float32, ds int, x *float32, xs int, n, count int)
 
 //go:noescape
 func vAdd2D(dst *float32, ds int, x *float32, xs int, n, count int)
+
+//go:noescape
+func vShiftSq(s1, s2, x, k *float32, n int)

@@ -598,3 +598,43 @@ a2nx:
 a2dn:
 	VZEROUPPER
 	RET
+
+// func vShiftSq(s1, s2, x, k *float32, n int): d = x-k; s1 += d; s2 += d*d
+TEXT ·vShiftSq(SB), NOSPLIT, $0-40
+	MOVQ s1+0(FP), DI
+	MOVQ s2+8(FP), R8
+	MOVQ x+16(FP), SI
+	MOVQ k+24(FP), DX
+	MOVQ n+32(FP), CX
+ssloop:
+	CMPQ CX, $16
+	JLT sstail
+	VMOVUPS (SI), Z1
+	VSUBPS (DX), Z1, Z1
+	VADDPS (DI), Z1, Z2
+	VMOVUPS Z2, (DI)
+	VMOVUPS (R8), Z3
+	VFMADD231PS Z1, Z1, Z3
+	VMOVUPS Z3, (R8)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	ADDQ $64, R8
+	SUBQ $16, CX
+	JMP ssloop
+sstail:
+	TESTQ CX, CX
+	JEQ ssdone
+	TAILMASK
+	VMOVUPS.Z (SI), K1, Z1
+	VMOVUPS.Z (DX), K1, Z4
+	VSUBPS Z4, Z1, Z1
+	VMOVUPS.Z (DI), K1, Z2
+	VADDPS Z1, Z2, Z2
+	VMOVUPS Z2, K1, (DI)
+	VMOVUPS.Z (R8), K1, Z3
+	VFMADD231PS Z1, Z1, Z3
+	VMOVUPS Z3, K1, (R8)
+ssdone:
+	VZEROUPPER
+	RET

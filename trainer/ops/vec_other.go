@@ -21,3 +21,5 @@ func vCopy(dst, x *float32, n int) { panic("unreachable") }
 
 func vCopy2D(dst *float32, ds int, x *float32, xs int, n, count int) { panic("unreachable") }
 func vAdd2D(dst *float32, ds int, x *float32, xs int, n, count int)  { panic("unreachable") }
+
+func vShiftSq(s1, s2, x, k *float32, n int) { panic("unreachable") }

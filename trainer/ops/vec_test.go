@@ -45,6 +45,8 @@ func TestRowKernelsMatchGo(t *testing.T) {
 		{"copy", func(d []float32, in [][]float32) { copyRow(d, in[0]) }, 1, false},
 		{"mul", func(d []float32, in [][]float32) { mulRow(d, in[0], in[1]) }, 2, false},
 		{"sqDev", func(d []float32, in [][]float32) { sqDevRow(d, in[0], in[1]) }, 2, true},
+		{"shiftSq.s1", func(d []float32, in [][]float32) { shiftSqRow(d, in[0], in[1], in[2]) }, 3, true},
+		{"shiftSq.s2", func(d []float32, in [][]float32) { shiftSqRow(in[0][:len(d)], d, in[1], in[2]) }, 3, true},
 		{"gradSums.s1", func(d []float32, in [][]float32) { gradSumsRow(d, in[0], in[1], in[2], in[3]) }, 4, true},
 		{"gradSums.s2", func(d []float32, in [][]float32) { gradSumsRow(in[0][:len(d)], d, in[1], in[2], in[3]) }, 4, true},
 	}
