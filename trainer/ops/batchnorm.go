@@ -775,8 +775,9 @@ func foldInto(acc []float64, blk []float32, c int) {
 func rowSums32(c, rows int, two bool, fn func(b1, b2 []float32, r0, r1 int)) (s1, s2 []float64) {
 	np := fixedParts(rows, bnGrain(c))
 	k := rowTile(c)
-	a, b := make([]float64, np*c), make([]float64, np*c)
-	blk1, blk2 := make([]float32, np*k*c), make([]float32, np*k*c)
+	sc := getSumScratch(np*c, np*k*c)
+	defer sumScratchPool.Put(sc)
+	a, b, blk1, blk2 := sc.a, sc.b, sc.blk1, sc.blk2
 	runParts(rows, np, func(pi, lo, hi int) {
 		acc1, acc2 := a[pi*c:(pi+1)*c], b[pi*c:(pi+1)*c]
 		p1, p2 := blk1[pi*k*c:(pi+1)*k*c], blk2[pi*k*c:(pi+1)*k*c]
@@ -814,6 +815,33 @@ func rowSums32(c, rows int, two bool, fn func(b1, b2 []float32, r0, r1 int)) (s1
 
 // momentSample is how many rows, evenly spaced, give moments32 its shift.
 const momentSample = 64
+
+// sumScratch is rowSums32's scratch, recycled between calls.
+type sumScratch struct {
+	a, b       []float64
+	blk1, blk2 []float32
+}
+
+var sumScratchPool sync.Pool
+
+// getSumScratch returns zeroed float64 sums of length n64 and float32
+// blocks of length n32 (the blocks are cleared before use anyway).
+func getSumScratch(n64, n32 int) *sumScratch {
+	sc, _ := sumScratchPool.Get().(*sumScratch)
+	if sc == nil {
+		sc = &sumScratch{}
+	}
+	if cap(sc.a) < n64 {
+		sc.a, sc.b = make([]float64, n64), make([]float64, n64)
+	}
+	if cap(sc.blk1) < n32 {
+		sc.blk1, sc.blk2 = make([]float32, n32), make([]float32, n32)
+	}
+	sc.a, sc.b, sc.blk1, sc.blk2 = sc.a[:n64], sc.b[:n64], sc.blk1[:n32], sc.blk2[:n32]
+	clear(sc.a)
+	clear(sc.b)
+	return sc
+}
 
 // moments32 is moments for float32 in one pass of rowSums32: the sums of
 // d = x-k and d*d, with k per channel the mean of momentSample evenly spaced
