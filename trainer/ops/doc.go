@@ -27,7 +27,10 @@
 //     needs none).
 //   - DepthwiseConv2D(x, w, stride): gorgonia has no grouped/depthwise
 //     convolution. Loops are NHWC with the innermost loop over channels,
-//     parallel over the batch.
+//     parallel over the batch; each output pixel (and each input-gradient
+//     pixel, gathered rather than scattered) sums its taps in registers,
+//     and the weight gradient sums each tap over a sample's pixels the
+//     same way.
 //   - BatchNorm (NewBatchNorm + Apply): gorgonia's BatchNormOp resets its
 //     running statistics whenever a machine is built (TrainModeOp), uses the
 //     PyTorch momentum convention and cannot recalibrate. Ours owns its

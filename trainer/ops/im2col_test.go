@@ -97,3 +97,45 @@ func TestStrided2DKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestDWPixelKernel compares the register-accumulating depthwise pixel
+// kernel with the plain loop (go backend) for channel counts around its
+// 64- and 16-channel steps.
+func TestDWPixelKernel(t *testing.T) {
+	defer kernels.SetBackend(kernels.Backend())
+	rng := rand.New(rand.NewSource(5))
+	for _, c := range []int{1, 5, 16, 17, 48, 64, 65, 100, 130, 384} {
+		for _, taps := range []int{0, 1, 4, 9} {
+			x, w := make([]float32, 12*c), make([]float32, 9*c)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			for i := range w {
+				w[i] = float32(rng.NormFloat64())
+			}
+			xo, wo := make([]int, taps), make([]int, taps)
+			for i := range xo {
+				xo[i], wo[i] = rng.Intn(12)*c, rng.Intn(9)*c
+			}
+			var res [2][]float32
+			for bi, be := range []string{"go", "avx512"} {
+				res[bi] = make([]float32, c+1)
+				res[bi][c] = 42 // beyond c: untouched
+				for i := 0; i < c; i++ {
+					res[bi][i] = float32(i) // overwritten
+				}
+				if err := kernels.SetBackend(be); err != nil {
+					copy(res[bi], res[0])
+					continue
+				}
+				dwPixelT(res[bi], x, w, xo, wo, c)
+			}
+			for i := range res[0] {
+				d := float64(res[0][i] - res[1][i])
+				if d > 1e-5 || d < -1e-5 || res[1][c] != 42 {
+					t.Fatalf("c=%d taps=%d [%d]: go %v, avx512 %v", c, taps, i, res[0][i], res[1][i])
+				}
+			}
+		}
+	}
+}

@@ -291,3 +291,29 @@ func mulT[T Float](dst, x, s []T) {
 		dst[i] = v * s[i]
 	}
 }
+
+// dwPixelT writes dst[:c] = sum over taps t of x[xoff[t]:][:c] *
+// w[woff[t]:][:c], the taps in order (one depthwise output or input-gradient
+// pixel, accumulated in registers). No taps: zeros.
+func dwPixelT[T Float](dst, x, w []T, xoff, woff []int, c int) {
+	dst = dst[:c]
+	woff = woff[:len(xoff)]
+	for t, o := range xoff {
+		_, _ = x[o:o+c], w[woff[t]:woff[t]+c]
+	}
+	if isF32T[T]() && c > 0 && useVec() {
+		var xp, wp *int
+		if len(xoff) > 0 {
+			xp, wp = &xoff[0], &woff[0]
+		}
+		vDWPixel(p32(as32(dst)), p32(as32(x)), p32(as32(w)), xp, wp, len(xoff), c)
+		return
+	}
+	clear(dst)
+	for t, o := range xoff {
+		xr, wr := x[o:o+c], w[woff[t]:woff[t]+c]
+		for i := range dst {
+			dst[i] += xr[i] * wr[i]
+		}
+	}
+}

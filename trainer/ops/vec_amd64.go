@@ -53,3 +53,6 @@ func vAdd2D(dst *float32, ds int, x *float32, xs int, n, count int)
 
 //go:noescape
 func vShiftSq(s1, s2, x, k *float32, n int)
+
+//go:noescape
+func vDWPixel(dst, x, w *float32, xoff, woff *int, ntaps, c int)

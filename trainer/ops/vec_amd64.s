@@ -638,3 +638,87 @@ sstail:
 ssdone:
 	VZEROUPPER
 	RET
+
+// func vDWPixel(dst, x, w *float32, xoff, woff *int, ntaps, c int):
+// dst[i] = sum over t < ntaps of x[xoff[t]+i]*w[woff[t]+i], i < c (offsets
+// in floats); the taps are summed in order, 64 channels at a time in
+// registers, then 16 (masked for the last).
+TEXT ·vDWPixel(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ w+16(FP), DX
+	MOVQ xoff+24(FP), R8
+	MOVQ woff+32(FP), R9
+	MOVQ ntaps+40(FP), R10
+	MOVQ c+48(FP), CX
+	XORQ R11, R11
+dw4:
+	CMPQ CX, $64
+	JLT dw1
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	XORQ R12, R12
+dw4tap:
+	CMPQ R12, R10
+	JGE dw4st
+	MOVQ (R8)(R12*8), R13
+	LEAQ (SI)(R13*4), R13
+	ADDQ R11, R13
+	MOVQ (R9)(R12*8), R14
+	LEAQ (DX)(R14*4), R14
+	ADDQ R11, R14
+	VMOVUPS (R13), Z4
+	VMOVUPS 64(R13), Z5
+	VMOVUPS 128(R13), Z6
+	VMOVUPS 192(R13), Z7
+	VFMADD231PS (R14), Z4, Z0
+	VFMADD231PS 64(R14), Z5, Z1
+	VFMADD231PS 128(R14), Z6, Z2
+	VFMADD231PS 192(R14), Z7, Z3
+	INCQ R12
+	JMP dw4tap
+dw4st:
+	VMOVUPS Z0, (DI)(R11*1)
+	VMOVUPS Z1, 64(DI)(R11*1)
+	VMOVUPS Z2, 128(DI)(R11*1)
+	VMOVUPS Z3, 192(DI)(R11*1)
+	ADDQ $256, R11
+	SUBQ $64, CX
+	JMP dw4
+dw1:
+	TESTQ CX, CX
+	JLE dwdone
+	MOVQ $0xffff, AX
+	CMPQ CX, $16
+	JGE dw1mask
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+dw1mask:
+	KMOVW AX, K2
+	VPXORD Z0, Z0, Z0
+	XORQ R12, R12
+dw1tap:
+	CMPQ R12, R10
+	JGE dw1st
+	MOVQ (R8)(R12*8), R13
+	LEAQ (SI)(R13*4), R13
+	ADDQ R11, R13
+	MOVQ (R9)(R12*8), R14
+	LEAQ (DX)(R14*4), R14
+	ADDQ R11, R14
+	VMOVUPS.Z (R13), K2, Z4
+	VMOVUPS.Z (R14), K2, Z5
+	VFMADD231PS Z5, Z4, Z0
+	INCQ R12
+	JMP dw1tap
+dw1st:
+	VMOVUPS Z0, K2, (DI)(R11*1)
+	ADDQ $64, R11
+	SUBQ $16, CX
+	JMP dw1
+dwdone:
+	VZEROUPPER
+	RET

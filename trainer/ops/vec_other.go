@@ -23,3 +23,5 @@ func vCopy2D(dst *float32, ds int, x *float32, xs int, n, count int) { panic("un
 func vAdd2D(dst *float32, ds int, x *float32, xs int, n, count int)  { panic("unreachable") }
 
 func vShiftSq(s1, s2, x, k *float32, n int) { panic("unreachable") }
+
+func vDWPixel(dst, x, w *float32, xoff, woff *int, ntaps, c int) { panic("unreachable") }
