@@ -85,23 +85,9 @@ func (e *TrainEvaluator) Evaluate(ctx context.Context, t Task, gate *Gate) (stor
 		if err != nil {
 			return store.Metrics{}, err
 		}
-		b := e.Budget
-		size := b.ImageSize
-		if size == 0 {
-			size = a.TrainSize()
-		}
-		batch := max(b.Batch, 0)
-		if batch == 0 {
-			batch = 64
-		}
-		steps, warm := b.TimingSteps, b.TimingWarmup
-		if steps <= 0 {
-			steps = 20
-		}
-		if warm <= 0 {
-			warm = 3
-		}
-		st, fw, err := trainer.MeasureStep(ctx, net, batch, size, warm, steps, s)
+		b := e.Budget.WithDefaults(a)
+		size, batch := b.ImageSize, b.Batch
+		st, fw, err := trainer.MeasureStep(ctx, net, batch, size, b.TimingWarmup, max(b.TimingSteps, 1), s)
 		if err != nil {
 			return store.Metrics{}, err
 		}

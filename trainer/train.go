@@ -155,6 +155,10 @@ type Budget struct {
 	TimingWarmup, TimingSteps int
 }
 
+// WithDefaults fills the zero fields of b with the documented defaults for
+// architecture a.
+func (b Budget) WithDefaults(a searchspace.Arch) Budget { return b.withDefaults(a) }
+
 func (b Budget) withDefaults(a searchspace.Arch) Budget {
 	if b.Epochs == 0 && b.Steps == 0 {
 		b.Epochs = 1
