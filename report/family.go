@@ -35,7 +35,8 @@ type FamilyPoint struct {
 	// StepTimeMS is the step time in milliseconds, as "nas family --train"
 	// writes it; DecodeFamily moves it into StepTime.
 	StepTimeMS float64 `json:"step_time_ms,omitempty"`
-	// Accuracy is the validation accuracy, 0 to 1.
+	// Accuracy is the accuracy the family was compared on (test accuracy for
+	// "nas family --train"), 0 to 1.
 	Accuracy float64 `json:"accuracy"`
 	// Reference marks a published or baseline model: drawn with squares
 	// and a dashed line, rather than circles and a solid line.
@@ -145,8 +146,8 @@ func (f Family) Figure() *Figure {
 	if title == "" {
 		title = "Model family"
 	}
-	params := newPlot(title+": accuracy vs parameters", Params.Label(), "validation accuracy (%)")
-	times := newPlot(title+": accuracy vs step time", StepTime.Label(), "validation accuracy (%)")
+	params := newPlot(title+": accuracy vs parameters", Params.Label(), "accuracy (%)")
+	times := newPlot(title+": accuracy vs step time", StepTime.Label(), "accuracy (%)")
 	leg := newLegend()
 	for i, g := range groupFamily(f.Points) {
 		col := seriesColor(i)
