@@ -852,6 +852,7 @@ func ProfileStep(ctx context.Context, net *Net, batch, size, warmup, steps int, 
 	for i := range p.Ops {
 		p.Ops[i].Total /= time.Duration(steps)
 		p.Ops[i].Calls /= steps
+		p.Ops[i].MACs /= int64(steps)
 		sum += p.Ops[i].Total
 	}
 	p.Other = max(0, p.Step-sum)

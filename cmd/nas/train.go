@@ -342,11 +342,15 @@ func printOpProfile(p trainer.OpProfile) {
 		fmt.Fprintf(stdout, "%-24s %9.2f %5.1f%% %6d\n", n, byOp[n].Seconds()*1e3, pct(byOp[n]), calls[n])
 	}
 	fmt.Fprintf(stdout, "%-24s %9.2f %5.1f%%\n", "other (gorgonia, update)", p.Other.Seconds()*1e3, pct(p.Other))
-	fmt.Fprintf(stdout, "\nlargest by op and output shape:\n")
+	fmt.Fprintf(stdout, "\nlargest by op and output shape (GFLOP/s for convolutions, 2 FLOP per multiply-add):\n")
 	for i, o := range p.Ops {
 		if i == 15 {
 			break
 		}
-		fmt.Fprintf(stdout, "%-24s %-16s %9.2f %5.1f%%\n", o.Op, o.Shape, o.Total.Seconds()*1e3, pct(o.Total))
+		rate := ""
+		if g := o.GFLOPS(); g > 0 {
+			rate = fmt.Sprintf("%7.1f GFLOP/s", g)
+		}
+		fmt.Fprintf(stdout, "%-24s %-16s %9.2f %5.1f%% %s\n", o.Op, o.Shape, o.Total.Seconds()*1e3, pct(o.Total), rate)
 	}
 }

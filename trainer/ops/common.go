@@ -200,7 +200,7 @@ func execTimed(op kernelOp, out *tensor.Dense, in []*tensor.Dense) error {
 	}
 	t := time.Now()
 	err := op.exec(out, in)
-	record(op, out.Shape(), time.Since(t))
+	record(op, out, in, time.Since(t))
 	return err
 }
 

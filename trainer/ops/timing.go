@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"gorgonia.org/tensor"
 )
 
 // Per-op timing (off by default): when on, every op of this package records
@@ -27,6 +29,17 @@ type OpTime struct {
 	Shape string        `json:"shape"`
 	Calls int           `json:"calls"`
 	Total time.Duration `json:"total"`
+	// MACs is the number of multiply-adds done in Total (convolutions
+	// only; 0 for the other ops), so 2*MACs/Total is the achieved FLOP rate.
+	MACs int64 `json:"macs"`
+}
+
+// GFLOPS is the achieved rate of a convolution op (0 for other ops).
+func (t OpTime) GFLOPS() float64 {
+	if t.MACs == 0 || t.Total <= 0 {
+		return 0
+	}
+	return 2 * float64(t.MACs) / t.Total.Seconds() / 1e9
 }
 
 // SetTiming switches per-op timing on or off.
@@ -64,8 +77,13 @@ func opName(s string) string {
 	return s
 }
 
-func record(op kernelOp, shape []int, d time.Duration) {
+func record(op kernelOp, out *tensor.Dense, in []*tensor.Dense, d time.Duration) {
+	shape := out.Shape()
 	k := opKey{opName(op.String()), shapeString(shape)}
+	var macs int64
+	if m, ok := op.(macCounter); ok {
+		macs = m.macs(out, in)
+	}
 	timingMu.Lock()
 	t := timings[k]
 	if t == nil {
@@ -74,6 +92,7 @@ func record(op kernelOp, shape []int, d time.Duration) {
 	}
 	t.Calls++
 	t.Total += d
+	t.MACs += macs
 	timingMu.Unlock()
 }
 
@@ -100,4 +119,40 @@ func itoa(v int) string {
 		v /= 10
 	}
 	return string(buf[i:])
+}
+
+// macCounter is implemented by the ops whose work is multiply-adds
+// (convolutions), so that timings can report an achieved rate.
+type macCounter interface {
+	macs(out *tensor.Dense, in []*tensor.Dense) int64
+}
+
+// convolution multiply-adds: every output (or output-gradient) element of
+// a convolution takes kh*kw*cin of them (kh*kw for depthwise).
+func (conv2DOp) macs(out *tensor.Dense, in []*tensor.Dense) int64 {
+	w := in[1].Shape()
+	return int64(out.Shape().TotalSize()) * int64(w[0]*w[1]*w[2])
+}
+
+func (conv2DGradXOp) macs(_ *tensor.Dense, in []*tensor.Dense) int64 {
+	w := in[0].Shape()
+	return int64(in[1].Shape().TotalSize()) * int64(w[0]*w[1]*w[2])
+}
+
+func (op conv2DGradWOp) macs(_ *tensor.Dense, in []*tensor.Dense) int64 {
+	return int64(in[1].Shape().TotalSize()) * int64(op.wShape[0]*op.wShape[1]*op.wShape[2])
+}
+
+func (dwConvOp) macs(out *tensor.Dense, in []*tensor.Dense) int64 {
+	w := in[1].Shape()
+	return int64(out.Shape().TotalSize()) * int64(w[0]*w[1])
+}
+
+func (dwGradXOp) macs(_ *tensor.Dense, in []*tensor.Dense) int64 {
+	w := in[0].Shape()
+	return int64(in[1].Shape().TotalSize()) * int64(w[0]*w[1])
+}
+
+func (op dwGradWOp) macs(_ *tensor.Dense, in []*tensor.Dense) int64 {
+	return int64(in[1].Shape().TotalSize()) * int64(op.wShape[0]*op.wShape[1])
 }
