@@ -1,16 +1,12 @@
 package store
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
-	"runtime"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/effnas/effnas/reward"
@@ -68,42 +64,6 @@ func (h Host) Fingerprint() string {
 		h.OS, h.Arch, h.CPU, h.Cores, h.GOMAXPROCS, h.GoVersion, h.Backend)
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:6])
-}
-
-// LocalHost describes this process's machine, with backend as the kernel
-// backend's name. The CPU model is read from /proc/cpuinfo where there is one.
-func LocalHost(backend string) Host {
-	name, _ := os.Hostname()
-	return Host{
-		Hostname: name, OS: runtime.GOOS, Arch: runtime.GOARCH, CPU: cpuModel(),
-		Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
-		Backend: backend,
-	}
-}
-
-func cpuModel() string {
-	f, err := os.Open("/proc/cpuinfo")
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	fallback := ""
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		switch strings.TrimSpace(k) {
-		case "model name":
-			return strings.TrimSpace(v)
-		case "Model", "Hardware":
-			if fallback == "" {
-				fallback = strings.TrimSpace(v)
-			}
-		}
-	}
-	return fallback
 }
 
 // Search is the record of one search: what it searches, how, and where.

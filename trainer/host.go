@@ -29,17 +29,29 @@ func HostInfo() Host {
 	return h
 }
 
+// cpuModel reads the CPU model from /proc/cpuinfo ("model name" on x86,
+// "Model" or "Hardware" on ARM), or names the architecture.
 func cpuModel() string {
 	f, err := os.Open("/proc/cpuinfo")
 	if err != nil {
 		return runtime.GOARCH
 	}
 	defer f.Close()
+	fallback := runtime.GOARCH
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "model name":
 			return strings.TrimSpace(v)
+		case "Model", "Hardware":
+			if fallback == runtime.GOARCH {
+				fallback = strings.TrimSpace(v)
+			}
 		}
 	}
-	return runtime.GOARCH
+	return fallback
 }
