@@ -8,7 +8,6 @@ import (
 
 	"github.com/effnas/effnas/controller"
 	"github.com/effnas/effnas/search"
-	"github.com/effnas/effnas/searchspace"
 )
 
 func init() {
@@ -43,12 +42,9 @@ seeds and the same trial budget.`,
 						return usagef("--controllers: %v", err)
 					}
 				}
-				sp := searchspace.DefaultSpace()
-				if *spacePath != "" {
-					var err error
-					if sp, err = searchspace.LoadSpace(*spacePath); err != nil {
-						return err
-					}
+				sp, err := loadSpace(*spacePath)
+				if err != nil {
+					return err
 				}
 				var ss []uint64
 				for i := 1; i <= *seeds; i++ {

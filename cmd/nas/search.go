@@ -100,11 +100,7 @@ database, also while a search runs.`,
 				case "synthetic":
 					ev = search.Synthetic{}
 					s.Evaluator = map[string]any{"name": "synthetic"}
-					if *spacePath != "" {
-						sp, err = searchspace.LoadSpace(*spacePath)
-					} else {
-						sp = searchspace.DefaultSpace()
-					}
+					sp, err = loadSpace(*spacePath)
 				case "train":
 					te := &search.TrainEvaluator{Dataset: *df.dataset, Data: data.Options{Dir: *df.dir}, TrainSubset: *subset, ValSize: *val,
 						Settings: trainer.Settings{LR: *lr}, Budget: trainer.Budget{Epochs: *epochs, Batch: *batch, ImageSize: *size}}
