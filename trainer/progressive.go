@@ -492,38 +492,3 @@ func TrainNetProgressive(ctx context.Context, net *Net, p Problem, s Settings, b
 	res.Final.WallTime = time.Since(start)
 	return res, nil
 }
-
-// EvaluateAtSize re-estimates the network's BatchNorm statistics at image
-// size on b.RecalBatches training batches of p (none when negative; 0 means
-// 20), then measures p.Val and p.Test at that size. Only Accuracy, Loss,
-// TestAccuracy, TestLoss and ImageSize of the result are set. It evaluates a
-// network trained at one size at another (the paper trains about 20%
-// smaller than it evaluates); the statistics stay re-estimated afterwards.
-func EvaluateAtSize(ctx context.Context, net *Net, p Problem, norm *data.Norm, size int, b Budget, seed uint64) (Result, error) {
-	b = b.withDefaults(net.Arch)
-	res := Result{ImageSize: size}
-	if p.Data == nil {
-		return res, fmt.Errorf("trainer: no data")
-	}
-	if norm == nil {
-		n := p.Data.ChannelNorm(p.Train)
-		norm = &n
-	}
-	if b.RecalBatches > 0 && len(p.Train) > 0 {
-		if err := Recalibrate(ctx, net, p.Data, p.Train, b.EvalBatch, b.RecalBatches, size, norm, seed); err != nil {
-			return res, err
-		}
-	}
-	var err error
-	if len(p.Val) > 0 {
-		if res.Accuracy, res.Loss, err = EvaluateNet(ctx, net, p.Data, p.Val, b.EvalBatch, size, norm); err != nil {
-			return res, err
-		}
-	}
-	if p.Test != nil {
-		if res.TestAccuracy, res.TestLoss, err = EvaluateNet(ctx, net, p.Test, p.Test.All(), b.EvalBatch, size, norm); err != nil {
-			return res, err
-		}
-	}
-	return res, nil
-}
