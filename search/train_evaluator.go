@@ -87,7 +87,7 @@ func (e *TrainEvaluator) Evaluate(ctx context.Context, t Task, gate *Gate) (stor
 		}
 		b := e.Budget.WithDefaults(a)
 		size, batch := b.ImageSize, b.Batch
-		st, fw, err := trainer.MeasureStep(ctx, net, batch, size, b.TimingWarmup, max(b.TimingSteps, 1), s)
+		st, fw, err := net.Measure(ctx, trainer.Timing{Batch: batch, ImageSize: size, Warmup: b.TimingWarmup, Steps: max(b.TimingSteps, 1)}, s)
 		if err != nil {
 			return store.Metrics{}, err
 		}

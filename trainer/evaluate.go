@@ -8,17 +8,91 @@ import (
 	"github.com/effnas/effnas/trainer/data"
 )
 
-// Recalibrate re-estimates the network's BatchNorm statistics as the
+// Eval says how to score a network (Net.Evaluate). The zero value scores at
+// the architecture's evaluation size with the running BatchNorm statistics.
+type Eval struct {
+	// ImageSize is where to score (0: the architecture's ImageSize).
+	ImageSize int
+	// Batch is the evaluation batch size (256).
+	Batch int
+	// Norm is the input normalisation the network was trained with; nil
+	// takes the per-channel statistics of Problem.Train, or none without it.
+	Norm *data.Norm
+	// RecalBatches > 0 first re-estimates the BatchNorm statistics at
+	// ImageSize on that many un-augmented batches of Problem.Train, shuffled
+	// by Seed; they stay re-estimated afterwards. This scores a network
+	// trained at one size at another (the paper trains about 20% smaller
+	// than it evaluates).
+	RecalBatches int
+	Seed         uint64
+}
+
+// Evaluate measures the accuracy and mean cross-entropy of the network on
+// samples Problem.Val of Problem.Data (Result.Accuracy, Loss) and on the
+// whole of Problem.Test (TestAccuracy, TestLoss), at e.ImageSize. Only
+// those fields and ImageSize of the result are set.
+func (n *Net) Evaluate(ctx context.Context, p Problem, e Eval) (Result, error) {
+	if e.ImageSize == 0 {
+		e.ImageSize = n.Arch.ImageSize
+	}
+	if e.Batch == 0 {
+		e.Batch = 256
+	}
+	switch {
+	case e.ImageSize < 1 || e.Batch < 1:
+		return Result{}, fmt.Errorf("trainer: evaluate at image size %d, batch %d: want positive values", e.ImageSize, e.Batch)
+	case len(p.Val) == 0 && p.Test == nil:
+		return Result{}, fmt.Errorf("trainer: nothing to evaluate (no validation samples, no test set)")
+	case len(p.Val) > 0 && p.Data == nil:
+		return Result{}, fmt.Errorf("trainer: validation samples without data")
+	}
+	return n.evaluate(ctx, p, e)
+}
+
+// evaluate is Evaluate after the checks; with nothing to score it only
+// re-estimates the statistics.
+func (n *Net) evaluate(ctx context.Context, p Problem, e Eval) (Result, error) {
+	if e.Norm == nil && p.Data != nil && len(p.Train) > 0 {
+		norm := p.Data.ChannelNorm(p.Train)
+		e.Norm = &norm
+	}
+	if e.RecalBatches > 0 && p.Data != nil && len(p.Train) > 0 {
+		if err := n.recalibrate(ctx, p.Data, p.Train, e.Batch, e.RecalBatches, e.ImageSize, e.Norm, e.Seed); err != nil {
+			return Result{ImageSize: e.ImageSize}, err
+		}
+	}
+	return n.score(ctx, p, e.ImageSize, e.Batch, e.Norm)
+}
+
+// score measures p.Val and p.Test (those given) at an image size with the
+// running BatchNorm statistics.
+func (n *Net) score(ctx context.Context, p Problem, size, batch int, norm *data.Norm) (Result, error) {
+	res := Result{ImageSize: size}
+	var err error
+	if len(p.Val) > 0 {
+		if res.Accuracy, res.Loss, err = n.accuracy(ctx, p.Data, p.Val, batch, size, norm); err != nil {
+			return res, err
+		}
+	}
+	if p.Test != nil {
+		if res.TestAccuracy, res.TestLoss, err = n.accuracy(ctx, p.Test, p.Test.All(), batch, size, norm); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// recalibrate re-estimates the network's BatchNorm statistics as the
 // cumulative average of the batch statistics of up to batches un-augmented
 // batches of samples idx of ds (batch size min(batch, len(idx)), shuffled
-// by seed) at image size, with the current weights. TrainNet does this
-// before scoring; EvaluateAtSize does it at another size.
-func Recalibrate(ctx context.Context, net *Net, ds *data.Dataset, idx []int, batch, batches, size int, norm *data.Norm, seed uint64) error {
+// by seed) at image size, with the current weights. Training does this
+// before scoring; Evaluate does it on request at another size.
+func (n *Net) recalibrate(ctx context.Context, ds *data.Dataset, idx []int, batch, batches, size int, norm *data.Norm, seed uint64) error {
 	if len(idx) == 0 || batch < 1 {
 		return fmt.Errorf("trainer: recalibrate: %d samples, batch %d", len(idx), batch)
 	}
 	batch = min(batch, len(idx))
-	inf, err := newInference(net, batch, size)
+	inf, err := newInference(n, batch, size)
 	if err != nil {
 		return err
 	}
@@ -32,11 +106,11 @@ func Recalibrate(ctx context.Context, net *Net, ds *data.Dataset, idx []int, bat
 		return err
 	}
 	sampler.Shuffle(data.NewRand(seed, 0xbeef))
-	for _, bn := range net.BNs {
+	for _, bn := range n.BNs {
 		bn.ResetStats()
 	}
-	net.SetBNMode(false, true)
-	defer net.SetBNMode(false, false)
+	n.SetBNMode(false, true)
+	defer n.SetBNMode(false, false)
 	for i := 0; i < batches; i++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -55,14 +129,14 @@ func Recalibrate(ctx context.Context, net *Net, ds *data.Dataset, idx []int, bat
 	return nil
 }
 
-// EvaluateNet returns the accuracy and mean cross-entropy of the network on
+// accuracy returns the accuracy and mean cross-entropy of the network on
 // samples idx of ds, with BatchNorm running statistics.
-func EvaluateNet(ctx context.Context, net *Net, ds *data.Dataset, idx []int, batch, size int, norm *data.Norm) (acc, loss float64, err error) {
+func (n *Net) accuracy(ctx context.Context, ds *data.Dataset, idx []int, batch, size int, norm *data.Norm) (acc, loss float64, err error) {
 	if len(idx) == 0 {
 		return 0, 0, fmt.Errorf("trainer: nothing to evaluate")
 	}
 	batch = min(batch, len(idx))
-	inf, err := newInference(net, batch, size)
+	inf, err := newInference(n, batch, size)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -75,8 +149,8 @@ func EvaluateNet(ctx context.Context, net *Net, ds *data.Dataset, idx []int, bat
 	if err != nil {
 		return 0, 0, err
 	}
-	net.SetBNMode(false, false)
-	k := net.Arch.NumClasses
+	n.SetBNMode(false, false)
+	k := n.Arch.NumClasses
 	correct, total, sum := 0, 0, 0.0
 	for {
 		if err := ctx.Err(); err != nil {
@@ -86,7 +160,7 @@ func EvaluateNet(ctx context.Context, net *Net, ds *data.Dataset, idx []int, bat
 		if !ok {
 			break
 		}
-		n, err := batcher.Fill(inf.x, nil, ix, nil)
+		rows, err := batcher.Fill(inf.x, nil, ix, nil)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -94,7 +168,7 @@ func EvaluateNet(ctx context.Context, net *Net, ds *data.Dataset, idx []int, bat
 		if err != nil {
 			return 0, 0, err
 		}
-		for j := 0; j < n; j++ {
+		for j := 0; j < rows; j++ {
 			row := logits[j*k : (j+1)*k]
 			label := ds.Labels[ix[j]]
 			best, mx := 0, row[0]
@@ -115,39 +189,4 @@ func EvaluateNet(ctx context.Context, net *Net, ds *data.Dataset, idx []int, bat
 		}
 	}
 	return float64(correct) / float64(total), sum / float64(total), nil
-}
-
-// EvaluateAtSize re-estimates the network's BatchNorm statistics at image
-// size on b.RecalBatches training batches of p (none when negative; 0 means
-// 20), then measures p.Val and p.Test at that size. Only Accuracy, Loss,
-// TestAccuracy, TestLoss and ImageSize of the result are set. It evaluates a
-// network trained at one size at another (the paper trains about 20%
-// smaller than it evaluates); the statistics stay re-estimated afterwards.
-func EvaluateAtSize(ctx context.Context, net *Net, p Problem, norm *data.Norm, size int, b Budget, seed uint64) (Result, error) {
-	b = b.withDefaults(net.Arch)
-	res := Result{ImageSize: size}
-	if p.Data == nil {
-		return res, fmt.Errorf("trainer: no data")
-	}
-	if norm == nil {
-		n := p.Data.ChannelNorm(p.Train)
-		norm = &n
-	}
-	if b.RecalBatches > 0 && len(p.Train) > 0 {
-		if err := Recalibrate(ctx, net, p.Data, p.Train, b.EvalBatch, b.RecalBatches, size, norm, seed); err != nil {
-			return res, err
-		}
-	}
-	var err error
-	if len(p.Val) > 0 {
-		if res.Accuracy, res.Loss, err = EvaluateNet(ctx, net, p.Data, p.Val, b.EvalBatch, size, norm); err != nil {
-			return res, err
-		}
-	}
-	if p.Test != nil {
-		if res.TestAccuracy, res.TestLoss, err = EvaluateNet(ctx, net, p.Test, p.Test.All(), b.EvalBatch, size, norm); err != nil {
-			return res, err
-		}
-	}
-	return res, nil
 }

@@ -2,85 +2,116 @@ package trainer
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"sort"
 	"time"
 
 	"github.com/effnas/effnas/trainer/ops"
 )
 
-// MeasureStep times training steps (forward, backward, update) and forward
-// passes of the network at a batch and image size, on random inputs, apart
-// from training: warmup untimed steps, then steps timed ones. Parameters and
-// BatchNorm statistics are restored afterwards, so measuring does not change
-// the network. With s.Gate set, it holds the gate exclusively throughout.
-func MeasureStep(ctx context.Context, net *Net, batch, size, warmup, steps int, s Settings) (train, forward Stats, err error) {
+// Timing says how to time training steps (Net.Measure, Net.Profile): Warmup
+// untimed steps, then Steps timed ones, at a batch and image size. Nothing
+// is defaulted.
+type Timing struct {
+	Batch, ImageSize int
+	Warmup, Steps    int
+}
+
+func (t Timing) validate() error {
+	if t.Batch < 1 || t.ImageSize < 1 || t.Warmup < 0 || t.Steps < 0 {
+		return fmt.Errorf("trainer: timing batch %d, image size %d, warm-up %d, steps %d: want a positive batch and size, the steps not negative",
+			t.Batch, t.ImageSize, t.Warmup, t.Steps)
+	}
+	return nil
+}
+
+// Measure times training steps (forward, backward, update with s's
+// optimizer) and forward passes of the network on random inputs, apart from
+// training. Parameters and BatchNorm statistics are restored afterwards, so
+// measuring does not change the network. With s.Gate set, it holds the gate
+// exclusively throughout. train also counts the heap allocations per step.
+func (n *Net) Measure(ctx context.Context, t Timing, s Settings) (train, forward Stats, err error) {
+	if err = t.validate(); err != nil {
+		return
+	}
 	s = s.withDefaults()
-	saved := snapshot(net)
-	defer saved.restore(net)
+	saved := snapshot(n)
+	defer saved.restore(n)
 	if s.Gate != nil {
 		s.Gate.Lock()
 		defer s.Gate.Unlock()
 	}
-	st, err := newStepper(net, batch, size, s, s.Seed^0x71e, nil)
+	st, err := n.randomStepper(t, s)
 	if err != nil {
 		return
 	}
 	defer st.close()
-	r := rand.New(rand.NewPCG(s.Seed, 0x7173))
-	for i := range st.x {
-		st.x[i] = float32(r.NormFloat64())
-	}
-	k := net.Arch.NumClasses
-	for i := 0; i < batch; i++ {
-		st.y[i*k+r.IntN(k)] = 1
-	}
-	net.SetBNMode(true, false)
-	d := make([]time.Duration, 0, steps)
+	d := make([]time.Duration, 0, t.Steps)
 	var m0, m1 runtime.MemStats
-	for i := 0; i < warmup+steps; i++ {
+	for i := 0; i < t.Warmup+t.Steps; i++ {
 		if err = ctx.Err(); err != nil {
 			return
 		}
-		if i == warmup {
+		if i == t.Warmup {
 			runtime.ReadMemStats(&m0)
 		}
-		t := time.Now()
+		start := time.Now()
 		if _, err = st.step(s.LR * 1e-3); err != nil {
 			return
 		}
-		if i >= warmup {
-			d = append(d, time.Since(t))
+		if i >= t.Warmup {
+			d = append(d, time.Since(start))
 		}
 	}
 	runtime.ReadMemStats(&m1)
 	train = StatsOf(d)
-	if steps > 0 {
-		train.Allocs = float64(m1.Mallocs-m0.Mallocs) / float64(steps)
-		train.Bytes = float64(m1.TotalAlloc-m0.TotalAlloc) / float64(steps)
+	if t.Steps > 0 {
+		train.Allocs = float64(m1.Mallocs-m0.Mallocs) / float64(t.Steps)
+		train.Bytes = float64(m1.TotalAlloc-m0.TotalAlloc) / float64(t.Steps)
 	}
-	net.SetBNMode(false, false)
-	inf, err := newInference(net, batch, size)
+	n.SetBNMode(false, false)
+	inf, err := newInference(n, t.Batch, t.ImageSize)
 	if err != nil {
 		return
 	}
 	defer inf.vm.Close()
 	copy(inf.x, st.x)
 	d = d[:0]
-	for i := 0; i < warmup+steps; i++ {
-		t := time.Now()
+	for i := 0; i < t.Warmup+t.Steps; i++ {
+		start := time.Now()
 		if _, err = inf.run(); err != nil {
 			return
 		}
-		if i >= warmup {
-			d = append(d, time.Since(t))
+		if i >= t.Warmup {
+			d = append(d, time.Since(start))
 		}
 	}
 	forward = StatsOf(d)
 	return
 }
 
-// OpProfile is where a training step's time goes (ProfileStep).
+// randomStepper builds a training graph fed with one seeded random batch
+// (normal inputs, one-hot labels), in training mode.
+func (n *Net) randomStepper(t Timing, s Settings) (*stepper, error) {
+	st, err := newStepper(n, t.Batch, t.ImageSize, s, s.Seed^0x71e, nil)
+	if err != nil {
+		return nil, err
+	}
+	r := rand.New(rand.NewPCG(s.Seed, 0x7173))
+	for i := range st.x {
+		st.x[i] = float32(r.NormFloat64())
+	}
+	k := n.Arch.NumClasses
+	for i := 0; i < t.Batch; i++ {
+		st.y[i*k+r.IntN(k)] = 1
+	}
+	n.SetBNMode(true, false)
+	return st, nil
+}
+
+// OpProfile is where a training step's time goes (Net.Profile).
 type OpProfile struct {
 	// Step is the mean wall time of a profiled step, Ops the mean time per
 	// step in each op type and output shape of package ops (largest first);
@@ -90,44 +121,66 @@ type OpProfile struct {
 	Steps       int
 }
 
-// ProfileStep runs warmup untimed and steps profiled training steps on
-// random inputs, like MeasureStep, with per-op timing on (ops.SetTiming),
-// and returns the mean time per step of each op. The timers add a little
-// overhead, so Step is slightly above MeasureStep's figure. Parameters and
-// BatchNorm statistics are restored afterwards.
-func ProfileStep(ctx context.Context, net *Net, batch, size, warmup, steps int, s Settings) (OpProfile, error) {
+// OpTotal is the time per step of one op type over all its output shapes.
+type OpTotal struct {
+	Op    string
+	Total time.Duration
+	Calls int
+}
+
+// ByOp sums Ops by op type, largest first.
+func (p OpProfile) ByOp() []OpTotal {
+	var out []OpTotal
+	at := map[string]int{}
+	for _, o := range p.Ops {
+		i, ok := at[o.Op]
+		if !ok {
+			i = len(out)
+			at[o.Op] = i
+			out = append(out, OpTotal{Op: o.Op})
+		}
+		out[i].Total += o.Total
+		out[i].Calls += o.Calls
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Total > out[j].Total })
+	return out
+}
+
+// Share is d as a percentage of the profiled step.
+func (p OpProfile) Share(d time.Duration) float64 { return 100 * d.Seconds() / p.Step.Seconds() }
+
+// Profile runs training steps on random inputs like Measure (at least one
+// timed step), with per-op timing on (ops.SetTiming), and returns the mean
+// time per step of each op. The timers add a little overhead, so Step is
+// slightly above Measure's figure. Parameters and BatchNorm statistics are
+// restored afterwards.
+func (n *Net) Profile(ctx context.Context, t Timing, s Settings) (OpProfile, error) {
+	if err := t.validate(); err != nil {
+		return OpProfile{}, err
+	}
 	s = s.withDefaults()
-	saved := snapshot(net)
-	defer saved.restore(net)
-	defer net.SetBNMode(false, false)
-	st, err := newStepper(net, batch, size, s, s.Seed^0x71e, nil)
+	saved := snapshot(n)
+	defer saved.restore(n)
+	defer n.SetBNMode(false, false)
+	st, err := n.randomStepper(t, s)
 	if err != nil {
 		return OpProfile{}, err
 	}
 	defer st.close()
-	r := rand.New(rand.NewPCG(s.Seed, 0x7173))
-	for i := range st.x {
-		st.x[i] = float32(r.NormFloat64())
-	}
-	k := net.Arch.NumClasses
-	for i := 0; i < batch; i++ {
-		st.y[i*k+r.IntN(k)] = 1
-	}
-	net.SetBNMode(true, false)
-	steps = max(1, steps)
+	steps := max(1, t.Steps)
 	var total time.Duration
-	for i := 0; i < warmup+steps; i++ {
+	for i := 0; i < t.Warmup+steps; i++ {
 		if err := ctx.Err(); err != nil {
 			return OpProfile{}, err
 		}
-		if i == warmup {
+		if i == t.Warmup {
 			ops.ResetTimings()
 			ops.SetTiming(true)
 		}
-		t := time.Now()
+		start := time.Now()
 		_, err := st.step(s.LR * 1e-3)
-		if i >= warmup {
-			total += time.Since(t)
+		if i >= t.Warmup {
+			total += time.Since(start)
 		}
 		if err != nil {
 			ops.SetTiming(false)

@@ -23,7 +23,7 @@ package trainer
 // In both rules stage i ends at step floor((i+1)*N/M), as in the official
 // code, so the stages have N/M steps each (differing by at most one).
 //
-// Each stage is a TrainNet call with its own graph at the stage's image
+// Each stage is a fixed-size training run with its own graph at the stage's image
 // size and Settings.Dropout set to the stage's rate. The stages continue
 // one run: they share one TrainState (Settings.State), so the optimizer
 // state (RMSProp mean square and momentum, Adam moments and step count) and
@@ -63,7 +63,6 @@ import (
 
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer/data"
-	"gorgonia.org/tensor"
 )
 
 // Stage rules of progressive learning.
@@ -101,7 +100,8 @@ func (e *ProgressiveError) Error() string {
 
 func (e *ProgressiveError) Unwrap() error { return ErrBadProgressive }
 
-// Progressive configures progressive learning. The zero value is 4 stages
+// Progressive configures progressive learning; set Settings.Progressive to
+// train with it. The zero value is 4 stages
 // of progressive resizing (derived sizes) with no regularisation at all:
 // start from ProgressiveProfile for the paper's values.
 type Progressive struct {
@@ -135,8 +135,6 @@ type Progressive struct {
 	RandAugN int `json:"randaug_n"`
 	// SizeMultiple rounds the inner stages' sizes of RulePaper (0: 4).
 	SizeMultiple int `json:"size_multiple,omitempty"`
-	// OnStage, when set, is called as each stage starts.
-	OnStage func(StagePlan) `json:"-"`
 }
 
 // profile is one column pair of Table 6.
@@ -348,66 +346,45 @@ type StageResult struct {
 	TrainTime time.Duration `json:"train_time"`
 }
 
-// ProgressiveResult is what a progressive run measured.
-type ProgressiveResult struct {
-	Settings Progressive   `json:"settings"` // with the zero fields filled
-	Stages   []StageResult `json:"stages"`
-	// Final is the last stage's result (BatchNorm re-estimation, validation,
-	// test and step time at MaxImageSize, or the validation and test figures
-	// at EvalImageSize when set), with Steps, Epochs, TrainTime and WallTime
-	// covering the whole run; TrainLoss is the last stage's.
-	Final Result `json:"final"`
-	// EvalImageSize is where Final's accuracies were measured.
-	EvalImageSize int `json:"eval_image_size"`
+// WithDefaults fills the zero fields as training does; trainSize is the
+// training size (Budget.ImageSize after its defaults) and aug the
+// training augmentation (Settings.Augment).
+func (pg Progressive) WithDefaults(trainSize int, aug data.Augment) Progressive {
+	return pg.withDefaults(trainSize, aug)
 }
 
-// TrainProgressive creates p.Arch's network (seeded by s.Seed) and trains it
-// progressively (TrainNetProgressive).
-func TrainProgressive(ctx context.Context, p Problem, s Settings, b Budget, pg Progressive) (ProgressiveResult, *Net, error) {
-	start := time.Now()
-	if err := s.withDefaults().validate(); err != nil {
-		return ProgressiveResult{}, nil, err
+// EvalSize is where a run with these settings (after WithDefaults) scores
+// the network: EvalImageSize when set, else the last stage's size.
+func (pg Progressive) EvalSize() int {
+	if pg.EvalImageSize > 0 {
+		return pg.EvalImageSize
 	}
-	if err := pg.Validate(); err != nil {
-		return ProgressiveResult{}, nil, err
-	}
-	net, err := NewNet(p.Arch, tensor.Float32, s.Seed)
-	if err != nil {
-		return ProgressiveResult{}, nil, err
-	}
-	r, err := TrainNetProgressive(ctx, net, p, s, b, pg)
-	r.Final.WallTime = time.Since(start)
-	return r, net, err
+	return pg.MaxImageSize
 }
 
-// TrainNetProgressive trains an existing network through the stages of pg
-// (see the file comment). Budget.Epochs or Steps is the total over all
-// stages, Budget.ImageSize the training size that a zero MaxImageSize
-// takes. Settings.Augment's other fields (crop, flip, fill, ops, label
-// smoothing) apply in every stage; its RandAugM and MixupAlpha and
-// Settings.Dropout are replaced by the stage values (the network's
+// trainProgressive trains the network through the stages of
+// s.Progressive (see the file comment). Budget.Epochs or Steps is the total
+// over all stages, Budget.ImageSize the training size that a zero
+// MaxImageSize takes. Settings.Augment's other fields (crop, flip, fill,
+// ops, label smoothing) apply in every stage; its RandAugM and MixupAlpha
+// and Settings.Dropout are replaced by the stage values (the network's
 // Arch.Dropout is left as it was). Settings.State, when set, is continued
 // and holds the run's final optimizer state afterwards. A nonzero
 // Budget.StepOffset places the whole progressive run at that step of a
 // longer one. Settings.Progress sees the training steps numbered over the
-// whole run.
-func TrainNetProgressive(ctx context.Context, net *Net, p Problem, s Settings, b Budget, pg Progressive) (ProgressiveResult, error) {
+// whole run, and each stage's start and end. The result is the last
+// stage's (BatchNorm re-estimation, validation, test and step time at
+// MaxImageSize, or the validation and test figures at EvalImageSize when
+// set), with Steps, Epochs, TrainTime and WallTime covering the whole run;
+// TrainLoss is the last stage's.
+func (n *Net) trainProgressive(ctx context.Context, p Problem, s Settings, b Budget) (Result, error) {
 	start := time.Now()
-	if err := s.withDefaults().validate(); err != nil {
-		return ProgressiveResult{}, err
-	}
-	if err := pg.Validate(); err != nil {
-		return ProgressiveResult{}, err
-	}
-	b = b.withDefaults(net.Arch)
-	pg = pg.withDefaults(b.ImageSize, s.Augment)
-	res := ProgressiveResult{Settings: pg}
-	if p.Data == nil || len(p.Train) < b.Batch {
-		n := 0
-		if p.Data != nil {
-			n = len(p.Train)
-		}
-		return res, fmt.Errorf("trainer: %d training samples, fewer than one batch of %d", n, b.Batch)
+	s = s.withDefaults()
+	b = b.withDefaults(n.Arch)
+	pg := s.Progressive.withDefaults(b.ImageSize, s.Augment)
+	s.Progressive = nil
+	if err := p.check(b.Batch); err != nil {
+		return Result{}, err
 	}
 	perEpoch := len(p.Train) / b.Batch
 	total := b.Steps
@@ -416,35 +393,29 @@ func TrainNetProgressive(ctx context.Context, net *Net, p Problem, s Settings, b
 	}
 	plan, err := pg.Plan(total, b.ImageSize)
 	if err != nil {
-		return res, err
+		return Result{}, err
 	}
-	var norm data.Norm
-	if p.Norm != nil {
-		norm = *p.Norm
-	} else {
-		norm = p.Data.ChannelNorm(p.Train)
-	}
+	norm := p.norm()
 	state := s.State
 	if state == nil {
 		state = &TrainState{}
 	}
+	var res Result
 	var trainTime time.Duration
 	for i, st := range plan {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		if pg.OnStage != nil {
-			pg.OnStage(st)
-		}
+		sr := StageResult{StagePlan: st, FirstLoss: math.NaN()}
+		report(s, Progress{Phase: PhaseStage, Stage: &StageResult{StagePlan: st, FirstLoss: math.NaN()}})
 		last := i == len(plan)-1
 		ss := s
 		ss.State = state
 		drop := st.Dropout
 		ss.Dropout = &drop
 		ss.Augment.RandAugN, ss.Augment.RandAugM, ss.Augment.MixupAlpha = st.RandAugN, st.RandAugM, st.Mixup
-		sr := StageResult{StagePlan: st, FirstLoss: math.NaN()}
 		ss.Progress = func(pr Progress) {
-			if pr.Phase == "train" {
+			if pr.Phase == PhaseTrain {
 				if pr.Step == 1 {
 					sr.FirstLoss = pr.Loss
 				}
@@ -458,37 +429,34 @@ func TrainNetProgressive(ctx context.Context, net *Net, p Problem, s Settings, b
 		}
 		bb := Budget{Steps: st.Steps, StepOffset: b.StepOffset + st.FirstStep, TotalSteps: max(b.TotalSteps, b.StepOffset+total),
 			Batch: b.Batch, ImageSize: st.ImageSize, EvalBatch: b.EvalBatch, RecalBatches: -1, TimingSteps: -1}
-		pp := Problem{Arch: net.Arch, Data: p.Data, Train: p.Train, Norm: &norm}
+		pp := Problem{Arch: n.Arch, Data: p.Data, Train: p.Train, Norm: &norm}
 		if last {
 			bb.RecalBatches, bb.TimingWarmup, bb.TimingSteps = b.RecalBatches, b.TimingWarmup, b.TimingSteps
 			pp.Val, pp.Test = p.Val, p.Test
 		}
 		t0 := time.Now()
-		r, err := TrainNet(ctx, net, pp, ss, bb)
+		r, err := n.trainFixed(ctx, pp, ss, bb)
 		sr.TrainLoss, sr.TrainTime, sr.WallTime = r.TrainLoss, r.TrainTime, time.Since(t0)
 		trainTime += r.TrainTime
+		report(s, Progress{Phase: PhaseStageDone, Stage: &sr})
 		if err != nil {
-			res.Stages = append(res.Stages, sr)
 			return res, fmt.Errorf("stage %d/%d (%dx%d): %w", st.Stage, st.Stages, st.ImageSize, st.ImageSize, err)
 		}
-		res.Stages = append(res.Stages, sr)
 		if last {
-			res.Final = r
+			res = r
 		}
 	}
-	res.EvalImageSize = pg.MaxImageSize
 	if pg.EvalImageSize > 0 && pg.EvalImageSize != pg.MaxImageSize {
-		report(s, Progress{Phase: "recalibrate"})
-		e, err := EvaluateAtSize(ctx, net, p, &norm, pg.EvalImageSize, b, s.Seed)
+		report(s, Progress{Phase: PhaseRecalibrate})
+		e, err := n.evaluate(ctx, p, Eval{ImageSize: pg.EvalImageSize, Batch: b.EvalBatch, Norm: &norm, RecalBatches: b.RecalBatches, Seed: s.Seed})
 		if err != nil {
 			return res, err
 		}
-		res.Final.Accuracy, res.Final.Loss, res.Final.TestAccuracy, res.Final.TestLoss = e.Accuracy, e.Loss, e.TestAccuracy, e.TestLoss
-		res.EvalImageSize = pg.EvalImageSize
+		res.Accuracy, res.Loss, res.TestAccuracy, res.TestLoss = e.Accuracy, e.Loss, e.TestAccuracy, e.TestLoss
 	}
-	res.Final.Steps = total
-	res.Final.Epochs = float64(total) / float64(perEpoch)
-	res.Final.TrainTime = trainTime
-	res.Final.WallTime = time.Since(start)
+	res.Steps = total
+	res.Epochs = float64(total) / float64(perEpoch)
+	res.TrainTime = trainTime
+	res.WallTime = time.Since(start)
 	return res, nil
 }

@@ -138,12 +138,32 @@ func tinyProblem16(t *testing.T) Problem {
 	return Problem{Arch: a, Data: ds, Train: train, Val: val, Test: test}
 }
 
+// trainStages trains p progressively with pg and returns the stages' plans
+// (as they started) and results (as they ended), seen through s.Progress.
+func trainStages(p Problem, s Settings, b Budget, pg Progressive) (Result, []StagePlan, []StageResult, *Net, error) {
+	var plans []StagePlan
+	var done []StageResult
+	inner := s.Progress
+	s.Progress = func(pr Progress) {
+		switch pr.Phase {
+		case PhaseStage:
+			plans = append(plans, pr.Stage.StagePlan)
+		case PhaseStageDone:
+			done = append(done, *pr.Stage)
+		}
+		if inner != nil {
+			inner(pr)
+		}
+	}
+	s.Progressive = &pg
+	r, net, err := Train(context.Background(), p, s, b)
+	return r, plans, done, net, err
+}
+
 func TestProgressiveTrainsAndCarriesWeights(t *testing.T) {
 	p := tinyProblem16(t)
 	pg := Progressive{Stages: 3, MinImageSize: 10, MaxImageSize: 16, SizeMultiple: 1, MinDropout: 0, MaxDropout: 0.1,
 		MinRandAug: 0, MaxRandAug: 2, MinMixup: 0, MaxMixup: 0.2}
-	var stages []StagePlan
-	pg.OnStage = func(s StagePlan) { stages = append(stages, s) }
 	var steps []int
 	var losses []float64
 	s := Settings{Seed: 7, LR: 3e-3, Progress: func(pr Progress) {
@@ -155,7 +175,7 @@ func TestProgressiveTrainsAndCarriesWeights(t *testing.T) {
 			}
 		}
 	}}
-	res, net, err := TrainProgressive(context.Background(), p, s, Budget{Epochs: 3, Batch: 32, TimingSteps: 2, TimingWarmup: 1, RecalBatches: 5}, pg)
+	final, stages, done, net, err := trainStages(p, s, Budget{Epochs: 3, Batch: 32, TimingSteps: 2, TimingWarmup: 1, RecalBatches: 5}, pg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,28 +185,28 @@ func TestProgressiveTrainsAndCarriesWeights(t *testing.T) {
 	if len(steps) != 60 || steps[0] != 1 || steps[59] != 60 || steps[20] != 21 {
 		t.Fatalf("steps reported %v", steps)
 	}
-	if res.Final.Steps != 60 || res.Final.ImageSize != 16 || res.EvalImageSize != 16 || len(res.Stages) != 3 || res.Final.StepTime.Count != 2 {
-		t.Fatalf("result %+v", res)
+	if final.Steps != 60 || final.ImageSize != 16 || len(done) != 3 || final.StepTime.Count != 2 {
+		t.Fatalf("result %+v, %d stages", final, len(done))
 	}
 	if net.Arch.Dropout != p.Arch.Dropout {
 		t.Errorf("dropout not restored: %v", net.Arch.Dropout)
 	}
-	init := res.Stages[0].FirstLoss
+	init := done[0].FirstLoss
 	for i := 1; i < 3; i++ {
 		// Weights carried over: far below the initial loss even though the
 		// size and the regularisation changed.
-		t.Logf("stage %d: first loss %.3f; stage %d ended at %.3f; initial loss %.3f", i+1, res.Stages[i].FirstLoss, i, res.Stages[i-1].TrainLoss, init)
-		if !(res.Stages[i].FirstLoss < 0.75*init) {
-			t.Errorf("stage %d starts at loss %.3f, initial %.3f", i+1, res.Stages[i].FirstLoss, init)
+		t.Logf("stage %d: first loss %.3f; stage %d ended at %.3f; initial loss %.3f", i+1, done[i].FirstLoss, i, done[i-1].TrainLoss, init)
+		if !(done[i].FirstLoss < 0.75*init) {
+			t.Errorf("stage %d starts at loss %.3f, initial %.3f", i+1, done[i].FirstLoss, init)
 		}
 	}
-	if res.Final.Accuracy < 0.5 || res.Final.TestAccuracy < 0.5 {
-		t.Fatalf("validation accuracy %.3f, test %.3f (chance 0.25)", res.Final.Accuracy, res.Final.TestAccuracy)
+	if final.Accuracy < 0.5 || final.TestAccuracy < 0.5 {
+		t.Fatalf("validation accuracy %.3f, test %.3f (chance 0.25)", final.Accuracy, final.TestAccuracy)
 	}
-	t.Logf("val %.3f test %.3f", res.Final.Accuracy, res.Final.TestAccuracy)
+	t.Logf("val %.3f test %.3f", final.Accuracy, final.TestAccuracy)
 
 	// Evaluating at another size re-estimates BatchNorm there.
-	e, err := EvaluateAtSize(context.Background(), net, p, &res.Final.Norm, 20, Budget{RecalBatches: 3}, 1)
+	e, err := net.Evaluate(context.Background(), p, Eval{ImageSize: 20, Norm: &final.Norm, RecalBatches: 3, Seed: 1})
 	if err != nil || e.ImageSize != 20 || !(e.TestAccuracy > 0.25) {
 		t.Fatalf("at 20: %+v %v", e, err)
 	}
@@ -198,13 +218,13 @@ func TestProgressiveStagesContinue(t *testing.T) {
 	p := tinyProblem16(t)
 	p.Test = nil
 	pg := Progressive{Stages: 3, MinImageSize: 16, MaxImageSize: 16}
-	res, _, err := TrainProgressive(context.Background(), p, Settings{Seed: 5, LR: 3e-3}, Budget{Epochs: 3, Batch: 32, TimingSteps: -1, RecalBatches: 2}, pg)
+	_, _, done, _, err := trainStages(p, Settings{Seed: 5, LR: 3e-3}, Budget{Epochs: 3, Batch: 32, TimingSteps: -1, RecalBatches: 2}, pg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	init := res.Stages[0].FirstLoss
+	init := done[0].FirstLoss
 	for i := 1; i < 3; i++ {
-		prev, first := res.Stages[i-1].TrainLoss, res.Stages[i].FirstLoss
+		prev, first := done[i-1].TrainLoss, done[i].FirstLoss
 		t.Logf("stage %d: first loss %.3f; stage %d ended at %.3f; initial loss %.3f", i+1, first, i, prev, init)
 		if !(math.Abs(first-prev) < 0.25*(init-prev)) {
 			t.Errorf("stage %d starts at loss %.3f: previous stage ended at %.3f, initial %.3f", i+1, first, prev, init)
@@ -217,7 +237,7 @@ func TestProgressiveOneStageIsFixedTraining(t *testing.T) {
 	p.Test = nil
 	b := Budget{Steps: 12, Batch: 32, TimingSteps: -1, RecalBatches: 2}
 	pg := Progressive{Stages: 1, MaxDropout: 0.2, MaxRandAug: 3, MaxMixup: 0.2}
-	r1, _, err := TrainProgressive(context.Background(), p, Settings{Seed: 4}, b, pg)
+	r1, _, done, _, err := trainStages(p, Settings{Seed: 4}, b, pg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,8 +247,8 @@ func TestProgressiveOneStageIsFixedTraining(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r1.Final.Accuracy != r2.Accuracy || r1.Final.Loss != r2.Loss || r1.Stages[0].TrainLoss != r2.TrainLoss {
-		t.Fatalf("one stage %v/%v/%v, fixed %v/%v/%v", r1.Final.Accuracy, r1.Final.Loss, r1.Stages[0].TrainLoss, r2.Accuracy, r2.Loss, r2.TrainLoss)
+	if r1.Accuracy != r2.Accuracy || r1.Loss != r2.Loss || done[0].TrainLoss != r2.TrainLoss || r1.TrainLoss != r2.TrainLoss {
+		t.Fatalf("one stage %v/%v/%v, fixed %v/%v/%v", r1.Accuracy, r1.Loss, done[0].TrainLoss, r2.Accuracy, r2.Loss, r2.TrainLoss)
 	}
 }
 
@@ -249,7 +269,7 @@ func TestProgressiveEqualsFixedRun(t *testing.T) {
 			}
 		}
 		pg := Progressive{Stages: 2, MinImageSize: 16, MaxImageSize: 16}
-		r1, _, err := TrainProgressive(context.Background(), p, s, b, pg)
+		r1, _, _, _, err := trainStages(p, s, b, pg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -272,20 +292,20 @@ func TestProgressiveEqualsFixedRun(t *testing.T) {
 				t.Fatalf("%s: step %d: progressive loss %v, fixed %v", opt, i+1, prog[i], fixed[i])
 			}
 		}
-		if r1.Final.Accuracy != r2.Accuracy || r1.Final.Loss != r2.Loss {
-			t.Fatalf("%s: progressive %v/%v, fixed %v/%v", opt, r1.Final.Accuracy, r1.Final.Loss, r2.Accuracy, r2.Loss)
+		if r1.Accuracy != r2.Accuracy || r1.Loss != r2.Loss {
+			t.Fatalf("%s: progressive %v/%v, fixed %v/%v", opt, r1.Accuracy, r1.Loss, r2.Accuracy, r2.Loss)
 		}
 	}
 }
 
 func TestTrainStateCarriesOver(t *testing.T) {
-	// Two TrainNet calls with one TrainState and step offsets equal one call.
+	// Two Net.Train calls with one TrainState and step offsets equal one call.
 	p := tinyProblem16(t)
 	p.Test, p.Val = nil, nil
 	s := Settings{Seed: 2, LR: 2e-3, Schedule: "exponential"}
 	b := Budget{Steps: 8, Batch: 32, TimingSteps: -1, RecalBatches: -1}
 	n1, _ := NewNet(p.Arch, tensor.Float32, 1)
-	r1, err := TrainNet(context.Background(), n1, p, s, b)
+	r1, err := n1.Train(context.Background(), p, s, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +317,7 @@ func TestTrainStateCarriesOver(t *testing.T) {
 		if off > 0 {
 			bb.Steps = 3
 		}
-		if _, err := TrainNet(context.Background(), n2, p, s, bb); err != nil {
+		if _, err := n2.Train(context.Background(), p, s, bb); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -314,7 +334,7 @@ func TestTrainStateCarriesOver(t *testing.T) {
 	}
 	// A state is bound to its network's shapes and optimizer.
 	s.Optimizer = Adam
-	if _, err := TrainNet(context.Background(), n2, p, s, b); err == nil || !strings.Contains(err.Error(), "optimizer") {
+	if _, err := n2.Train(context.Background(), p, s, b); err == nil || !strings.Contains(err.Error(), "optimizer") {
 		t.Fatalf("optimizer mismatch: %v", err)
 	}
 }

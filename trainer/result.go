@@ -12,7 +12,7 @@ type Stats struct {
 	Median, P10, P90, Mean float64
 	Count                  int
 	// Allocs and Bytes are the heap allocations and bytes allocated per
-	// step over the timed steps (MeasureStep's training steps only).
+	// step over the timed steps (Net.Measure's training steps only).
 	Allocs float64 `json:",omitempty"`
 	Bytes  float64 `json:",omitempty"`
 }

@@ -44,12 +44,12 @@ type Settings struct {
 	// Augment is the training augmentation (none by default).
 	Augment data.Augment
 	// Dropout overrides the architecture's classifier dropout when in
-	// [0, 1) (progressive learning), in Train and in TrainNet (which
-	// restores the network's Arch.Dropout afterwards); nil, negative or NaN
-	// keeps it.
+	// [0, 1): Train builds the network with it, Net.Train trains with it
+	// and restores the network's Arch.Dropout afterwards; nil, negative or
+	// NaN keeps it. A progressive schedule sets it per stage.
 	Dropout *float64
 	// State, when set, carries the optimizer state and the mask generator
-	// from one TrainNet call to the next (see TrainState); nil starts
+	// from one Net.Train call to the next (see TrainState); nil starts
 	// afresh.
 	State *TrainState
 	// Seed fixes initialisation, data order, augmentation and masks.
@@ -60,6 +60,10 @@ type Settings struct {
 	// Gate, when set, is held shared around each training step and
 	// exclusively while step time is measured (see search.Gate).
 	Gate Gate
+	// Progressive, when set, is the schedule of progressive learning:
+	// training runs in stages of growing image size and regularisation
+	// (see Progressive). Nil trains at one size.
+	Progressive *Progressive
 }
 
 // Gate is the machine gate of parallel searches; *search.Gate implements it.
@@ -176,14 +180,26 @@ func (b Budget) withDefaults(a searchspace.Arch) Budget {
 	return b
 }
 
+// Phases of training that Progress reports.
+const (
+	PhaseTrain       = "train"       // after every training step
+	PhaseRecalibrate = "recalibrate" // BatchNorm statistics re-estimated
+	PhaseEvaluate    = "evaluate"    // validation and test scored
+	PhaseTime        = "time"        // step time measured
+	PhaseStage       = "stage"       // a progressive stage starts (Stage: its plan)
+	PhaseStageDone   = "stage done"  // a progressive stage ended (Stage: its results)
+)
+
 // Progress reports training as it goes.
 type Progress struct {
-	Phase       string // "train", "recalibrate", "evaluate", "time"
+	Phase       string
 	Step, Steps int
 	Epoch       float64
 	Loss        float64 // moving average of the training loss
 	StepLoss    float64 // this step's training loss
 	LR          float64
+	// Stage is the progressive stage, in PhaseStage and PhaseStageDone.
+	Stage *StageResult
 }
 
 // ErrDiverged is returned (wrapped) when the loss becomes NaN or infinite.

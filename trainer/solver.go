@@ -29,12 +29,12 @@ type solver struct {
 	params               []*Param
 }
 
-// TrainState is what continues from one TrainNet call to the next when
+// TrainState is what continues from one Net.Train call to the next when
 // Settings.State carries it (progressive learning): the optimizer state
 // (RMSProp mean square and momentum, Adam moments and step count, SGD
 // momentum) and the generator of the dropout and stochastic-depth masks.
 // None of it depends on the image size. The zero value is empty: the first
-// TrainNet call that uses it fills it for its network and optimizer; later
+// Net.Train call that uses it fills it for its network and optimizer; later
 // calls must train the same network with the same optimizer. A TrainState
 // is not safe for concurrent use.
 type TrainState struct {
@@ -154,7 +154,7 @@ func (o *solver) step(lr float64, grads [][]float32) {
 // constant, cosine decay to 0, or the official exponential decay (x0.97
 // every 2.4 epochs).
 // Step and total count over the whole run (Budget.StepOffset and
-// TotalSteps), so a schedule continues across TrainNet calls.
+// TotalSteps), so a schedule continues across Net.Train calls.
 func schedule(s Settings, step, total, stepsPerEpoch int) float64 {
 	warm := int(s.WarmupEpochs * float64(stepsPerEpoch))
 	if step < warm {

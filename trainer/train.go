@@ -11,25 +11,22 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Train trains p.Arch and measures it. It returns the trained network too
-// (checkpoints, further evaluation).
+// Train creates p.Arch's network (initialised from s.Seed), trains it, then
+// scores and times it (see the package doc). It returns the trained network
+// too, for checkpoints and further evaluation. With s.Progressive set the
+// training runs in stages.
 func Train(ctx context.Context, p Problem, s Settings, b Budget) (Result, *Net, error) {
 	start := time.Now()
-	s = s.withDefaults()
-	if err := s.validate(); err != nil {
+	if err := s.check(); err != nil {
 		return Result{}, nil, err
 	}
-	b = b.withDefaults(p.Arch)
+	bb := b.withDefaults(p.Arch)
 	arch := p.Arch.Clone()
-	if s.Dropout != nil && *s.Dropout >= 0 && *s.Dropout < 1 {
+	if s.Progressive == nil && s.Dropout != nil && *s.Dropout >= 0 && *s.Dropout < 1 {
 		arch.Dropout = *s.Dropout
 	}
-	if p.Data == nil || len(p.Train) < b.Batch {
-		n := 0
-		if p.Data != nil {
-			n = len(p.Train)
-		}
-		return Result{}, nil, fmt.Errorf("trainer: %d training samples, fewer than one batch of %d", n, b.Batch)
+	if err := p.check(bb.Batch); err != nil {
+		return Result{}, nil, err
 	}
 	if p.Data.C != arch.InputChannels || p.Data.NumClasses != arch.NumClasses {
 		return Result{}, nil, fmt.Errorf("trainer: the data has %d channels and %d classes, the architecture %d and %d (adapt it, e.g. with --classes)",
@@ -39,70 +36,98 @@ func Train(ctx context.Context, p Problem, s Settings, b Budget) (Result, *Net, 
 	if err != nil {
 		return Result{}, nil, err
 	}
-	r, err := TrainNet(ctx, net, p, s, b)
+	r, err := net.Train(ctx, p, s, b)
 	r.WallTime = time.Since(start)
 	return r, net, err
 }
 
-// TrainNet trains an existing network (progressive learning continues one
-// network through its stages), then scores and times it.
-func TrainNet(ctx context.Context, net *Net, p Problem, s Settings, b Budget) (Result, error) {
-	start := time.Now()
-	s = s.withDefaults()
-	if err := s.validate(); err != nil {
+// Train continues training the network (its weights, BatchNorm statistics
+// and, through s.State, optimizer state), then scores and times it. p.Arch
+// is not used: the network has its architecture.
+func (n *Net) Train(ctx context.Context, p Problem, s Settings, b Budget) (Result, error) {
+	if err := s.check(); err != nil {
 		return Result{}, err
 	}
-	b = b.withDefaults(net.Arch)
+	if s.Progressive != nil {
+		return n.trainProgressive(ctx, p, s, b)
+	}
+	return n.trainFixed(ctx, p, s.withDefaults(), b)
+}
+
+// check validates the settings as given.
+func (s Settings) check() error {
+	if err := s.withDefaults().validate(); err != nil {
+		return err
+	}
+	if s.Progressive != nil {
+		return s.Progressive.Validate()
+	}
+	return nil
+}
+
+// check reports a problem without a batch of training samples.
+func (p Problem) check(batch int) error {
+	if p.Data == nil || len(p.Train) < batch {
+		n := 0
+		if p.Data != nil {
+			n = len(p.Train)
+		}
+		return fmt.Errorf("trainer: %d training samples, fewer than one batch of %d", n, batch)
+	}
+	return nil
+}
+
+// norm is the input normalisation: p.Norm, else the statistics of p.Train.
+func (p Problem) norm() data.Norm {
+	if p.Norm != nil {
+		return *p.Norm
+	}
+	return p.Data.ChannelNorm(p.Train)
+}
+
+// trainFixed trains at one image size (one stage of a progressive run),
+// then scores and times the network; s has its defaults.
+func (n *Net) trainFixed(ctx context.Context, p Problem, s Settings, b Budget) (Result, error) {
+	start := time.Now()
+	b = b.withDefaults(n.Arch)
 	if b.StepOffset < 0 || b.TotalSteps < 0 {
 		return Result{}, fmt.Errorf("trainer: step offset %d and total steps %d: want >= 0", b.StepOffset, b.TotalSteps)
 	}
 	if s.Dropout != nil && *s.Dropout >= 0 && *s.Dropout < 1 {
-		orig := net.Arch.Dropout
-		net.Arch.Dropout = *s.Dropout
-		defer func() { net.Arch.Dropout = orig }()
+		orig := n.Arch.Dropout
+		n.Arch.Dropout = *s.Dropout
+		defer func() { n.Arch.Dropout = orig }()
 	}
-	acc, err := net.Arch.Count(b.ImageSize, 0)
+	acc, err := n.Arch.Count(b.ImageSize, 0)
 	if err != nil {
 		return Result{}, err
 	}
 	res := Result{Params: acc.Total.Params, ParamsTotal: acc.Total.ParamsTotal, MACs: acc.Total.MACs,
 		Batch: b.Batch, ImageSize: b.ImageSize, Host: HostInfo()}
-	if res.Params != net.NumParams() {
-		return res, fmt.Errorf("trainer: built network has %d parameters, accounting says %d", net.NumParams(), res.Params)
+	if res.Params != n.NumParams() {
+		return res, fmt.Errorf("trainer: built network has %d parameters, accounting says %d", n.NumParams(), res.Params)
 	}
-	var norm data.Norm
-	if p.Norm != nil {
-		norm = *p.Norm
-	} else {
-		norm = p.Data.ChannelNorm(p.Train)
-	}
+	norm := p.norm()
 	res.Norm = norm
-	if err := trainLoop(ctx, net, p, s, b, &norm, &res); err != nil {
+	if err := trainLoop(ctx, n, p, s, b, &norm, &res); err != nil {
 		res.WallTime = time.Since(start)
 		return res, err
 	}
 	if b.RecalBatches > 0 {
-		report(s, Progress{Phase: "recalibrate"})
-		if err := Recalibrate(ctx, net, p.Data, p.Train, b.EvalBatch, b.RecalBatches, b.ImageSize, &norm, s.Seed); err != nil {
+		report(s, Progress{Phase: PhaseRecalibrate})
+		if err := n.recalibrate(ctx, p.Data, p.Train, b.EvalBatch, b.RecalBatches, b.ImageSize, &norm, s.Seed); err != nil {
 			return res, err
 		}
 	}
-	report(s, Progress{Phase: "evaluate"})
-	if len(p.Val) > 0 {
-		res.Accuracy, res.Loss, err = EvaluateNet(ctx, net, p.Data, p.Val, b.EvalBatch, b.ImageSize, &norm)
-		if err != nil {
-			return res, err
-		}
+	report(s, Progress{Phase: PhaseEvaluate})
+	e, err := n.score(ctx, p, b.ImageSize, b.EvalBatch, &norm)
+	if err != nil {
+		return res, err
 	}
-	if p.Test != nil {
-		res.TestAccuracy, res.TestLoss, err = EvaluateNet(ctx, net, p.Test, p.Test.All(), b.EvalBatch, b.ImageSize, &norm)
-		if err != nil {
-			return res, err
-		}
-	}
+	res.Accuracy, res.Loss, res.TestAccuracy, res.TestLoss = e.Accuracy, e.Loss, e.TestAccuracy, e.TestLoss
 	if b.TimingSteps > 0 {
-		report(s, Progress{Phase: "time"})
-		res.StepTime, res.ForwardTime, err = MeasureStep(ctx, net, b.Batch, b.ImageSize, b.TimingWarmup, b.TimingSteps, s)
+		report(s, Progress{Phase: PhaseTime})
+		res.StepTime, res.ForwardTime, err = n.Measure(ctx, Timing{Batch: b.Batch, ImageSize: b.ImageSize, Warmup: b.TimingWarmup, Steps: b.TimingSteps}, s)
 		if err != nil {
 			return res, err
 		}
@@ -189,7 +214,7 @@ func trainLoop(ctx context.Context, net *Net, p Problem, s Settings, b Budget, n
 		} else {
 			avg = 0.98*avg + 0.02*loss
 		}
-		report(s, Progress{Phase: "train", Step: step + 1, Steps: total, Epoch: float64(off+step+1) / float64(perEpoch), Loss: avg, StepLoss: loss, LR: lr})
+		report(s, Progress{Phase: PhaseTrain, Step: step + 1, Steps: total, Epoch: float64(off+step+1) / float64(perEpoch), Loss: avg, StepLoss: loss, LR: lr})
 	}
 	res.TrainTime = time.Since(t0)
 	res.Steps = total

@@ -12,6 +12,7 @@ import (
 
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer/data"
+	"github.com/effnas/effnas/trainer/ops"
 	"gorgonia.org/tensor"
 )
 
@@ -138,7 +139,8 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acc, loss, err := EvaluateNet(context.Background(), ck.Net, p.Data, p.Val, 64, 12, ck.Norm)
+	e, err := ck.Net.Evaluate(context.Background(), Problem{Data: p.Data, Val: p.Val}, Eval{Batch: 64, ImageSize: 12, Norm: ck.Norm})
+	acc, loss := e.Accuracy, e.Loss
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,14 +168,14 @@ func TestMeasureAndProfileStep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, _, err := MeasureStep(context.Background(), net, 8, a.TrainSize(), 1, 3, Settings{Seed: 1})
+	tr, _, err := net.Measure(context.Background(), Timing{Batch: 8, ImageSize: a.TrainSize(), Warmup: 1, Steps: 3}, Settings{Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if tr.Count != 3 || !(tr.Allocs > 0) || !(tr.Bytes > 0) {
 		t.Fatalf("step stats %+v", tr)
 	}
-	p, err := ProfileStep(context.Background(), net, 8, a.TrainSize(), 1, 2, Settings{Seed: 1})
+	p, err := net.Profile(context.Background(), Timing{Batch: 8, ImageSize: a.TrainSize(), Warmup: 1, Steps: 2}, Settings{Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,5 +198,39 @@ func TestMeasureAndProfileStep(t *testing.T) {
 	}
 	if PeakRSS() < 0 {
 		t.Error("PeakRSS")
+	}
+	if _, _, err := net.Measure(context.Background(), Timing{Batch: 0, ImageSize: 12, Steps: 1}, Settings{}); err == nil || !strings.Contains(err.Error(), "batch 0") {
+		t.Errorf("batch 0: %v", err)
+	}
+}
+
+func TestOpProfileByOp(t *testing.T) {
+	p := OpProfile{Step: 10 * time.Millisecond, Ops: []ops.OpTime{
+		{Op: "Conv2D", Shape: "8x8", Total: 2 * time.Millisecond, Calls: 1},
+		{Op: "Add", Shape: "8x8", Total: 3 * time.Millisecond, Calls: 2},
+		{Op: "Conv2D", Shape: "4x4", Total: 2 * time.Millisecond, Calls: 3},
+	}}
+	got := p.ByOp()
+	want := []OpTotal{{"Conv2D", 4 * time.Millisecond, 4}, {"Add", 3 * time.Millisecond, 2}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("ByOp %v, want %v", got, want)
+	}
+	if s := p.Share(got[0].Total); s != 40 {
+		t.Fatalf("share %v, want 40", s)
+	}
+}
+
+func TestEvaluateNeedsSomethingToScore(t *testing.T) {
+	p := tinyProblem(t)
+	net, err := NewNet(p.Arch, tensor.Float32, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.Evaluate(context.Background(), Problem{Data: p.Data, Train: p.Train}, Eval{}); err == nil || !strings.Contains(err.Error(), "nothing to evaluate") {
+		t.Fatalf("no validation or test samples: %v", err)
+	}
+	r, err := net.Evaluate(context.Background(), Problem{Data: p.Data, Val: p.Val}, Eval{})
+	if err != nil || r.ImageSize != p.Arch.ImageSize || !(r.Loss > 0) {
+		t.Fatalf("default size: %+v, %v", r, err)
 	}
 }

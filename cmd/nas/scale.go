@@ -451,20 +451,22 @@ func trainFamily(fs *flag.FlagSet, ms []scaling.Member, ds, test *data.Dataset, 
 				return perr
 			}
 			pg.Stages, pg.Rule, pg.MaxImageSize, pg.EvalImageSize = stages, rule, m.TrainImageSize, m.ImageSize
-			pg.OnStage = func(st trainer.StagePlan) {
-				bar.Clear()
-				fmt.Fprintf(os.Stderr, "%s %s\n", m.Name, st)
+			ms.Progress = func(pr trainer.Progress) {
+				if pr.Phase == trainer.PhaseStage {
+					bar.Clear()
+					fmt.Fprintf(os.Stderr, "%s %s\n", m.Name, pr.Stage.StagePlan)
+				}
+				progress(pr)
 			}
-			var pr trainer.ProgressiveResult
-			pr, _, err = trainer.TrainProgressive(ctx, p, ms, b, pg)
-			res = pr.Final
+			ms.Progressive = &pg
+			res, _, err = trainer.Train(ctx, p, ms, b)
 		} else {
 			var net *trainer.Net
 			res, net, err = trainer.Train(ctx, p, ms, b)
 			if err == nil && m.ImageSize != m.TrainImageSize {
 				bar.Describe(m.Name + " re-estimate at " + fmt.Sprint(m.ImageSize))
 				var e trainer.Result
-				e, err = trainer.EvaluateAtSize(ctx, net, p, &res.Norm, m.ImageSize, b, s.Seed)
+				e, err = net.Evaluate(ctx, p, trainer.Eval{ImageSize: m.ImageSize, Batch: 256, Norm: &res.Norm, RecalBatches: 20, Seed: s.Seed})
 				res.TestAccuracy, res.TestLoss = e.TestAccuracy, e.TestLoss
 			}
 		}
@@ -611,11 +613,27 @@ func trainProgressive(ctx context.Context, f *progFlags, p trainer.Problem, s tr
 	if err != nil {
 		return err
 	}
-	pg.OnStage = func(st trainer.StagePlan) {
-		bar.Clear()
-		fmt.Fprintln(os.Stderr, st)
+	var stages []trainer.StageResult
+	progress := s.Progress
+	s.Progress = func(pr trainer.Progress) {
+		switch pr.Phase {
+		case trainer.PhaseStage:
+			bar.Clear()
+			fmt.Fprintln(os.Stderr, pr.Stage.StagePlan)
+		case trainer.PhaseStageDone:
+			stages = append(stages, *pr.Stage)
+		}
+		progress(pr)
 	}
-	res, net, err := trainer.TrainProgressive(ctx, p, s, b, pg)
+	s.Progressive = &pg
+	final, net, err := trainer.Train(ctx, p, s, b)
+	res := struct {
+		Settings      trainer.Progressive   `json:"settings"`
+		Stages        []trainer.StageResult `json:"stages"`
+		Final         trainer.Result        `json:"final"`
+		EvalImageSize int                   `json:"eval_image_size"`
+	}{Settings: pg.WithDefaults(b.WithDefaults(p.Arch).ImageSize, s.Augment), Stages: stages, Final: final}
+	res.EvalImageSize = res.Settings.EvalSize()
 	bar.Finish()
 	if err != nil {
 		return err

@@ -216,10 +216,11 @@ re-estimation. --epochs is the total over all stages.`,
 				}
 				ctx, stop := interruptible()
 				defer stop()
-				acc, loss, err := trainer.EvaluateNet(ctx, ck.Net, ds, ds.All(), *batch, a.ImageSize, ck.Norm)
+				r, err := ck.Net.Evaluate(ctx, trainer.Problem{Data: ds, Val: ds.All()}, trainer.Eval{Batch: *batch, ImageSize: a.ImageSize, Norm: ck.Norm})
 				if err != nil {
 					return err
 				}
+				acc, loss := r.Accuracy, r.Loss
 				if *asJSON {
 					return writeJSON(map[string]any{"accuracy": acc, "loss": loss, "images": ds.N, "split": *split, "arch": a})
 				}
@@ -277,13 +278,13 @@ profiled steps with timers around every op.`,
 				}
 				ctx, stop := interruptible()
 				defer stop()
-				tr, fw, err := trainer.MeasureStep(ctx, net, *batch, sz, *warm, *steps, trainer.Settings{Seed: 1})
+				tr, fw, err := net.Measure(ctx, trainer.Timing{Batch: *batch, ImageSize: sz, Warmup: *warm, Steps: *steps}, trainer.Settings{Seed: 1})
 				if err != nil {
 					return err
 				}
 				var prof trainer.OpProfile
 				if *layers {
-					if prof, err = trainer.ProfileStep(ctx, net, *batch, sz, 1, max(3, *steps/2), trainer.Settings{Seed: 1}); err != nil {
+					if prof, err = net.Profile(ctx, trainer.Timing{Batch: *batch, ImageSize: sz, Warmup: 1, Steps: max(3, *steps/2)}, trainer.Settings{Seed: 1}); err != nil {
 						return err
 					}
 				}
