@@ -2,7 +2,6 @@ package ops
 
 import (
 	"fmt"
-	"hash"
 	"math"
 
 	"github.com/chewxy/hm"
@@ -18,7 +17,7 @@ func SiLU(x *G.Node) (*G.Node, error) {
 	if x.Dims() == 0 {
 		return nil, fmt.Errorf("ops.SiLU: x must be a tensor, got a scalar")
 	}
-	return G.ApplyOp(unaryOp{pure: cached(), kind: kSiLU, dims: x.Dims()}, x)
+	return apply(unaryOp{kind: kSiLU, dims: x.Dims()}, x)
 }
 
 // Sigmoid returns 1/(1+exp(-x)) elementwise.
@@ -29,7 +28,7 @@ func Sigmoid(x *G.Node) (*G.Node, error) {
 	if x.Dims() == 0 {
 		return nil, fmt.Errorf("ops.Sigmoid: x must be a tensor, got a scalar")
 	}
-	return G.ApplyOp(unaryOp{pure: cached(), kind: kSigmoid, dims: x.Dims()}, x)
+	return apply(unaryOp{kind: kSigmoid, dims: x.Dims()}, x)
 }
 
 type unaryKind int
@@ -46,31 +45,26 @@ var unaryNames = [...]string{"SiLU", "Sigmoid", "SiLUGrad", "SigmoidGrad"}
 // unaryOp is an elementwise op: SiLU and Sigmoid (arity 1) and their
 // gradients (arity 2, second input the output gradient).
 type unaryOp struct {
-	pure
 	kind unaryKind
 	dims int
 }
 
-func (op unaryOp) Arity() int {
+func (op unaryOp) arity() int {
 	if op.kind >= kSiLUGrad {
 		return 2
 	}
 	return 1
 }
-func (op unaryOp) Type() hm.Type {
-	if op.Arity() == 2 {
+func (op unaryOp) typ() hm.Type {
+	if op.arity() == 2 {
 		return hm.NewFnType(tt(op.dims), tt(op.dims), tt(op.dims))
 	}
 	return hm.NewFnType(tt(op.dims), tt(op.dims))
 }
 func (op unaryOp) String() string { return unaryNames[op.kind] }
-func (op unaryOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "ops.%s{dims=%d}", unaryNames[op.kind], op.dims)
-}
-func (op unaryOp) Hashcode() uint32 { return hashOf(op) }
-func (op unaryOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+func (op unaryOp) inferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	name := "ops." + unaryNames[op.kind]
-	s, err := shapesOf(name, in, op.Arity())
+	s, err := shapesOf(name, in, op.arity())
 	if err != nil {
 		return nil, err
 	}
@@ -82,24 +76,20 @@ func (op unaryOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return s[0].Clone(), nil
 }
-func (op unaryOp) Do(v ...G.Value) (G.Value, error) { return doOp(op, v) }
-func (op unaryOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
-	return preallocOp(op, p, v)
-}
-func (op unaryOp) DiffWRT(int) []bool {
-	if op.Arity() == 2 {
+func (op unaryOp) diffWRT() []bool {
+	if op.arity() == 2 {
 		return []bool{false, false}
 	}
 	return []bool{true}
 }
-func (op unaryOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+func (op unaryOp) symDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	var g *G.Node
 	var err error
 	switch op.kind {
 	case kSiLU:
-		g, err = G.ApplyOp(unaryOp{pure: cached(), kind: kSiLUGrad, dims: op.dims}, in[0], grad)
+		g, err = apply(unaryOp{kind: kSiLUGrad, dims: op.dims}, in[0], grad)
 	case kSigmoid:
-		g, err = G.ApplyOp(unaryOp{pure: cached(), kind: kSigmoidGrad, dims: op.dims}, out, grad)
+		g, err = apply(unaryOp{kind: kSigmoidGrad, dims: op.dims}, out, grad)
 	default:
 		return nil, fmt.Errorf("%v: second-order gradients are not implemented", op)
 	}

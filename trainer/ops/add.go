@@ -2,7 +2,6 @@ package ops
 
 import (
 	"fmt"
-	"hash"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -25,24 +24,20 @@ func Add(a, b *G.Node) (*G.Node, error) {
 		return nil, err
 	}
 	o := addOp{dims: a.Dims()}
-	if _, err := o.InferShape(a.Shape(), b.Shape()); err != nil {
+	if _, err := o.inferShape(a.Shape(), b.Shape()); err != nil {
 		return nil, err
 	}
-	o.pure = cached()
-	return G.ApplyOp(o, a, b)
+	return apply(o, a, b)
 }
 
 type addOp struct {
-	pure
 	dims int
 }
 
-func (op addOp) Arity() int            { return 2 }
-func (op addOp) Type() hm.Type         { return hm.NewFnType(tt(op.dims), tt(op.dims), tt(op.dims)) }
-func (op addOp) String() string        { return "Add" }
-func (op addOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "ops.Add{dims=%d}", op.dims) }
-func (op addOp) Hashcode() uint32      { return hashOf(op) }
-func (op addOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+func (op addOp) arity() int     { return 2 }
+func (op addOp) typ() hm.Type   { return hm.NewFnType(tt(op.dims), tt(op.dims), tt(op.dims)) }
+func (op addOp) String() string { return "Add" }
+func (op addOp) inferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	s, err := shapesOf("ops.Add", in, 2)
 	if err != nil {
 		return nil, err
@@ -55,12 +50,8 @@ func (op addOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return s[0].Clone(), nil
 }
-func (op addOp) Do(v ...G.Value) (G.Value, error) { return doOp(op, v) }
-func (op addOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
-	return preallocOp(op, p, v)
-}
-func (op addOp) DiffWRT(int) []bool { return []bool{true, true} }
-func (op addOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+func (op addOp) diffWRT() []bool { return []bool{true, true} }
+func (op addOp) symDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	return G.Nodes{grad, grad}, nil
 }
 func (op addOp) exec(out *tensor.Dense, in []*tensor.Dense) error {

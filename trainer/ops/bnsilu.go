@@ -1,14 +1,7 @@
 package ops
 
 import (
-	"fmt"
-	"hash"
 	"math"
-
-	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
-
-	"github.com/chewxy/hm"
 )
 
 // Fused BatchNorm + SiLU (BatchNorm.ApplySiLU). The forward op is bnOp with
@@ -87,62 +80,6 @@ func bnSiLUGrad[T Float](c int, mean, inv []float64, x, gamma, beta, gy, gz []T)
 			}
 		}
 	})
-}
-
-// bnSiLUGradOp: gz from (x, gamma, beta, gy).
-type bnSiLUGradOp struct {
-	pure
-	bn   *BatchNorm
-	dims int
-}
-
-func (op bnSiLUGradOp) Arity() int { return 4 }
-func (op bnSiLUGradOp) Type() hm.Type {
-	return hm.NewFnType(tt(op.dims), tt(1), tt(1), tt(op.dims), tt(op.dims))
-}
-func (op bnSiLUGradOp) String() string { return fmt.Sprintf("BatchNormSiLUGrad{id=%d}", op.bn.id) }
-func (op bnSiLUGradOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "ops.BatchNormSiLUGrad{id=%d,dims=%d}", op.bn.id, op.dims)
-}
-func (op bnSiLUGradOp) Hashcode() uint32 { return hashOf(op) }
-func (op bnSiLUGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapesOf("ops.BatchNormSiLUGrad", in, 4)
-	if err != nil {
-		return nil, err
-	}
-	if err := op.bn.check("ops.BatchNormSiLUGrad", op.dims, s[0], s[1], s[2]); err != nil {
-		return nil, err
-	}
-	if !s[3].Eq(s[0]) {
-		return nil, fmt.Errorf("ops.BatchNormSiLUGrad: output gradient has shape %v, want %v", s[3], s[0])
-	}
-	return s[0].Clone(), nil
-}
-func (op bnSiLUGradOp) Do(v ...G.Value) (G.Value, error) { return doOp(op, v) }
-func (op bnSiLUGradOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
-	return preallocOp(op, p, v)
-}
-func (op bnSiLUGradOp) DiffWRT(int) []bool { return []bool{false, false, false, false} }
-func (op bnSiLUGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("%v: second-order gradients are not implemented", op)
-}
-func (op bnSiLUGradOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
-	mean, inv := op.bn.statsFor(in[0])
-	c := op.bn.channels
-	if isF32(out) && op.bn.batchMode() {
-		// gz and the BatchNorm gradient sums in one pass; the three backward
-		// ops that follow read the sums from the memo
-		scale, shift := bnSiLUScaleShift(mean, inv, sl[float32](in[1]), sl[float32](in[2]))
-		sg, sgx := bnSiLUGradSums32(c, mean, inv, sl[float32](in[0]), sl[float32](in[3]), sl[float32](out), scale, shift)
-		op.bn.storeGradSums(in[0], out, sg, sgx, 3) // dx, dgamma, dbeta
-		return nil
-	}
-	if isF32(out) {
-		bnSiLUGrad(c, mean, inv, sl[float32](in[0]), sl[float32](in[1]), sl[float32](in[2]), sl[float32](in[3]), sl[float32](out))
-	} else {
-		bnSiLUGrad(c, mean, inv, sl[float64](in[0]), sl[float64](in[1]), sl[float64](in[2]), sl[float64](in[3]), sl[float64](out))
-	}
-	return nil
 }
 
 // bnSiLUGradSums32 writes gz = gy*silu'(x*scale+shift) and returns the

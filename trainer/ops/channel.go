@@ -2,7 +2,6 @@ package ops
 
 import (
 	"fmt"
-	"hash"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -16,20 +15,18 @@ func GlobalAvgPool(x *G.Node) (*G.Node, error) {
 	if err := checkFloatNode("ops.GlobalAvgPool", "x", x, 4); err != nil {
 		return nil, err
 	}
-	if _, err := (gapOp{}).InferShape(x.Shape()); err != nil {
+	if _, err := (gapOp{}).inferShape(x.Shape()); err != nil {
 		return nil, err
 	}
-	return G.ApplyOp(gapOp{pure: cached()}, x)
+	return apply(gapOp{}, x)
 }
 
-type gapOp struct{ pure }
+type gapOp struct{}
 
-func (op gapOp) Arity() int            { return 1 }
-func (op gapOp) Type() hm.Type         { return hm.NewFnType(tt(4), tt(2)) }
-func (op gapOp) String() string        { return "GlobalAvgPool" }
-func (op gapOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "ops.GlobalAvgPool") }
-func (op gapOp) Hashcode() uint32      { return hashOf(op) }
-func (op gapOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+func (op gapOp) arity() int     { return 1 }
+func (op gapOp) typ() hm.Type   { return hm.NewFnType(tt(4), tt(2)) }
+func (op gapOp) String() string { return "GlobalAvgPool" }
+func (op gapOp) inferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	s, err := shapesOf("ops.GlobalAvgPool", in, 1)
 	if err != nil {
 		return nil, err
@@ -39,13 +36,9 @@ func (op gapOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return tensor.Shape{s[0][0], s[0][3]}, nil
 }
-func (op gapOp) Do(v ...G.Value) (G.Value, error) { return doOp(op, v) }
-func (op gapOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
-	return preallocOp(op, p, v)
-}
-func (op gapOp) DiffWRT(int) []bool { return []bool{true} }
-func (op gapOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	g, err := G.ApplyOp(gapGradOp{pure: cached(), xShape: in[0].Shape().Clone()}, grad)
+func (op gapOp) diffWRT() []bool { return []bool{true} }
+func (op gapOp) symDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	g, err := apply(gapGradOp{xShape: in[0].Shape().Clone()}, grad)
 	if err != nil {
 		return nil, err
 	}
@@ -78,16 +71,13 @@ func gapForward[T Float](n, hw, c int, x, y []T) {
 
 // gapGradOp: dx (N,H,W,C) = gy (N,C) / (H*W), broadcast.
 type gapGradOp struct {
-	pure
 	xShape tensor.Shape
 }
 
-func (op gapGradOp) Arity() int            { return 1 }
-func (op gapGradOp) Type() hm.Type         { return hm.NewFnType(tt(2), tt(4)) }
-func (op gapGradOp) String() string        { return fmt.Sprintf("GlobalAvgPoolGrad{x=%v}", op.xShape) }
-func (op gapGradOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "ops.GlobalAvgPoolGrad{x=%v}", op.xShape) }
-func (op gapGradOp) Hashcode() uint32      { return hashOf(op) }
-func (op gapGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+func (op gapGradOp) arity() int     { return 1 }
+func (op gapGradOp) typ() hm.Type   { return hm.NewFnType(tt(2), tt(4)) }
+func (op gapGradOp) String() string { return fmt.Sprintf("GlobalAvgPoolGrad{x=%v}", op.xShape) }
+func (op gapGradOp) inferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	s, err := shapesOf("ops.GlobalAvgPoolGrad", in, 1)
 	if err != nil {
 		return nil, err
@@ -96,14 +86,6 @@ func (op gapGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 		return nil, fmt.Errorf("ops.GlobalAvgPoolGrad: output gradient has shape %v, want %v", s[0], want)
 	}
 	return op.xShape.Clone(), nil
-}
-func (op gapGradOp) Do(v ...G.Value) (G.Value, error) { return doOp(op, v) }
-func (op gapGradOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
-	return preallocOp(op, p, v)
-}
-func (op gapGradOp) DiffWRT(int) []bool { return []bool{false} }
-func (op gapGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("%v: second-order gradients are not implemented", op)
 }
 func (op gapGradOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	s := op.xShape
@@ -148,20 +130,18 @@ func ChannelScale(x, s *G.Node) (*G.Node, error) {
 	if err := sameDtype(op, x, s); err != nil {
 		return nil, err
 	}
-	if _, err := (csOp{}).InferShape(x.Shape(), s.Shape()); err != nil {
+	if _, err := (csOp{}).inferShape(x.Shape(), s.Shape()); err != nil {
 		return nil, err
 	}
-	return G.ApplyOp(csOp{pure: cached()}, x, s)
+	return apply(csOp{}, x, s)
 }
 
-type csOp struct{ pure }
+type csOp struct{}
 
-func (op csOp) Arity() int            { return 2 }
-func (op csOp) Type() hm.Type         { return hm.NewFnType(tt(4), tt(2), tt(4)) }
-func (op csOp) String() string        { return "ChannelScale" }
-func (op csOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "ops.ChannelScale") }
-func (op csOp) Hashcode() uint32      { return hashOf(op) }
-func (op csOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+func (op csOp) arity() int     { return 2 }
+func (op csOp) typ() hm.Type   { return hm.NewFnType(tt(4), tt(2), tt(4)) }
+func (op csOp) String() string { return "ChannelScale" }
+func (op csOp) inferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	s, err := shapesOf("ops.ChannelScale", in, 2)
 	if err != nil {
 		return nil, err
@@ -174,17 +154,13 @@ func (op csOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return s[0].Clone(), nil
 }
-func (op csOp) Do(v ...G.Value) (G.Value, error) { return doOp(op, v) }
-func (op csOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
-	return preallocOp(op, p, v)
-}
-func (op csOp) DiffWRT(int) []bool { return []bool{true, true} }
-func (op csOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(csOp{pure: cached()}, grad, in[1])
+func (op csOp) diffWRT() []bool { return []bool{true, true} }
+func (op csOp) symDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	dx, err := apply(csOp{}, grad, in[1])
 	if err != nil {
 		return nil, err
 	}
-	ds, err := G.ApplyOp(csGradSOp{pure: cached()}, in[0], grad)
+	ds, err := apply(csGradSOp{}, in[0], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -210,14 +186,12 @@ func csForward[T Float](n, hw, c int, x, s, y []T) {
 }
 
 // csGradSOp: ds (N,C) = sum over H,W of x*gy. Inputs (x, gy).
-type csGradSOp struct{ pure }
+type csGradSOp struct{}
 
-func (op csGradSOp) Arity() int            { return 2 }
-func (op csGradSOp) Type() hm.Type         { return hm.NewFnType(tt(4), tt(4), tt(2)) }
-func (op csGradSOp) String() string        { return "ChannelScaleGradS" }
-func (op csGradSOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "ops.ChannelScaleGradS") }
-func (op csGradSOp) Hashcode() uint32      { return hashOf(op) }
-func (op csGradSOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+func (op csGradSOp) arity() int     { return 2 }
+func (op csGradSOp) typ() hm.Type   { return hm.NewFnType(tt(4), tt(4), tt(2)) }
+func (op csGradSOp) String() string { return "ChannelScaleGradS" }
+func (op csGradSOp) inferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	s, err := shapesOf("ops.ChannelScaleGradS", in, 2)
 	if err != nil {
 		return nil, err
@@ -226,14 +200,6 @@ func (op csGradSOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 		return nil, fmt.Errorf("ops.ChannelScaleGradS: want x and gy of one 4-D shape, got %v and %v", s[0], s[1])
 	}
 	return tensor.Shape{s[0][0], s[0][3]}, nil
-}
-func (op csGradSOp) Do(v ...G.Value) (G.Value, error) { return doOp(op, v) }
-func (op csGradSOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
-	return preallocOp(op, p, v)
-}
-func (op csGradSOp) DiffWRT(int) []bool { return []bool{false, false} }
-func (op csGradSOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("%v: second-order gradients are not implemented", op)
 }
 func (op csGradSOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	s := in[0].Shape()
@@ -273,24 +239,20 @@ func SampleScale(x, m *G.Node) (*G.Node, error) {
 		return nil, err
 	}
 	o := ssOp{dims: x.Dims()}
-	if _, err := o.InferShape(x.Shape(), m.Shape()); err != nil {
+	if _, err := o.inferShape(x.Shape(), m.Shape()); err != nil {
 		return nil, err
 	}
-	o.pure = cached()
-	return G.ApplyOp(o, x, m)
+	return apply(o, x, m)
 }
 
 type ssOp struct {
-	pure
 	dims int
 }
 
-func (op ssOp) Arity() int            { return 2 }
-func (op ssOp) Type() hm.Type         { return hm.NewFnType(tt(op.dims), tt(1), tt(op.dims)) }
-func (op ssOp) String() string        { return "SampleScale" }
-func (op ssOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "ops.SampleScale{dims=%d}", op.dims) }
-func (op ssOp) Hashcode() uint32      { return hashOf(op) }
-func (op ssOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+func (op ssOp) arity() int     { return 2 }
+func (op ssOp) typ() hm.Type   { return hm.NewFnType(tt(op.dims), tt(1), tt(op.dims)) }
+func (op ssOp) String() string { return "SampleScale" }
+func (op ssOp) inferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	s, err := shapesOf("ops.SampleScale", in, 2)
 	if err != nil {
 		return nil, err
@@ -303,14 +265,9 @@ func (op ssOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return s[0].Clone(), nil
 }
-func (op ssOp) Do(v ...G.Value) (G.Value, error) { return doOp(op, v) }
-func (op ssOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
-	return preallocOp(op, p, v)
-}
-func (op ssOp) DiffWRT(int) []bool { return []bool{true, false} }
-func (op ssOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	op.pure = cached() // a new node: its own output buffer
-	dx, err := G.ApplyOp(op, grad, in[1])
+func (op ssOp) diffWRT() []bool { return []bool{true, false} }
+func (op ssOp) symDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	dx, err := apply(op, grad, in[1]) // a new node, with its own output buffer
 	if err != nil {
 		return nil, err
 	}
@@ -355,24 +312,20 @@ func BiasAdd(x, b *G.Node) (*G.Node, error) {
 		return nil, err
 	}
 	o := biasOp{dims: x.Dims()}
-	if _, err := o.InferShape(x.Shape(), b.Shape()); err != nil {
+	if _, err := o.inferShape(x.Shape(), b.Shape()); err != nil {
 		return nil, err
 	}
-	o.pure = cached()
-	return G.ApplyOp(o, x, b)
+	return apply(o, x, b)
 }
 
 type biasOp struct {
-	pure
 	dims int
 }
 
-func (op biasOp) Arity() int            { return 2 }
-func (op biasOp) Type() hm.Type         { return hm.NewFnType(tt(op.dims), tt(1), tt(op.dims)) }
-func (op biasOp) String() string        { return "BiasAdd" }
-func (op biasOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "ops.BiasAdd{dims=%d}", op.dims) }
-func (op biasOp) Hashcode() uint32      { return hashOf(op) }
-func (op biasOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+func (op biasOp) arity() int     { return 2 }
+func (op biasOp) typ() hm.Type   { return hm.NewFnType(tt(op.dims), tt(1), tt(op.dims)) }
+func (op biasOp) String() string { return "BiasAdd" }
+func (op biasOp) inferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	s, err := shapesOf("ops.BiasAdd", in, 2)
 	if err != nil {
 		return nil, err
@@ -385,13 +338,9 @@ func (op biasOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return s[0].Clone(), nil
 }
-func (op biasOp) Do(v ...G.Value) (G.Value, error) { return doOp(op, v) }
-func (op biasOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
-	return preallocOp(op, p, v)
-}
-func (op biasOp) DiffWRT(int) []bool { return []bool{true, true} }
-func (op biasOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	db, err := G.ApplyOp(chanSumOp{pure: cached(), dims: op.dims}, grad)
+func (op biasOp) diffWRT() []bool { return []bool{true, true} }
+func (op biasOp) symDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	db, err := apply(chanSumOp{dims: op.dims}, grad)
 	if err != nil {
 		return nil, err
 	}
@@ -422,16 +371,13 @@ func biasForward[T Float](c int, x, b, y []T) {
 // chanSumOp sums a (...,C) tensor over every axis but the last: the bias
 // (and BatchNorm beta) gradient.
 type chanSumOp struct {
-	pure
 	dims int
 }
 
-func (op chanSumOp) Arity() int            { return 1 }
-func (op chanSumOp) Type() hm.Type         { return hm.NewFnType(tt(op.dims), tt(1)) }
-func (op chanSumOp) String() string        { return "ChannelSum" }
-func (op chanSumOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "ops.ChannelSum{dims=%d}", op.dims) }
-func (op chanSumOp) Hashcode() uint32      { return hashOf(op) }
-func (op chanSumOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+func (op chanSumOp) arity() int     { return 1 }
+func (op chanSumOp) typ() hm.Type   { return hm.NewFnType(tt(op.dims), tt(1)) }
+func (op chanSumOp) String() string { return "ChannelSum" }
+func (op chanSumOp) inferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	s, err := shapesOf("ops.ChannelSum", in, 1)
 	if err != nil {
 		return nil, err
@@ -440,14 +386,6 @@ func (op chanSumOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 		return nil, fmt.Errorf("ops.ChannelSum: input has shape %v, want %d dims", s[0], op.dims)
 	}
 	return tensor.Shape{s[0][op.dims-1]}, nil
-}
-func (op chanSumOp) Do(v ...G.Value) (G.Value, error) { return doOp(op, v) }
-func (op chanSumOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
-	return preallocOp(op, p, v)
-}
-func (op chanSumOp) DiffWRT(int) []bool { return []bool{false} }
-func (op chanSumOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("%v: second-order gradients are not implemented", op)
 }
 func (op chanSumOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	c := out.Shape()[0]

@@ -1,14 +1,11 @@
 package ops
 
 import (
-	"fmt"
-	"hash"
 	"sync"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"github.com/chewxy/hm"
 	"github.com/effnas/effnas/trainer/kernels"
 )
 
@@ -54,235 +51,21 @@ func (g convGeom) pointwise() bool { return g.kh == 1 && g.kw == 1 && g.stride =
 // kkc is the im2col row length kh*kw*cin, ordered (ky, kx, ci) like HWIO.
 func (g convGeom) kkc() int { return g.kh * g.kw * g.cin }
 
-// convShapes validates x (N,H,W,Cin) and w (KH,KW,Cin,Cout) and returns the geometry.
-func convShapes(op string, xs, ws tensor.Shape, stride int) (convGeom, error) {
-	if stride < 1 {
-		return convGeom{}, fmt.Errorf("%s: stride must be >= 1, got %d", op, stride)
-	}
-	if xs.Dims() != 4 {
-		return convGeom{}, fmt.Errorf("%s: x must be 4-D NHWC (N,H,W,Cin), got shape %v", op, xs)
-	}
-	if ws.Dims() != 4 {
-		return convGeom{}, fmt.Errorf("%s: w must be 4-D HWIO (KH,KW,Cin,Cout), got shape %v", op, ws)
-	}
-	for _, d := range append(xs.Clone(), ws...) {
-		if d < 1 {
-			return convGeom{}, fmt.Errorf("%s: empty dimension in x %v or w %v", op, xs, ws)
-		}
-	}
-	if ws[2] != xs[3] {
-		return convGeom{}, fmt.Errorf("%s: w %v has Cin=%d but x %v has %d channels (want w (KH,KW,%d,Cout))", op, ws, ws[2], xs, xs[3], xs[3])
-	}
-	return newConvGeom(xs[0], xs[1], xs[2], xs[3], ws[0], ws[1], ws[3], stride), nil
-}
+// outShape is the output shape (N,OH,OW,Cout).
+func (g convGeom) outShape() tensor.Shape { return tensor.Shape{g.n, g.oh, g.ow, g.cout} }
 
 // Conv2D returns the same-padded convolution of x (N,H,W,Cin) with w
 // (KH,KW,Cin,Cout) at the given stride (both axes): shape (N,OH,OW,Cout) with
 // OH = ceil(H/stride), OW = ceil(W/stride). No bias; see BiasAdd.
 func Conv2D(x, w *G.Node, stride int) (*G.Node, error) {
-	return conv2D(x, w, stride, false)
+	return applyConv(fullConv, x, w, stride, false)
 }
 
 // Conv2DInput is Conv2D for a layer whose input x needs no gradient (the
 // network's input image): its backward pass computes the weight gradient
 // only, and gorgonia.Grad with respect to x fails.
 func Conv2DInput(x, w *G.Node, stride int) (*G.Node, error) {
-	return conv2D(x, w, stride, true)
-}
-
-func conv2D(x, w *G.Node, stride int, noGradX bool) (*G.Node, error) {
-	const op = "ops.Conv2D"
-	if err := checkFloatNode(op, "x", x, 4); err != nil {
-		return nil, err
-	}
-	if err := checkFloatNode(op, "w", w, 4); err != nil {
-		return nil, err
-	}
-	if err := sameDtype(op, x, w); err != nil {
-		return nil, err
-	}
-	if _, err := convShapes(op, x.Shape(), w.Shape(), stride); err != nil {
-		return nil, err
-	}
-	return G.ApplyOp(conv2DOp{pure: cached(), stride: stride, noGradX: noGradX}, x, w)
-}
-
-// conv2DOp: y = conv(x, w). Inputs (x, w).
-type conv2DOp struct {
-	pure
-	stride  int
-	noGradX bool // Conv2DInput: no gradient with respect to x
-}
-
-func (op conv2DOp) Arity() int     { return 2 }
-func (op conv2DOp) Type() hm.Type  { return hm.NewFnType(tt(4), tt(4), tt(4)) }
-func (op conv2DOp) String() string { return fmt.Sprintf("Conv2D{s=%d,same}", op.stride) }
-func (op conv2DOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "ops.Conv2D{stride=%d,noGradX=%v}", op.stride, op.noGradX)
-}
-func (op conv2DOp) Hashcode() uint32 { return hashOf(op) }
-func (op conv2DOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapesOf("ops.Conv2D", in, 2)
-	if err != nil {
-		return nil, err
-	}
-	g, err := convShapes("ops.Conv2D", s[0], s[1], op.stride)
-	if err != nil {
-		return nil, err
-	}
-	return tensor.Shape{g.n, g.oh, g.ow, g.cout}, nil
-}
-func (op conv2DOp) Do(v ...G.Value) (G.Value, error) { return doOp(op, v) }
-func (op conv2DOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
-	return preallocOp(op, p, v)
-}
-func (op conv2DOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
-	g, err := convShapes("ops.Conv2D", in[0].Shape(), in[1].Shape(), op.stride)
-	if err != nil {
-		return err
-	}
-	if isF32(out) {
-		convForward(g, sl[float32](in[0]), sl[float32](in[1]), sl[float32](out))
-	} else {
-		convForward(g, sl[float64](in[0]), sl[float64](in[1]), sl[float64](out))
-	}
-	return nil
-}
-func (op conv2DOp) DiffWRT(int) []bool { return []bool{!op.noGradX, true} }
-func (op conv2DOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	if len(in) != 2 {
-		return nil, fmt.Errorf("ops.Conv2D: SymDiff wants 2 inputs, got %d", len(in))
-	}
-	if op.noGradX {
-		dw, err := G.ApplyOp(conv2DGradWOp{pure: cached(), stride: op.stride, wShape: in[1].Shape().Clone()}, in[0], grad)
-		if err != nil {
-			return nil, err
-		}
-		return G.Nodes{nil, dw}, nil
-	}
-	dx, err := G.ApplyOp(conv2DGradXOp{pure: cached(), stride: op.stride, xShape: in[0].Shape().Clone()}, in[1], grad)
-	if err != nil {
-		return nil, err
-	}
-	dw, err := G.ApplyOp(conv2DGradWOp{pure: cached(), stride: op.stride, wShape: in[1].Shape().Clone()}, in[0], grad)
-	if err != nil {
-		return nil, err
-	}
-	return G.Nodes{dx, dw}, nil
-}
-
-// conv2DGradXOp: dX from (w, gy).
-type conv2DGradXOp struct {
-	pure
-	stride int
-	xShape tensor.Shape
-}
-
-func (op conv2DGradXOp) Arity() int    { return 2 }
-func (op conv2DGradXOp) Type() hm.Type { return hm.NewFnType(tt(4), tt(4), tt(4)) }
-func (op conv2DGradXOp) String() string {
-	return fmt.Sprintf("Conv2DGradX{s=%d,x=%v}", op.stride, op.xShape)
-}
-func (op conv2DGradXOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "ops.Conv2DGradX{stride=%d,x=%v}", op.stride, op.xShape)
-}
-func (op conv2DGradXOp) Hashcode() uint32 { return hashOf(op) }
-func (op conv2DGradXOp) geom(ws, gys tensor.Shape) (convGeom, error) {
-	g, err := convShapes("ops.Conv2DGradX", op.xShape, ws, op.stride)
-	if err != nil {
-		return g, err
-	}
-	if want := (tensor.Shape{g.n, g.oh, g.ow, g.cout}); !gys.Eq(want) {
-		return g, fmt.Errorf("ops.Conv2DGradX: output gradient has shape %v, want %v", gys, want)
-	}
-	return g, nil
-}
-func (op conv2DGradXOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapesOf("ops.Conv2DGradX", in, 2)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := op.geom(s[0], s[1]); err != nil {
-		return nil, err
-	}
-	return op.xShape.Clone(), nil
-}
-func (op conv2DGradXOp) Do(v ...G.Value) (G.Value, error) { return doOp(op, v) }
-func (op conv2DGradXOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
-	return preallocOp(op, p, v)
-}
-func (op conv2DGradXOp) DiffWRT(int) []bool { return []bool{false, false} }
-func (op conv2DGradXOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("%v: second-order gradients are not implemented", op)
-}
-func (op conv2DGradXOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
-	g, err := op.geom(in[0].Shape(), in[1].Shape())
-	if err != nil {
-		return err
-	}
-	if isF32(out) {
-		convGradX(g, sl[float32](in[0]), sl[float32](in[1]), sl[float32](out))
-	} else {
-		convGradX(g, sl[float64](in[0]), sl[float64](in[1]), sl[float64](out))
-	}
-	return nil
-}
-
-// conv2DGradWOp: dW from (x, gy).
-type conv2DGradWOp struct {
-	pure
-	stride int
-	wShape tensor.Shape
-}
-
-func (op conv2DGradWOp) Arity() int    { return 2 }
-func (op conv2DGradWOp) Type() hm.Type { return hm.NewFnType(tt(4), tt(4), tt(4)) }
-func (op conv2DGradWOp) String() string {
-	return fmt.Sprintf("Conv2DGradW{s=%d,w=%v}", op.stride, op.wShape)
-}
-func (op conv2DGradWOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "ops.Conv2DGradW{stride=%d,w=%v}", op.stride, op.wShape)
-}
-func (op conv2DGradWOp) Hashcode() uint32 { return hashOf(op) }
-func (op conv2DGradWOp) geom(xs, gys tensor.Shape) (convGeom, error) {
-	g, err := convShapes("ops.Conv2DGradW", xs, op.wShape, op.stride)
-	if err != nil {
-		return g, err
-	}
-	if want := (tensor.Shape{g.n, g.oh, g.ow, g.cout}); !gys.Eq(want) {
-		return g, fmt.Errorf("ops.Conv2DGradW: output gradient has shape %v, want %v", gys, want)
-	}
-	return g, nil
-}
-func (op conv2DGradWOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapesOf("ops.Conv2DGradW", in, 2)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := op.geom(s[0], s[1]); err != nil {
-		return nil, err
-	}
-	return op.wShape.Clone(), nil
-}
-func (op conv2DGradWOp) Do(v ...G.Value) (G.Value, error) { return doOp(op, v) }
-func (op conv2DGradWOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
-	return preallocOp(op, p, v)
-}
-func (op conv2DGradWOp) DiffWRT(int) []bool { return []bool{false, false} }
-func (op conv2DGradWOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("%v: second-order gradients are not implemented", op)
-}
-func (op conv2DGradWOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
-	g, err := op.geom(in[0].Shape(), in[1].Shape())
-	if err != nil {
-		return err
-	}
-	if isF32(out) {
-		convGradW(g, sl[float32](in[0]), sl[float32](in[1]), sl[float32](out))
-	} else {
-		convGradW(g, sl[float64](in[0]), sl[float64](in[1]), sl[float64](out))
-	}
-	return nil
+	return applyConv(fullConv, x, w, stride, true)
 }
 
 // ---- kernels ----

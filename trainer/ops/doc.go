@@ -77,18 +77,32 @@
 // # Contract of every op
 //
 // Constructors validate shapes and dtypes and return errors naming the op,
-// the shapes and what was expected; they never panic. Each op (and each
-// gradient op) has exact Type/InferShape, hashes all its attributes,
-// ReturnsPtr false, CallsExtern false, OverwritesInput -1, and implements
-// UsePreallocDo, which checks the buffer's shape and dtype (the TapeMachine
-// may hand over another node's register) and overwrites it completely.
-// Gradient ops are not differentiable again (no second order).
+// the shapes and what was expected; they never panic. An op is a small
+// kernel type (op.go): its String, arity, type, shape rule and a kernel
+// that overwrites its output, plus diffWRT/symDiff for a forward op. The
+// generic wrapper op[K] gives it everything gorgonia asks of an Op: a hash
+// of its type and every attribute, ReturnsPtr false, CallsExtern false,
+// OverwritesInput -1, Do and UsePreallocDo (which checks the buffer's shape
+// and dtype, as the TapeMachine may hand over another node's register, and
+// overwrites it completely), a per-node output cache and the timers.
+// Kernels without a gradient (the gradient ops) are not differentiable
+// again (no second order). The full and depthwise convolutions share their
+// three ops (convop.go), differing in a convFlavour.
+//
+// # Files
+//
+// op.go the wrapper and the Do plumbing; types.go and check.go the element
+// types and input checks; parallel.go the scheduler (workers, fixed-part
+// reductions whose results do not depend on GOMAXPROCS); timing.go the
+// per-op timers; batchnorm.go the BatchNorm layer and its state, bnops.go
+// its ops, bnmemo.go what they share within a run, bnkernels.go and
+// bnsilu.go their kernels; vec*.go the row kernels.
 //
 // # Timing
 //
 // SetTiming(true) makes every op of the package record its kernel's wall
 // time by op type and output shape (Timings, ResetTimings); off by default.
-// The trainer's ProfileStep and `nas bench --layers` use it.
+// The trainer's Net.Profile and `nas bench --layers` use it.
 //
 // # Usage notes
 //

@@ -28,8 +28,9 @@ func maxAbsDiff(a, b []float64) float64 {
 	return m
 }
 
-func mustDo(t *testing.T, op G.Op, in ...G.Value) G.Value {
+func mustDo(t *testing.T, k kernel, in ...G.Value) G.Value {
 	t.Helper()
+	op := opOf(k)
 	v, err := op.Do(in...)
 	if err != nil {
 		t.Fatalf("%v.Do: %v", op, err)
@@ -60,12 +61,12 @@ func TestSamePadding(t *testing.T) {
 func TestConv2DHandComputed(t *testing.T) {
 	x := vec([]int{1, 3, 3, 1}, []float64{1, 2, 3, 4, 5, 6, 7, 8, 9})
 	w := vec([]int{3, 3, 1, 1}, []float64{1, 1, 1, 1, 1, 1, 1, 1, 1})
-	y := mustDo(t, conv2DOp{stride: 1}, x, w)
+	y := mustDo(t, convOp{f: fullConv, stride: 1}, x, w)
 	want := []float64{12, 21, 16, 27, 45, 33, 24, 39, 28}
 	if !y.Shape().Eq(tensor.Shape{1, 3, 3, 1}) || maxAbsDiff(f64s(y), want) != 0 {
 		t.Errorf("stride 1: got %v %v, want %v", y.Shape(), f64s(y), want)
 	}
-	y = mustDo(t, conv2DOp{stride: 2}, x, w)
+	y = mustDo(t, convOp{f: fullConv, stride: 2}, x, w)
 	want = []float64{12, 16, 24, 28}
 	if !y.Shape().Eq(tensor.Shape{1, 2, 2, 1}) || maxAbsDiff(f64s(y), want) != 0 {
 		t.Errorf("stride 2: got %v %v, want %v", y.Shape(), f64s(y), want)
@@ -75,7 +76,7 @@ func TestConv2DHandComputed(t *testing.T) {
 	for i := range x4 {
 		x4[i] = float64(i + 1)
 	}
-	y = mustDo(t, conv2DOp{stride: 2}, vec([]int{1, 4, 4, 1}, x4), w)
+	y = mustDo(t, convOp{f: fullConv, stride: 2}, vec([]int{1, 4, 4, 1}, x4), w)
 	// windows: rows 0-2/cols 0-2; rows 0-2/cols 2-3(+pad); rows 2-3/cols 0-2; rows 2-3/cols 2-3
 	want = []float64{1 + 2 + 3 + 5 + 6 + 7 + 9 + 10 + 11, 3 + 4 + 7 + 8 + 11 + 12, 9 + 10 + 11 + 13 + 14 + 15, 11 + 12 + 15 + 16}
 	if maxAbsDiff(f64s(y), want) != 0 {
@@ -84,7 +85,7 @@ func TestConv2DHandComputed(t *testing.T) {
 	// two output channels, two input channels, 1x1: a plain matrix product.
 	x2 := vec([]int{1, 1, 2, 2}, []float64{1, 2, 3, 4})
 	w2 := vec([]int{1, 1, 2, 2}, []float64{1, 10, 100, 1000})
-	y = mustDo(t, conv2DOp{stride: 1}, x2, w2)
+	y = mustDo(t, convOp{f: fullConv, stride: 1}, x2, w2)
 	want = []float64{201, 2010, 403, 4030}
 	if maxAbsDiff(f64s(y), want) != 0 {
 		t.Errorf("1x1: got %v, want %v", f64s(y), want)
@@ -175,7 +176,7 @@ func TestConv2DMatchesNaive(t *testing.T) {
 		x := randDense(rng, -1, 1, c.n, c.h, c.w, c.cin)
 		w := randDense(rng, -1, 1, c.k, c.k, c.cin, c.cout)
 		want := naiveConv(f64s(x), c.n, c.h, c.w, c.cin, f64s(w), c.k, c.k, c.cout, c.s)
-		y := mustDo(t, conv2DOp{stride: c.s}, x, w)
+		y := mustDo(t, convOp{f: fullConv, stride: c.s}, x, w)
 		oh, _, _ := SamePadding(c.h, c.k, c.s)
 		ow, _, _ := SamePadding(c.w, c.k, c.s)
 		if !y.Shape().Eq(tensor.Shape{c.n, oh, ow, c.cout}) {
@@ -184,7 +185,7 @@ func TestConv2DMatchesNaive(t *testing.T) {
 		if d := maxAbsDiff(f64s(y), want); d > 1e-12 {
 			t.Errorf("%+v: max diff vs naive %g", c, d)
 		}
-		y32 := mustDo(t, conv2DOp{stride: c.s}, toF32(x), toF32(w))
+		y32 := mustDo(t, convOp{f: fullConv, stride: c.s}, toF32(x), toF32(w))
 		checkF32(t, "conv", y32, want, 1e-5)
 	}
 }
@@ -237,11 +238,11 @@ func TestDepthwiseMatchesNaive(t *testing.T) {
 		x := randDense(rng, -1, 1, c.n, c.h, c.w, c.c)
 		w := randDense(rng, -1, 1, c.k, c.k, c.c)
 		want := naiveDepthwise(f64s(x), c.n, c.h, c.w, c.c, f64s(w), c.k, c.s)
-		y := mustDo(t, dwConvOp{stride: c.s}, x, w)
+		y := mustDo(t, convOp{f: depthwiseConv, stride: c.s}, x, w)
 		if d := maxAbsDiff(f64s(y), want); d > 1e-12 {
 			t.Errorf("%+v: max diff vs naive %g", c, d)
 		}
-		y32 := mustDo(t, dwConvOp{stride: c.s}, toF32(x), toF32(w))
+		y32 := mustDo(t, convOp{f: depthwiseConv, stride: c.s}, toF32(x), toF32(w))
 		checkF32(t, "depthwise", y32, want, 1e-5)
 	}
 }
@@ -335,7 +336,7 @@ func TestSoftmaxCrossEntropyValues(t *testing.T) {
 }
 
 type opCase struct {
-	op kernelOp
+	op kernel
 	in []G.Value
 }
 
@@ -351,15 +352,15 @@ func opCases() []opCase {
 		{bnGradXOp{bn: bnT, dims: 4}, []G.Value{x, randDense(rng, -1, 1, 3), x}},
 		{bnGradGammaOp{bn: bnT, dims: 4}, []G.Value{x, x}},
 		{bnOp{bn: bnT, dims: 2}, []G.Value{randDense(rng, -1, 1, 7, 3), randDense(rng, -1, 1, 3), randDense(rng, -1, 1, 3)}},
-		{conv2DOp{stride: 2}, []G.Value{x, randDense(rng, -1, 1, 3, 3, 3, 4)}},
-		{conv2DOp{stride: 1}, []G.Value{x, randDense(rng, -1, 1, 1, 1, 3, 4)}},
-		{conv2DGradXOp{stride: 2, xShape: tensor.Shape{2, 5, 5, 3}}, []G.Value{randDense(rng, -1, 1, 3, 3, 3, 4), randDense(rng, -1, 1, 2, 3, 3, 4)}},
-		{conv2DGradWOp{stride: 2, wShape: tensor.Shape{3, 3, 3, 4}}, []G.Value{x, randDense(rng, -1, 1, 2, 3, 3, 4)}},
-		{conv2DGradXOp{stride: 1, xShape: tensor.Shape{2, 5, 5, 3}}, []G.Value{randDense(rng, -1, 1, 1, 1, 3, 4), randDense(rng, -1, 1, 2, 5, 5, 4)}},
-		{conv2DGradWOp{stride: 1, wShape: tensor.Shape{1, 1, 3, 4}}, []G.Value{x, randDense(rng, -1, 1, 2, 5, 5, 4)}},
-		{dwConvOp{stride: 2}, []G.Value{x, randDense(rng, -1, 1, 3, 3, 3)}},
-		{dwGradXOp{stride: 2, xShape: tensor.Shape{2, 5, 5, 3}}, []G.Value{randDense(rng, -1, 1, 3, 3, 3), randDense(rng, -1, 1, 2, 3, 3, 3)}},
-		{dwGradWOp{stride: 2, wShape: tensor.Shape{3, 3, 3}}, []G.Value{x, randDense(rng, -1, 1, 2, 3, 3, 3)}},
+		{convOp{f: fullConv, stride: 2}, []G.Value{x, randDense(rng, -1, 1, 3, 3, 3, 4)}},
+		{convOp{f: fullConv, stride: 1}, []G.Value{x, randDense(rng, -1, 1, 1, 1, 3, 4)}},
+		{convGradXOp{f: fullConv, stride: 2, xShape: tensor.Shape{2, 5, 5, 3}}, []G.Value{randDense(rng, -1, 1, 3, 3, 3, 4), randDense(rng, -1, 1, 2, 3, 3, 4)}},
+		{convGradWOp{f: fullConv, stride: 2, wShape: tensor.Shape{3, 3, 3, 4}}, []G.Value{x, randDense(rng, -1, 1, 2, 3, 3, 4)}},
+		{convGradXOp{f: fullConv, stride: 1, xShape: tensor.Shape{2, 5, 5, 3}}, []G.Value{randDense(rng, -1, 1, 1, 1, 3, 4), randDense(rng, -1, 1, 2, 5, 5, 4)}},
+		{convGradWOp{f: fullConv, stride: 1, wShape: tensor.Shape{1, 1, 3, 4}}, []G.Value{x, randDense(rng, -1, 1, 2, 5, 5, 4)}},
+		{convOp{f: depthwiseConv, stride: 2}, []G.Value{x, randDense(rng, -1, 1, 3, 3, 3)}},
+		{convGradXOp{f: depthwiseConv, stride: 2, xShape: tensor.Shape{2, 5, 5, 3}}, []G.Value{randDense(rng, -1, 1, 3, 3, 3), randDense(rng, -1, 1, 2, 3, 3, 3)}},
+		{convGradWOp{f: depthwiseConv, stride: 2, wShape: tensor.Shape{3, 3, 3}}, []G.Value{x, randDense(rng, -1, 1, 2, 3, 3, 3)}},
 		{unaryOp{kind: kSiLU, dims: 4}, []G.Value{x}},
 		{unaryOp{kind: kSigmoid, dims: 4}, []G.Value{x}},
 		{unaryOp{kind: kSiLUGrad, dims: 4}, []G.Value{x, x}},
@@ -388,7 +389,8 @@ func opCases() []opCase {
 // overwritten with the Do result, and a wrongly shaped one is refused.
 func TestUsePreallocDo(t *testing.T) {
 	for _, c := range opCases() {
-		want, err := c.op.Do(c.in...)
+		op := opOf(c.op)
+		want, err := op.Do(c.in...)
 		if err != nil {
 			t.Fatalf("%v: Do: %v", c.op, err)
 		}
@@ -396,7 +398,7 @@ func TestUsePreallocDo(t *testing.T) {
 		for i := range f64s(buf) {
 			f64s(buf)[i] = math.NaN()
 		}
-		got, err := c.op.(G.UsePreallocDoer).UsePreallocDo(buf, c.in...)
+		got, err := op.UsePreallocDo(buf, c.in...)
 		if err != nil {
 			t.Fatalf("%v: UsePreallocDo: %v", c.op, err)
 		}
@@ -407,11 +409,11 @@ func TestUsePreallocDo(t *testing.T) {
 			t.Errorf("%v: prealloc result differs from Do by %v", c.op, d)
 		}
 		wrong := tensor.New(tensor.WithShape(want.Shape().TotalSize()+1), tensor.Of(tensor.Float64))
-		if _, err := c.op.(G.UsePreallocDoer).UsePreallocDo(wrong, c.in...); err == nil {
+		if _, err := op.UsePreallocDo(wrong, c.in...); err == nil {
 			t.Errorf("%v: accepted a buffer of shape %v", c.op, wrong.Shape())
 		}
 		wrongDt := tensor.New(tensor.WithShape(want.Shape()...), tensor.Of(tensor.Float32))
-		if _, err := c.op.(G.UsePreallocDoer).UsePreallocDo(wrongDt, c.in...); err == nil {
+		if _, err := op.UsePreallocDo(wrongDt, c.in...); err == nil {
 			t.Errorf("%v: accepted a float32 buffer for float64 inputs", c.op)
 		}
 	}
@@ -419,29 +421,31 @@ func TestUsePreallocDo(t *testing.T) {
 
 func TestOpContract(t *testing.T) {
 	bn, _ := NewBatchNorm(3, DefaultBNMomentum, DefaultBNEpsilon)
-	all := []G.Op{
-		conv2DOp{stride: 1}, conv2DGradXOp{}, conv2DGradWOp{}, dwConvOp{}, dwGradXOp{}, dwGradWOp{},
+	all := []kernel{
+		convOp{f: fullConv, stride: 1}, convGradXOp{f: fullConv}, convGradWOp{f: fullConv}, convOp{f: depthwiseConv}, convGradXOp{f: depthwiseConv}, convGradWOp{f: depthwiseConv},
 		unaryOp{kind: kSiLU, dims: 4}, unaryOp{kind: kSigmoidGrad, dims: 2}, gapOp{}, gapGradOp{}, csOp{}, csGradSOp{},
 		ssOp{dims: 4}, biasOp{dims: 2}, chanSumOp{dims: 2}, bnOp{bn: bn, dims: 4}, bnGradXOp{bn: bn, dims: 4},
 		bnGradGammaOp{bn: bn, dims: 4}, sceOp{}, sceGradOp{}, addOp{dims: 4}, bnOp{bn: bn, dims: 4, silu: true}, bnSiLUGradOp{bn: bn, dims: 4},
 	}
-	for _, op := range all {
+	for _, k := range all {
+		op := opOf(k)
+		var _ G.Op = op
 		if op.ReturnsPtr() || op.CallsExtern() || op.OverwritesInput() != -1 {
 			t.Errorf("%v: ReturnsPtr %v CallsExtern %v OverwritesInput %d", op, op.ReturnsPtr(), op.CallsExtern(), op.OverwritesInput())
 		}
-		if _, ok := op.(G.UsePreallocDoer); !ok {
+		if _, ok := any(op).(G.UsePreallocDoer); !ok {
 			t.Errorf("%v: no UsePreallocDo", op)
 		}
-		if _, ok := op.(G.SDOp); !ok {
+		if _, ok := any(op).(G.SDOp); !ok {
 			t.Errorf("%v: not an SDOp", op)
 		}
 	}
 	// attributes reach the hash
-	distinct := [][2]G.Op{
-		{conv2DOp{stride: 1}, conv2DOp{stride: 2}},
-		{conv2DOp{stride: 1}, conv2DOp{stride: 1, noGradX: true}},
-		{dwConvOp{stride: 1}, dwConvOp{stride: 2}},
-		{conv2DGradXOp{stride: 1, xShape: tensor.Shape{1, 4, 4, 2}}, conv2DGradXOp{stride: 1, xShape: tensor.Shape{1, 3, 3, 2}}},
+	distinct := [][2]kernel{
+		{convOp{f: fullConv, stride: 1}, convOp{f: fullConv, stride: 2}},
+		{convOp{f: fullConv, stride: 1}, convOp{f: fullConv, stride: 1, noGradX: true}},
+		{convOp{f: depthwiseConv, stride: 1}, convOp{f: depthwiseConv, stride: 2}},
+		{convGradXOp{f: fullConv, stride: 1, xShape: tensor.Shape{1, 4, 4, 2}}, convGradXOp{f: fullConv, stride: 1, xShape: tensor.Shape{1, 3, 3, 2}}},
 		{unaryOp{kind: kSiLU, dims: 4}, unaryOp{kind: kSigmoid, dims: 4}},
 		{unaryOp{kind: kSiLU, dims: 4}, unaryOp{kind: kSiLU, dims: 2}},
 		{bnOp{bn: bn, dims: 4}, bnOp{bn: bn, dims: 4, silu: true}},
@@ -451,7 +455,7 @@ func TestOpContract(t *testing.T) {
 		{gapGradOp{xShape: tensor.Shape{1, 2, 2, 3}}, gapGradOp{xShape: tensor.Shape{1, 4, 4, 3}}},
 	}
 	for _, p := range distinct {
-		if p[0].Hashcode() == p[1].Hashcode() {
+		if opOf(p[0]).Hashcode() == opOf(p[1]).Hashcode() {
 			t.Errorf("%v and %v hash alike", p[0], p[1])
 		}
 	}

@@ -417,12 +417,12 @@ func TestGradMBConvChain(t *testing.T) {
 // wrongSiLU is SiLU with a deliberately wrong gradient (the sigmoid's).
 type wrongSiLU struct{ unaryOp }
 
-func (op wrongSiLU) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	s, err := G.ApplyOp(unaryOp{kind: kSigmoid, dims: op.dims}, in[0])
+func (op wrongSiLU) symDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	s, err := apply(unaryOp{kind: kSigmoid, dims: op.dims}, in[0])
 	if err != nil {
 		return nil, err
 	}
-	g, err := G.ApplyOp(unaryOp{kind: kSigmoidGrad, dims: op.dims}, s, grad)
+	g, err := apply(unaryOp{kind: kSigmoidGrad, dims: op.dims}, s, grad)
 	return G.Nodes{g}, err
 }
 
@@ -439,7 +439,7 @@ func TestGradCheckDetectsWrongGradient(t *testing.T) {
 	r := &recorder{TB: t}
 	worst := gradCheck(r, "wrong_silu", []gcInput{{"x", randDense(rng, -2, 2, 3, 4), true}},
 		func(in []*G.Node) (*G.Node, error) {
-			return G.ApplyOp(wrongSiLU{unaryOp{kind: kSiLU, dims: 2}}, in[0])
+			return apply(wrongSiLU{unaryOp{kind: kSiLU, dims: 2}}, in[0])
 		})
 	if r.errors == 0 || worst < 1e-2 {
 		t.Fatalf("checker accepted a wrong gradient (errors %d, worst %.3g)", r.errors, worst)

@@ -2,7 +2,6 @@ package ops
 
 import (
 	"fmt"
-	"hash"
 	"math"
 
 	"github.com/chewxy/hm"
@@ -27,10 +26,10 @@ func SoftmaxCrossEntropy(logits, targets *G.Node) (*G.Node, error) {
 	if err := sameDtype(op, logits, targets); err != nil {
 		return nil, err
 	}
-	if _, err := (sceOp{}).InferShape(logits.Shape(), targets.Shape()); err != nil {
+	if _, err := (sceOp{}).inferShape(logits.Shape(), targets.Shape()); err != nil {
 		return nil, err
 	}
-	return G.ApplyOp(sceOp{pure: cached()}, logits, targets)
+	return apply(sceOp{}, logits, targets)
 }
 
 func sceShapes(op string, ls, ts tensor.Shape) error {
@@ -43,14 +42,12 @@ func sceShapes(op string, ls, ts tensor.Shape) error {
 	return nil
 }
 
-type sceOp struct{ pure }
+type sceOp struct{}
 
-func (op sceOp) Arity() int            { return 2 }
-func (op sceOp) Type() hm.Type         { return hm.NewFnType(tt(2), tt(2), scalarT()) }
-func (op sceOp) String() string        { return "SoftmaxCrossEntropy" }
-func (op sceOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "ops.SoftmaxCrossEntropy") }
-func (op sceOp) Hashcode() uint32      { return hashOf(op) }
-func (op sceOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+func (op sceOp) arity() int     { return 2 }
+func (op sceOp) typ() hm.Type   { return hm.NewFnType(tt(2), tt(2), scalarT()) }
+func (op sceOp) String() string { return "SoftmaxCrossEntropy" }
+func (op sceOp) inferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	s, err := shapesOf("ops.SoftmaxCrossEntropy", in, 2)
 	if err != nil {
 		return nil, err
@@ -61,15 +58,9 @@ func (op sceOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.ScalarShape(), nil
 }
 
-// Do returns a scalar (*gorgonia.F32 or *gorgonia.F64).
-func (op sceOp) Do(v ...G.Value) (G.Value, error) {
-	in, shapes, _, err := prepareInputs(op, v)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := op.InferShape(shapes...); err != nil {
-		return nil, err
-	}
+// value returns a scalar (*gorgonia.F32 or *gorgonia.F64): a scalar has no
+// buffer worth reusing.
+func (op sceOp) value(in []*tensor.Dense) (G.Value, error) {
 	s := in[0].Shape()
 	if isF32(in[0]) {
 		return G.NewF32(float32(sceLoss(s[0], s[1], sl[float32](in[0]), sl[float32](in[1])))), nil
@@ -77,12 +68,14 @@ func (op sceOp) Do(v ...G.Value) (G.Value, error) {
 	return G.NewF64(sceLoss(s[0], s[1], sl[float64](in[0]), sl[float64](in[1]))), nil
 }
 
-// UsePreallocDo computes a fresh scalar (a scalar has no buffer worth reusing).
-func (op sceOp) UsePreallocDo(_ G.Value, v ...G.Value) (G.Value, error) { return op.Do(v...) }
+// exec is never called: the loss is a valuer.
+func (op sceOp) exec(*tensor.Dense, []*tensor.Dense) error {
+	return fmt.Errorf("ops.SoftmaxCrossEntropy: computes a scalar value, not into a tensor")
+}
 
-func (op sceOp) DiffWRT(int) []bool { return []bool{true, false} }
-func (op sceOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	dl, err := G.ApplyOp(sceGradOp{pure: cached()}, in[0], in[1], grad)
+func (op sceOp) diffWRT() []bool { return []bool{true, false} }
+func (op sceOp) symDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	dl, err := apply(sceGradOp{}, in[0], in[1], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -120,14 +113,12 @@ func sceLoss[T Float](n, k int, z, t []T) float64 {
 }
 
 // sceGradOp: dlogits from (logits, targets, g) with g the scalar gradient.
-type sceGradOp struct{ pure }
+type sceGradOp struct{}
 
-func (op sceGradOp) Arity() int            { return 3 }
-func (op sceGradOp) Type() hm.Type         { return hm.NewFnType(tt(2), tt(2), scalarT(), tt(2)) }
-func (op sceGradOp) String() string        { return "SoftmaxCrossEntropyGrad" }
-func (op sceGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "ops.SoftmaxCrossEntropyGrad") }
-func (op sceGradOp) Hashcode() uint32      { return hashOf(op) }
-func (op sceGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+func (op sceGradOp) arity() int     { return 3 }
+func (op sceGradOp) typ() hm.Type   { return hm.NewFnType(tt(2), tt(2), scalarT(), tt(2)) }
+func (op sceGradOp) String() string { return "SoftmaxCrossEntropyGrad" }
+func (op sceGradOp) inferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	s, err := shapesOf("ops.SoftmaxCrossEntropyGrad", in, 3)
 	if err != nil {
 		return nil, err
@@ -139,14 +130,6 @@ func (op sceGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 		return nil, fmt.Errorf("ops.SoftmaxCrossEntropyGrad: output gradient must be a scalar, got shape %v", s[2])
 	}
 	return s[0].Clone(), nil
-}
-func (op sceGradOp) Do(v ...G.Value) (G.Value, error) { return doOp(op, v) }
-func (op sceGradOp) UsePreallocDo(p G.Value, v ...G.Value) (G.Value, error) {
-	return preallocOp(op, p, v)
-}
-func (op sceGradOp) DiffWRT(int) []bool { return []bool{false, false, false} }
-func (op sceGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("%v: second-order gradients are not implemented", op)
 }
 func (op sceGradOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	s := in[0].Shape()

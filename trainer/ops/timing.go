@@ -77,7 +77,7 @@ func opName(s string) string {
 	return s
 }
 
-func record(op kernelOp, out *tensor.Dense, in []*tensor.Dense, d time.Duration) {
+func record(op kernel, out *tensor.Dense, in []*tensor.Dense, d time.Duration) {
 	shape := out.Shape()
 	k := opKey{opName(op.String()), shapeString(shape)}
 	var macs int64
@@ -125,34 +125,4 @@ func itoa(v int) string {
 // (convolutions), so that timings can report an achieved rate.
 type macCounter interface {
 	macs(out *tensor.Dense, in []*tensor.Dense) int64
-}
-
-// convolution multiply-adds: every output (or output-gradient) element of
-// a convolution takes kh*kw*cin of them (kh*kw for depthwise).
-func (conv2DOp) macs(out *tensor.Dense, in []*tensor.Dense) int64 {
-	w := in[1].Shape()
-	return int64(out.Shape().TotalSize()) * int64(w[0]*w[1]*w[2])
-}
-
-func (conv2DGradXOp) macs(_ *tensor.Dense, in []*tensor.Dense) int64 {
-	w := in[0].Shape()
-	return int64(in[1].Shape().TotalSize()) * int64(w[0]*w[1]*w[2])
-}
-
-func (op conv2DGradWOp) macs(_ *tensor.Dense, in []*tensor.Dense) int64 {
-	return int64(in[1].Shape().TotalSize()) * int64(op.wShape[0]*op.wShape[1]*op.wShape[2])
-}
-
-func (dwConvOp) macs(out *tensor.Dense, in []*tensor.Dense) int64 {
-	w := in[1].Shape()
-	return int64(out.Shape().TotalSize()) * int64(w[0]*w[1])
-}
-
-func (dwGradXOp) macs(_ *tensor.Dense, in []*tensor.Dense) int64 {
-	w := in[0].Shape()
-	return int64(in[1].Shape().TotalSize()) * int64(w[0]*w[1])
-}
-
-func (op dwGradWOp) macs(_ *tensor.Dense, in []*tensor.Dense) int64 {
-	return int64(in[1].Shape().TotalSize()) * int64(op.wShape[0]*op.wShape[1])
 }
