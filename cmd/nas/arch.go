@@ -2,40 +2,108 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/effnas/effnas/searchspace"
+	"github.com/effnas/effnas/store"
+	"github.com/effnas/effnas/trainer/data"
 )
 
-// loadArch resolves the ARCH argument every command takes: a built-in name
-// or a JSON file (an architecture document, or any document with an "arch"
-// field holding one, such as an exported trial).
+// loadArch resolves the ARCH argument every command takes (searchspace.Load).
 func loadArch(ref string) (searchspace.Arch, error) {
 	if ref == "" {
 		return searchspace.Arch{}, usagef("missing ARCH: a built-in name (%s) or a JSON file", strings.Join(searchspace.ReferenceNames(), ", "))
 	}
-	if _, err := os.Stat(ref); err != nil {
-		if strings.HasSuffix(ref, ".json") || strings.ContainsRune(ref, os.PathSeparator) {
-			return searchspace.Arch{}, fmt.Errorf("%s: %w", ref, errors.Unwrap(err))
-		}
-		return searchspace.Reference(ref)
+	return searchspace.Load(ref)
+}
+
+// fitArch fits an architecture to a dataset at size (0: the dataset's) and
+// says so on standard error.
+func fitArch(a searchspace.Arch, ds *data.Dataset, size int) searchspace.Arch {
+	if size == 0 {
+		size = ds.H
 	}
-	data, err := os.ReadFile(ref)
+	b, changed, stem1 := a.FitTo(searchspace.Input{ImageSize: size, Channels: ds.C, Classes: ds.NumClasses})
+	if changed {
+		note := ""
+		if stem1 {
+			note = ", stem stride 1"
+		}
+		fmt.Fprintf(os.Stderr, "note: %s adapted to %s: %dx%dx%d input, %d classes%s\n", a.Name, ds.Name, size, size, ds.C, ds.NumClasses, note)
+	}
+	return b
+}
+
+// archSource is ARCH or a trial of a search database.
+type archSource struct {
+	db, name *string
+	trial    *int
+	best     *bool
+}
+
+func addArchSourceFlags(fs *flag.FlagSet) archSource {
+	return archSource{
+		db:    fs.String("db", "", "search database to take the architecture from (with --trial or --best; default "+defaultDB+")"),
+		name:  fs.String("name", "", "search name within the database (default: the only one)"),
+		trial: fs.Int("trial", 0, "take the architecture of this trial of the search database"),
+		best:  fs.Bool("best", false, "take the architecture of the search's best trial (highest reward)"),
+	}
+}
+
+// load resolves the positional ARCH or the database trial.
+func (s archSource) load(args []string) (searchspace.Arch, error) {
+	switch {
+	case *s.trial < 0:
+		return searchspace.Arch{}, usagef("--trial = %d: want a trial id (1, 2, ...)", *s.trial)
+	case *s.trial == 0 && !*s.best && *s.db != "":
+		return searchspace.Arch{}, usagef("--db needs --trial ID or --best")
+	case *s.trial == 0 && !*s.best && len(args) != 1:
+		return searchspace.Arch{}, usagef("want exactly one ARCH (or --db FILE with --trial ID or --best), got %d arguments", len(args))
+	case *s.trial == 0 && !*s.best:
+		return loadArch(args[0])
+	case len(args) != 0:
+		return searchspace.Arch{}, usagef("give either ARCH or --trial/--best, not both")
+	case *s.trial > 0 && *s.best:
+		return searchspace.Arch{}, usagef("give either --trial or --best, not both")
+	}
+	db := *s.db
+	if db == "" {
+		db = defaultDB
+	}
+	_, trials, err := loadTrials(db, *s.name)
 	if err != nil {
 		return searchspace.Arch{}, err
 	}
-	var envelope struct {
-		Arch json.RawMessage `json:"arch"`
+	return trialArch(db, trials, *s.trial, *s.best)
+}
+
+// trialArch is the architecture of trial id (or the best trial), named
+// trial-ID when it has no name.
+func trialArch(db string, trials []store.Trial, id int, best bool) (searchspace.Arch, error) {
+	t, ok := store.BestTrial(trials)
+	if best && !ok {
+		return searchspace.Arch{}, fmt.Errorf("%s: no finished trial yet", db)
 	}
-	if json.Unmarshal(data, &envelope) == nil && len(envelope.Arch) > 0 {
-		data = envelope.Arch
+	if !best {
+		ok = false
+		for _, tr := range trials {
+			if tr.ID == id {
+				t, ok = tr, true
+			}
+		}
+		if !ok {
+			return searchspace.Arch{}, fmt.Errorf("%s: trial %d: the search has %d trials", db, id, len(trials))
+		}
 	}
-	a, err := searchspace.DecodeArch(data)
-	if err != nil {
-		return searchspace.Arch{}, fmt.Errorf("%s: %w", ref, err)
+	a := t.Arch.Clone()
+	if a.Name == "" {
+		a.Name = fmt.Sprintf("trial-%d", t.ID)
+	}
+	if err := a.Validate(); err != nil {
+		return searchspace.Arch{}, fmt.Errorf("%s: trial %d: %w", db, t.ID, err)
 	}
 	return a, nil
 }
@@ -56,6 +124,15 @@ func writeJSON(v any) error {
 	}
 	_, err = fmt.Fprintf(stdout, "%s\n", b)
 	return err
+}
+
+// writeJSONFile writes v as indented JSON to path.
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeOutput(path, append(b, '\n'))
 }
 
 // writeOutput writes data to path, or to standard output when path is "" or "-".

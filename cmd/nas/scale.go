@@ -4,22 +4,21 @@ package main
 // of nas train.
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"math"
 	"os"
+	"reflect"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/effnas/effnas/scaling"
 	"github.com/effnas/effnas/searchspace"
-	"github.com/effnas/effnas/store"
 	"github.com/effnas/effnas/trainer"
 	"github.com/effnas/effnas/trainer/data"
+	"github.com/effnas/effnas/trainer/recipe"
 	"github.com/schollz/progressbar/v3"
 )
 
@@ -56,81 +55,6 @@ func flagError(fs *flag.FlagSet, err error) error {
 	return usagef("--%s = %v: %s", name, value, allowed)
 }
 
-// archSource is ARCH or a trial of a search database.
-type archSource struct {
-	db, name *string
-	trial    *int
-	best     *bool
-}
-
-func addArchSourceFlags(fs *flag.FlagSet) archSource {
-	return archSource{
-		db:    fs.String("db", "", "search database to take the architecture from (with --trial or --best; default "+defaultDB+")"),
-		name:  fs.String("name", "", "search name within the database (default: the only one)"),
-		trial: fs.Int("trial", 0, "take the architecture of this trial of the search database"),
-		best:  fs.Bool("best", false, "take the architecture of the search's best trial (highest reward)"),
-	}
-}
-
-// load resolves the positional ARCH or the database trial.
-func (s archSource) load(args []string) (searchspace.Arch, error) {
-	if *s.trial < 0 {
-		return searchspace.Arch{}, usagef("--trial = %d: want a trial id (1, 2, ...)", *s.trial)
-	}
-	if *s.trial == 0 && !*s.best {
-		if *s.db != "" {
-			return searchspace.Arch{}, usagef("--db needs --trial ID or --best")
-		}
-		if len(args) != 1 {
-			return searchspace.Arch{}, usagef("want exactly one ARCH (or --db FILE with --trial ID or --best), got %d arguments", len(args))
-		}
-		return loadArch(args[0])
-	}
-	if len(args) != 0 {
-		return searchspace.Arch{}, usagef("give either ARCH or --trial/--best, not both")
-	}
-	if *s.trial > 0 && *s.best {
-		return searchspace.Arch{}, usagef("give either --trial or --best, not both")
-	}
-	db := *s.db
-	if db == "" {
-		db = defaultDB
-	}
-	_, trials, err := loadTrials(db, *s.name)
-	if err != nil {
-		return searchspace.Arch{}, err
-	}
-	var t store.Trial
-	if *s.best {
-		var ok bool
-		if t, ok = store.BestTrial(trials); !ok {
-			return searchspace.Arch{}, fmt.Errorf("%s: no finished trial yet", db)
-		}
-	} else {
-		found := false
-		for _, tr := range trials {
-			if tr.ID == *s.trial {
-				t, found = tr, true
-			}
-		}
-		if !found {
-			return searchspace.Arch{}, fmt.Errorf("%s: trial %d: the search has %d trials", db, *s.trial, len(trials))
-		}
-	}
-	a := t.Arch.Clone()
-	if a.Name == "" {
-		a.Name = fmt.Sprintf("trial-%d", t.ID)
-	}
-	if err := a.Validate(); err != nil {
-		return searchspace.Arch{}, fmt.Errorf("%s: trial %d: %w", db, t.ID, err)
-	}
-	return a, nil
-}
-
-// smallImage reports an architecture fitted to small images (stem stride 1,
-// as adaptArch and the proxy space make them for inputs up to 64 pixels).
-func smallImage(a searchspace.Arch) bool { return a.Stem.Stride == 1 }
-
 // familyMember is one row of "nas family" output.
 type familyMember struct {
 	Name           string           `json:"name"`
@@ -144,28 +68,6 @@ type familyMember struct {
 	TrainImageSize int              `json:"train_image_size"`
 	Capped         bool             `json:"capped"`
 	Arch           searchspace.Arch `json:"arch"`
-}
-
-// trainedMember is one row of "nas family --train -o" output.
-type trainedMember struct {
-	Name           string  `json:"name"`
-	Params         int64   `json:"params"`
-	MACs           int64   `json:"macs"`
-	StepTimeMS     float64 `json:"step_time_ms"`
-	Accuracy       float64 `json:"accuracy"`
-	ImageSize      int     `json:"image_size"`
-	TrainImageSize int     `json:"train_image_size"`
-	Width          float64 `json:"width"`
-	Depth          float64 `json:"depth"`
-	Phi            int     `json:"phi"`
-}
-
-func writeJSONFile(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return writeOutput(path, append(b, '\n'))
 }
 
 func init() {
@@ -205,18 +107,9 @@ summary to standard error.`,
 				if err := o.Validate(); err != nil {
 					return flagError(fs, err)
 				}
-				if *size > 0 && *trainSize == 0 && a.TrainImageSize > 0 && a.TrainImageSize != a.ImageSize {
-					o.TrainImageSize = min(*size, scaling.TrainImageSizeFor(*size, 0, 0))
-				}
-				if *size > 0 && *trainSize == 0 && o.TrainImageSize == 0 {
-					a.TrainImageSize = 0
-				}
-				b, err := scaling.Scale(a, o)
+				b, err := scaling.ScaleToSize(a, o)
 				if err != nil {
 					return flagError(fs, err)
-				}
-				if b.TrainImageSize == b.ImageSize {
-					b.TrainImageSize = 0
 				}
 				acc, err := b.Count(0, 0)
 				if err != nil {
@@ -292,7 +185,7 @@ width, depth, phi}), rewritten after every member.`,
 			seed := fs.Uint64("seed", 1, "random seed (--train)")
 			prog := fs.Bool("progressive", false, "train each member progressively (--train)")
 			stages := fs.Int("stages", trainer.DefaultStages, "progressive stages (--progressive)")
-			profile := fs.String("profile", "auto", "progressive Table 6 profile: s, m, l, or auto (s, m, l by phi)")
+			profile := fs.String("profile", recipe.AutoProfile, "progressive Table 6 profile: s, m, l, or auto (s, m, l by phi)")
 			rule := fs.String("rule", trainer.RulePaper, "progressive stage rule: paper or official")
 			return func(args []string) error {
 				set := setFlags(fs)
@@ -328,23 +221,17 @@ width, depth, phi}), rewritten after every member.`,
 					if test, err = df.load("test"); err != nil {
 						return err
 					}
-					base = adaptArch(base, ds, 0)
+					base = fitArch(base, ds, 0)
 				}
 				o := scaling.FamilyOptions{Members: *members, Alpha: *alpha, Beta: *beta, Gamma: *gamma, Tolerance: *tol,
 					LateStages: *late, Name: *prefix, TrainRatio: *trainRatio}
-				small := smallImage(base)
+				d := scaling.FamilyDefaultsFor(base)
+				o.MaxImageSize, o.TrainMultiple = d.MaxImageSize, d.TrainMultiple
 				if set["max-image-size"] {
 					o.MaxImageSize = *maxSize
-				} else if small {
-					o.MaxImageSize = scaling.ProposeMaxImageSize(base.ImageSize)
-				} else {
-					o.MaxImageSize = scaling.ImageNetMaxImageSize
 				}
-				if small {
-					o.TrainMultiple = 4
-					if !set["train-ratio"] {
-						o.TrainRatio = 1
-					}
+				if !set["train-ratio"] {
+					o.TrainRatio = d.TrainRatio
 				}
 				if set["train-ratio"] && *trainRatio == 0 {
 					return usagef("--train-ratio = 0: want a finite number in [0.1, 1]")
@@ -362,8 +249,14 @@ width, depth, phi}), rewritten after every member.`,
 					return flagError(fs, err)
 				}
 				if *train {
-					return trainFamily(fs, ms, ds, test, *df.dataset, trainer.Settings{LR: *lr, Seed: *seed},
-						*epochs, *batch, *prog, *stages, *profile, *rule, *out)
+					f := recipe.Family{Members: ms, Data: ds, Test: test, Settings: trainer.Settings{LR: *lr, Seed: *seed},
+						Budget: trainer.Budget{Epochs: *epochs, Batch: *batch}}
+					how := "fixed size"
+					if *prog {
+						f.Schedule = recipe.MemberSchedule(*profile, *stages, *rule)
+						how = fmt.Sprintf("progressive (%d stages, %s rule, profile %s)", *stages, *rule, *profile)
+					}
+					return trainFamily(f, *out, fmt.Sprintf("family trained on %s: %g epochs, batch %d, %s", *df.dataset, *epochs, *batch, how))
 				}
 				rows := make([]familyMember, len(ms))
 				for i, m := range ms {
@@ -403,94 +296,38 @@ width, depth, phi}), rewritten after every member.`,
 	})
 }
 
-func capText(c int) string {
-	if c == 0 {
-		return "none"
-	}
-	return fmt.Sprintf("%d", c)
-}
-
-// checkProgressiveFlags validates the progressive flags of nas family.
-func checkProgressiveFlags(fs *flag.FlagSet, stages int, profile, rule string) error {
-	if profile != "auto" {
-		if _, err := trainer.ProgressiveProfile(profile); err != nil {
-			return usagef("--profile = %q: want s, m, l or auto", profile)
-		}
-	}
-	if stages < 1 {
-		return usagef("--stages = %d: want an integer in [1, %d]", stages, trainer.MaxStages)
-	}
-	return flagError(fs, trainer.Progressive{Stages: stages, Rule: rule}.Validate())
-}
-
-// memberProfile is the Table 6 profile of family member phi under "auto".
-func memberProfile(profile string, phi int) string {
-	if profile != "auto" {
-		return profile
-	}
-	return trainer.ProfileNames()[min(phi, 2)]
-}
-
-// trainFamily trains every member and prints (and writes) the comparison.
-func trainFamily(fs *flag.FlagSet, ms []scaling.Member, ds, test *data.Dataset, dataset string, s trainer.Settings,
-	epochs float64, batch int, prog bool, stages int, profile, rule, out string) error {
+// trainFamily trains the family with a progress bar per member and prints
+// (and writes, after every member) the comparison.
+func trainFamily(f recipe.Family, out, title string) error {
 	ctx, stop := interruptible()
 	defer stop()
-	var rows []trainedMember
-	for _, m := range ms {
-		p := trainer.Problem{Arch: m.Arch, Data: ds, Train: ds.All(), Test: test}
-		b := trainer.Budget{Epochs: epochs, Batch: batch, ImageSize: m.TrainImageSize}
-		bar, progress := trainBar(1, m.Name)
-		ms := s
-		ms.Progress = progress
-		var res trainer.Result
-		var err error
-		if prog {
-			pg, perr := trainer.ProgressiveProfile(memberProfile(profile, m.Phi))
-			if perr != nil {
-				return perr
-			}
-			pg.Stages, pg.Rule, pg.MaxImageSize, pg.EvalImageSize = stages, rule, m.TrainImageSize, m.ImageSize
-			ms.Progress = func(pr trainer.Progress) {
-				if pr.Phase == trainer.PhaseStage {
-					bar.Clear()
-					fmt.Fprintf(os.Stderr, "%s %s\n", m.Name, pr.Stage.StagePlan)
-				}
-				progress(pr)
-			}
-			ms.Progressive = &pg
-			res, _, err = trainer.Train(ctx, p, ms, b)
-		} else {
-			var net *trainer.Net
-			res, net, err = trainer.Train(ctx, p, ms, b)
-			if err == nil && m.ImageSize != m.TrainImageSize {
-				bar.Describe(m.Name + " re-estimate at " + fmt.Sprint(m.ImageSize))
-				var e trainer.Result
-				e, err = net.Evaluate(ctx, p, trainer.Eval{ImageSize: m.ImageSize, Batch: 256, Norm: &res.Norm, RecalBatches: 20, Seed: s.Seed})
-				res.TestAccuracy, res.TestLoss = e.TestAccuracy, e.TestLoss
-			}
+	var bar *progressbar.ProgressBar
+	var progress func(trainer.Progress)
+	member := ""
+	rows, err := f.Train(ctx, func(name string, p trainer.Progress) {
+		if name != member {
+			member = name
+			bar, progress = trainBar(1, name)
+			progress = stageNotes(bar, name, progress)
 		}
+		progress(p)
+	}, func(rows []recipe.Trained, run recipe.Run) error {
 		bar.Finish()
-		ds.DropResized()
-		test.DropResized()
-		if err != nil {
-			return fmt.Errorf("%s: %w", m.Name, err)
-		}
+		r, m := run.Result, rows[len(rows)-1]
 		fmt.Fprintf(os.Stderr, "%s: test accuracy %.2f%% at %dx%d (trained at %d, %d steps in %s), step %.1f ms\n", m.Name,
-			100*res.TestAccuracy, m.ImageSize, m.ImageSize, m.TrainImageSize, res.Steps, res.TrainTime.Round(time.Second), res.StepTime.Median*1e3)
-		rows = append(rows, trainedMember{Name: m.Name, Params: m.Count.Params, MACs: m.Count.MACs, StepTimeMS: res.StepTime.Median * 1e3,
-			Accuracy: res.TestAccuracy, ImageSize: m.ImageSize, TrainImageSize: m.TrainImageSize, Width: m.Width, Depth: m.Depth, Phi: m.Phi})
+			100*r.TestAccuracy, m.ImageSize, m.ImageSize, m.TrainImageSize, r.Steps, r.TrainTime.Round(time.Second), m.StepTimeMS)
 		if out != "" {
-			if err := writeJSONFile(out, rows); err != nil {
-				return err
-			}
+			return writeJSONFile(out, rows)
 		}
+		return nil
+	})
+	if bar != nil {
+		bar.Finish()
 	}
-	how := "fixed size"
-	if prog {
-		how = fmt.Sprintf("progressive (%d stages, %s rule, profile %s)", stages, rule, profile)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(stdout, "family trained on %s: %g epochs, batch %d, %s\n\n", dataset, epochs, batch, how)
+	fmt.Fprintf(stdout, "%s\n\n", title)
 	tw := tabwriter.NewWriter(stdout, 0, 2, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "member\tphi\twidth\tdepth\ttrain\teval\tparams\tmult-adds\tstep ms\ttest acc\t")
 	for _, r := range rows {
@@ -506,31 +343,52 @@ func trainFamily(fs *flag.FlagSet, ms []scaling.Member, ds, test *data.Dataset, 
 	return nil
 }
 
-// progFlags are the progressive-learning flags of nas train.
+func capText(c int) string {
+	if c == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%d", c)
+}
+
+// checkProgressiveFlags validates the progressive flags of nas family.
+func checkProgressiveFlags(fs *flag.FlagSet, stages int, profile, rule string) error {
+	if profile != recipe.AutoProfile {
+		if _, err := trainer.ProgressiveProfile(profile); err != nil {
+			return usagef("--profile = %q: want s, m, l or auto", profile)
+		}
+	}
+	if stages < 1 {
+		return usagef("--stages = %d: want an integer in [1, %d]", stages, trainer.MaxStages)
+	}
+	return flagError(fs, trainer.Progressive{Stages: stages, Rule: rule}.Validate())
+}
+
+// progFlags are the progressive-learning flags of nas train. Each names a
+// field of trainer.Progressive (--min-dropout is min_dropout) and, when
+// given, overrides the profile's value.
 type progFlags struct {
-	fs                             *flag.FlagSet
-	on                             *bool
-	stages, minSize, maxSize, raN  *int
-	profile, rule                  *string
-	minDrop, maxDrop, minRA, maxRA *float64
-	minMix, maxMix                 *float64
+	fs      *flag.FlagSet
+	on      *bool
+	profile *string
+	given   trainer.Progressive
 }
 
 func addProgressiveFlags(fs *flag.FlagSet) *progFlags {
 	f := &progFlags{fs: fs}
+	g := &f.given
 	f.on = fs.Bool("progressive", false, "progressive learning with adaptive regularization (EfficientNetV2 §4.2)")
-	f.stages = fs.Int("stages", trainer.DefaultStages, "progressive: number of stages M")
+	fs.IntVar(&g.Stages, "stages", trainer.DefaultStages, "progressive: number of stages M")
 	f.profile = fs.String("profile", "s", "progressive: Table 6 profile for the defaults below: s, m or l")
-	f.rule = fs.String("rule", trainer.RulePaper, "progressive: stage rule, paper (linear from min to max) or official (main_tf2.py)")
-	f.minSize = fs.Int("min-image-size", 0, "progressive: first-stage image size (default: the profile's 128/max ratio of the last, multiple of 4, >= 16)")
-	f.maxSize = fs.Int("max-image-size", 0, "progressive: last-stage (and evaluation) image size (default: --image-size, else the dataset's)")
-	f.minDrop = fs.Float64("min-dropout", 0, "progressive: first-stage dropout (default: the profile's, 0.1)")
-	f.maxDrop = fs.Float64("max-dropout", 0, "progressive: last-stage dropout (default: the profile's, 0.3/0.4/0.5)")
-	f.minRA = fs.Float64("min-randaug", 0, "progressive: first-stage RandAugment magnitude, 0-30 (default: the profile's, 5)")
-	f.maxRA = fs.Float64("max-randaug", 0, "progressive: last-stage RandAugment magnitude (default: the profile's, 15/20/25)")
-	f.minMix = fs.Float64("min-mixup", 0, "progressive: first-stage mixup alpha (default: the profile's, 0)")
-	f.maxMix = fs.Float64("max-mixup", 0, "progressive: last-stage mixup alpha (default: the profile's, 0/0.2/0.4)")
-	f.raN = fs.Int("randaug-n", 0, "progressive: RandAugment ops per image (default 2)")
+	fs.StringVar(&g.Rule, "rule", trainer.RulePaper, "progressive: stage rule, paper (linear from min to max) or official (main_tf2.py)")
+	fs.IntVar(&g.MinImageSize, "min-image-size", 0, "progressive: first-stage image size (default: the profile's 128/max ratio of the last, multiple of 4, >= 16)")
+	fs.IntVar(&g.MaxImageSize, "max-image-size", 0, "progressive: last-stage (and evaluation) image size (default: --image-size, else the dataset's)")
+	fs.Float64Var(&g.MinDropout, "min-dropout", 0, "progressive: first-stage dropout (default: the profile's, 0.1)")
+	fs.Float64Var(&g.MaxDropout, "max-dropout", 0, "progressive: last-stage dropout (default: the profile's, 0.3/0.4/0.5)")
+	fs.Float64Var(&g.MinRandAug, "min-randaug", 0, "progressive: first-stage RandAugment magnitude, 0-30 (default: the profile's, 5)")
+	fs.Float64Var(&g.MaxRandAug, "max-randaug", 0, "progressive: last-stage RandAugment magnitude (default: the profile's, 15/20/25)")
+	fs.Float64Var(&g.MinMixup, "min-mixup", 0, "progressive: first-stage mixup alpha (default: the profile's, 0)")
+	fs.Float64Var(&g.MaxMixup, "max-mixup", 0, "progressive: last-stage mixup alpha (default: the profile's, 0/0.2/0.4)")
+	fs.IntVar(&g.RandAugN, "randaug-n", 0, "progressive: RandAugment ops per image (default 2)")
 	return f
 }
 
@@ -553,13 +411,14 @@ func (f *progFlags) resolveSize(size int) (int, error) {
 	if !set["max-image-size"] {
 		return size, nil
 	}
-	if *f.maxSize < 1 || *f.maxSize > searchspace.MaxImage {
-		return 0, usagef("--max-image-size = %d: want an integer in [1, %d]", *f.maxSize, searchspace.MaxImage)
+	max := f.given.MaxImageSize
+	if max < 1 || max > searchspace.MaxImage {
+		return 0, usagef("--max-image-size = %d: want an integer in [1, %d]", max, searchspace.MaxImage)
 	}
-	if size > 0 && size != *f.maxSize {
-		return 0, usagef("--image-size %d and --max-image-size %d differ: with --progressive give one (the last stage's size)", size, *f.maxSize)
+	if size > 0 && size != max {
+		return 0, usagef("--image-size %d and --max-image-size %d differ: with --progressive give one (the last stage's size)", size, max)
 	}
-	return *f.maxSize, nil
+	return max, nil
 }
 
 // settings builds the progressive settings: the profile's, then the flags
@@ -570,99 +429,25 @@ func (f *progFlags) settings(maxSize int) (trainer.Progressive, error) {
 	if err != nil {
 		return pg, usagef("--profile = %q: want s, m or l (Table 6)", *f.profile)
 	}
+	g := f.given
+	for _, c := range []struct {
+		name  string
+		v, hi int
+	}{{"stages", g.Stages, trainer.MaxStages}, {"min-image-size", g.MinImageSize, searchspace.MaxImage}, {"randaug-n", g.RandAugN, 16}} {
+		if set[c.name] && (c.v < 1 || c.v > c.hi) {
+			return pg, usagef("--%s = %d: want an integer in [1, %d]", c.name, c.v, c.hi)
+		}
+	}
+	to, from := reflect.ValueOf(&pg).Elem(), reflect.ValueOf(g)
+	for i := range from.NumField() {
+		tag, _, _ := strings.Cut(from.Type().Field(i).Tag.Get("json"), ",")
+		if set[strings.ReplaceAll(tag, "_", "-")] {
+			to.Field(i).Set(from.Field(i))
+		}
+	}
 	pg.MaxImageSize = maxSize
-	for name, c := range map[string]struct {
-		v  *int
-		hi int
-	}{"stages": {f.stages, trainer.MaxStages}, "min-image-size": {f.minSize, searchspace.MaxImage}, "randaug-n": {f.raN, 16}} {
-		if set[name] && (*c.v < 1 || *c.v > c.hi) {
-			return pg, usagef("--%s = %d: want an integer in [1, %d]", name, *c.v, c.hi)
-		}
-	}
-	if set["stages"] {
-		pg.Stages = *f.stages
-	}
-	if set["rule"] {
-		pg.Rule = *f.rule
-	}
-	if set["min-image-size"] {
-		pg.MinImageSize = *f.minSize
-	}
-	if set["randaug-n"] {
-		pg.RandAugN = *f.raN
-	}
-	for name, pair := range map[string][2]*float64{
-		"min-dropout": {f.minDrop, &pg.MinDropout}, "max-dropout": {f.maxDrop, &pg.MaxDropout},
-		"min-randaug": {f.minRA, &pg.MinRandAug}, "max-randaug": {f.maxRA, &pg.MaxRandAug},
-		"min-mixup": {f.minMix, &pg.MinMixup}, "max-mixup": {f.maxMix, &pg.MaxMixup},
-	} {
-		if set[name] {
-			*pair[1] = *pair[0]
-		}
-	}
 	if err := pg.Validate(); err != nil {
 		return pg, flagError(f.fs, err)
 	}
 	return pg, nil
-}
-
-// trainProgressive is nas train --progressive.
-func trainProgressive(ctx context.Context, f *progFlags, p trainer.Problem, s trainer.Settings, b trainer.Budget,
-	bar *progressbar.ProgressBar, dataset, ckpt string, meta map[string]any, asJSON bool) error {
-	pg, err := f.settings(b.ImageSize)
-	if err != nil {
-		return err
-	}
-	var stages []trainer.StageResult
-	progress := s.Progress
-	s.Progress = func(pr trainer.Progress) {
-		switch pr.Phase {
-		case trainer.PhaseStage:
-			bar.Clear()
-			fmt.Fprintln(os.Stderr, pr.Stage.StagePlan)
-		case trainer.PhaseStageDone:
-			stages = append(stages, *pr.Stage)
-		}
-		progress(pr)
-	}
-	s.Progressive = &pg
-	final, net, err := trainer.Train(ctx, p, s, b)
-	res := struct {
-		Settings      trainer.Progressive   `json:"settings"`
-		Stages        []trainer.StageResult `json:"stages"`
-		Final         trainer.Result        `json:"final"`
-		EvalImageSize int                   `json:"eval_image_size"`
-	}{Settings: pg.WithDefaults(b.WithDefaults(p.Arch).ImageSize, s.Augment), Stages: stages, Final: final}
-	res.EvalImageSize = res.Settings.EvalSize()
-	bar.Finish()
-	if err != nil {
-		return err
-	}
-	r := res.Final
-	if ckpt != "" {
-		meta["epochs"], meta["test_accuracy"], meta["image_size"] = r.Epochs, r.TestAccuracy, res.EvalImageSize
-		meta["progressive"] = res.Settings
-		if err := trainer.SaveCheckpoint(ckpt, net, &r.Norm, meta); err != nil {
-			return err
-		}
-	}
-	if asJSON {
-		return writeJSON(res)
-	}
-	st := res.Settings
-	fmt.Fprintf(stdout, "%s on %s: progressive, %d stages (%s rule), %d steps (%.2f epochs, batch %d) in %s\n", p.Arch.Name, dataset,
-		st.Stages, st.Rule, r.Steps, r.Epochs, r.Batch, r.TrainTime.Round(time.Millisecond))
-	for _, sr := range res.Stages {
-		fmt.Fprintf(stdout, "  %s: train loss %.4f (first step %.4f), %s\n", sr.StagePlan, sr.TrainLoss, sr.FirstLoss, sr.TrainTime.Round(time.Millisecond))
-	}
-	if len(p.Val) > 0 {
-		fmt.Fprintf(stdout, "validation accuracy %.2f%% (loss %.4f) at %dx%d\n", 100*r.Accuracy, r.Loss, res.EvalImageSize, res.EvalImageSize)
-	}
-	fmt.Fprintf(stdout, "test accuracy %.2f%% (loss %.4f) on %d images at %dx%d\n", 100*r.TestAccuracy, r.TestLoss, p.Test.N, res.EvalImageSize, res.EvalImageSize)
-	fmt.Fprintf(stdout, "training step %.1f ms median at %dx%d (p10 %.1f, p90 %.1f, %d steps); %s params, %s multiply-adds per image\n",
-		r.StepTime.Median*1e3, r.ImageSize, r.ImageSize, r.StepTime.P10*1e3, r.StepTime.P90*1e3, r.StepTime.Count, commas(r.Params), commas(r.MACs))
-	if ckpt != "" {
-		fmt.Fprintf(stdout, "checkpoint written to %s\n", ckpt)
-	}
-	return nil
 }

@@ -7,15 +7,13 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"sort"
 	"strings"
 	"time"
 
-	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer"
 	"github.com/effnas/effnas/trainer/data"
+	"github.com/effnas/effnas/trainer/recipe"
 	"github.com/schollz/progressbar/v3"
-	"gorgonia.org/tensor"
 )
 
 // dataFlags are the flags that choose a dataset.
@@ -34,26 +32,6 @@ func (d dataFlags) load(split string) (*data.Dataset, error) {
 	return data.Load(*d.dataset, split, data.Options{Dir: *d.dir})
 }
 
-// adaptArch fits an architecture to a dataset: input channels, classes and
-// image size; for small images (up to 64 pixels) the stem stride becomes 1,
-// as is usual for CIFAR- and MNIST-sized inputs.
-func adaptArch(a searchspace.Arch, ds *data.Dataset, size int) searchspace.Arch {
-	if size == 0 {
-		size = ds.H
-	}
-	if a.InputChannels == ds.C && a.NumClasses == ds.NumClasses && a.ImageSize == size {
-		return a
-	}
-	small := size <= 64 && a.Stem.Stride != 1
-	b := a.WithInput(size, ds.C, ds.NumClasses, small)
-	fmt.Fprintf(os.Stderr, "note: %s adapted to %s: %dx%dx%d input, %d classes", a.Name, ds.Name, size, size, ds.C, ds.NumClasses)
-	if small {
-		fmt.Fprint(os.Stderr, ", stem stride 1")
-	}
-	fmt.Fprintln(os.Stderr)
-	return b
-}
-
 // interruptible returns a context cancelled by Ctrl-C (SIGINT) or SIGTERM.
 func interruptible() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, sigterm)
@@ -66,7 +44,8 @@ func trainBar(steps int, what string) (*progressbar.ProgressBar, func(trainer.Pr
 		progressbar.OptionSetWidth(30), progressbar.OptionClearOnFinish())
 	return bar, func(p trainer.Progress) {
 		switch p.Phase {
-		case "train":
+		case trainer.PhaseStage, trainer.PhaseStageDone: // noted by the command
+		case trainer.PhaseTrain:
 			if bar.GetMax() != p.Steps {
 				bar.ChangeMax(p.Steps)
 			}
@@ -139,7 +118,7 @@ re-estimation. --epochs is the total over all stages.`,
 				if err != nil {
 					return err
 				}
-				a = adaptArch(a, ds, *size)
+				a = fitArch(a, ds, *size)
 				p := trainer.Problem{Arch: a, Data: ds, Train: ds.All(), Test: test}
 				if *val > 0 {
 					if p.Train, p.Val, err = ds.ValidationSplit(*val, *seed); err != nil {
@@ -152,24 +131,35 @@ re-estimation. --epochs is the total over all stages.`,
 					w = -1
 				}
 				s := trainer.Settings{Optimizer: *opt, LR: *lr, Schedule: *sched, WarmupEpochs: *warm, LabelSmoothing: *smooth,
-					WeightDecay: w, Seed: *seed, Progress: progress}
+					WeightDecay: w, Seed: *seed}
+				if *pf.on {
+					pg, err := pf.settings(a.ImageSize)
+					if err != nil {
+						return err
+					}
+					s.Progressive = &pg
+				}
 				ctx, stop := interruptible()
 				defer stop()
-				if *pf.on {
-					return trainProgressive(ctx, pf, p, s, trainer.Budget{Epochs: *epochs, Batch: *batch, ImageSize: a.ImageSize}, bar,
-						*df.dataset, *out, map[string]any{"dataset": *df.dataset, "seed": *seed}, *asJSON)
-				}
-				res, net, err := trainer.Train(ctx, p, s, trainer.Budget{Epochs: *epochs, Batch: *batch, ImageSize: a.ImageSize})
+				run, err := recipe.Train(ctx, recipe.Model{Problem: p, Settings: s,
+					Budget: trainer.Budget{Epochs: *epochs, Batch: *batch, ImageSize: a.ImageSize}}, stageNotes(bar, "", progress))
 				bar.Finish()
 				if err != nil {
 					return err
 				}
+				res := run.Result
 				if *out != "" {
 					meta := map[string]any{"dataset": *df.dataset, "epochs": res.Epochs, "seed": *seed, "test_accuracy": res.TestAccuracy,
-						"image_size": res.ImageSize}
-					if err := trainer.SaveCheckpoint(*out, net, &res.Norm, meta); err != nil {
+						"image_size": run.EvalImageSize}
+					if run.Schedule != nil {
+						meta["progressive"] = run.Schedule
+					}
+					if err := trainer.SaveCheckpoint(*out, run.Net, &res.Norm, meta); err != nil {
 						return err
 					}
+				}
+				if run.Schedule != nil {
+					return printProgressive(run, *df.dataset, *out, len(p.Val) > 0, test.N, *asJSON)
 				}
 				if *asJSON {
 					return writeJSON(res)
@@ -271,50 +261,27 @@ profiled steps with timers around every op.`,
 				if *size > 0 || *channels > 0 || *classes > 0 {
 					a = a.WithInput(*size, *channels, *classes, false)
 				}
-				sz := a.TrainSize()
-				net, err := trainer.NewNet(a, tensor.Float32, 1)
-				if err != nil {
-					return err
-				}
 				ctx, stop := interruptible()
 				defer stop()
-				tr, fw, err := net.Measure(ctx, trainer.Timing{Batch: *batch, ImageSize: sz, Warmup: *warm, Steps: *steps}, trainer.Settings{Seed: 1})
+				r, err := recipe.Bench{Arch: a, Batch: *batch, Warmup: *warm, Steps: *steps, Layers: *layers}.Run(ctx)
 				if err != nil {
 					return err
 				}
-				var prof trainer.OpProfile
-				if *layers {
-					if prof, err = net.Profile(ctx, trainer.Timing{Batch: *batch, ImageSize: sz, Warmup: 1, Steps: max(3, *steps/2)}, trainer.Settings{Seed: 1}); err != nil {
-						return err
-					}
-				}
-				rss := trainer.PeakRSS()
-				acc, _ := a.Count(sz, 0)
-				host := trainer.HostInfo()
-				gflops := func(sec float64, mult float64) float64 {
-					return mult * 2 * float64(acc.Total.MACs) * float64(*batch) / sec / 1e9
-				}
 				if *asJSON {
-					out := map[string]any{"arch": a.Name, "batch": *batch, "image_size": sz, "params": acc.Total.Params,
-						"macs": acc.Total.MACs, "train_step": tr, "forward": fw, "train_gflops": gflops(tr.Median, 3),
-						"forward_gflops": gflops(fw.Median, 1), "allocs_per_step": tr.Allocs, "bytes_per_step": tr.Bytes,
-						"peak_rss_bytes": rss, "host": host}
-					if *layers {
-						out["layers"] = prof
-					}
-					return writeJSON(out)
+					return writeJSON(r)
 				}
+				sz, tr, fw, host := r.ImageSize, r.Train, r.Forward, r.Host
 				fmt.Fprintf(stdout, "%s, batch %d, %dx%dx%d, %s params, %s multiply-adds per image\n", a.Name, *batch, sz, sz, a.InputChannels,
-					commas(acc.Total.Params), commas(acc.Total.MACs))
+					commas(r.Params), commas(r.MACs))
 				fmt.Fprintf(stdout, "training step: median %.2f ms (p10 %.2f, p90 %.2f, %d steps), %.1f GFLOP/s at 6 FLOP per multiply-add\n",
-					tr.Median*1e3, tr.P10*1e3, tr.P90*1e3, tr.Count, gflops(tr.Median, 3))
+					tr.Median*1e3, tr.P10*1e3, tr.P90*1e3, tr.Count, r.TrainGFLOPS)
 				fmt.Fprintf(stdout, "forward:       median %.2f ms (p10 %.2f, p90 %.2f, %d runs), %.1f GFLOP/s\n",
-					fw.Median*1e3, fw.P10*1e3, fw.P90*1e3, fw.Count, gflops(fw.Median, 1))
+					fw.Median*1e3, fw.P10*1e3, fw.P90*1e3, fw.Count, r.ForwardGFLOPS)
 				fmt.Fprintf(stdout, "memory: %.0f allocations and %.2f MiB allocated per training step, peak resident %.1f MiB\n",
-					tr.Allocs, tr.Bytes/(1<<20), float64(rss)/(1<<20))
+					tr.Allocs, tr.Bytes/(1<<20), float64(r.PeakRSS)/(1<<20))
 				fmt.Fprintf(stdout, "host: %s, %d cores, GOMAXPROCS %d, %s, kernels %s\n", host.CPU, host.Cores, host.GOMAXPROCS, host.GoVersion, host.Backend)
-				if *layers {
-					printOpProfile(prof)
+				if r.Layers != nil {
+					printOpProfile(*r.Layers)
 				}
 				return nil
 			}
@@ -325,24 +292,11 @@ profiled steps with timers around every op.`,
 // printOpProfile prints a step's time by op type, then the largest entries
 // by op type and output shape.
 func printOpProfile(p trainer.OpProfile) {
-	step := p.Step.Seconds()
-	pct := func(d time.Duration) float64 { return 100 * d.Seconds() / step }
-	byOp := map[string]time.Duration{}
-	calls := map[string]int{}
-	for _, o := range p.Ops {
-		byOp[o.Op] += o.Total
-		calls[o.Op] += o.Calls
+	fmt.Fprintf(stdout, "\nprofiled step (timers on, %d steps): %.2f ms\n%-24s %9s %6s %6s\n", p.Steps, p.Step.Seconds()*1e3, "op", "ms/step", "share", "calls")
+	for _, o := range p.ByOp() {
+		fmt.Fprintf(stdout, "%-24s %9.2f %5.1f%% %6d\n", o.Op, o.Total.Seconds()*1e3, p.Share(o.Total), o.Calls)
 	}
-	names := make([]string, 0, len(byOp))
-	for n := range byOp {
-		names = append(names, n)
-	}
-	sort.Slice(names, func(i, j int) bool { return byOp[names[i]] > byOp[names[j]] })
-	fmt.Fprintf(stdout, "\nprofiled step (timers on, %d steps): %.2f ms\n%-24s %9s %6s %6s\n", p.Steps, step*1e3, "op", "ms/step", "share", "calls")
-	for _, n := range names {
-		fmt.Fprintf(stdout, "%-24s %9.2f %5.1f%% %6d\n", n, byOp[n].Seconds()*1e3, pct(byOp[n]), calls[n])
-	}
-	fmt.Fprintf(stdout, "%-24s %9.2f %5.1f%%\n", "other (gorgonia, update)", p.Other.Seconds()*1e3, pct(p.Other))
+	fmt.Fprintf(stdout, "%-24s %9.2f %5.1f%%\n", "other (gorgonia, update)", p.Other.Seconds()*1e3, p.Share(p.Other))
 	fmt.Fprintf(stdout, "\nlargest by op and output shape (GFLOP/s for convolutions, 2 FLOP per multiply-add):\n")
 	for i, o := range p.Ops {
 		if i == 15 {
@@ -352,6 +306,42 @@ func printOpProfile(p trainer.OpProfile) {
 		if g := o.GFLOPS(); g > 0 {
 			rate = fmt.Sprintf("%7.1f GFLOP/s", g)
 		}
-		fmt.Fprintf(stdout, "%-24s %-16s %9.2f %5.1f%% %s\n", o.Op, o.Shape, o.Total.Seconds()*1e3, pct(o.Total), rate)
+		fmt.Fprintf(stdout, "%-24s %-16s %9.2f %5.1f%% %s\n", o.Op, o.Shape, o.Total.Seconds()*1e3, p.Share(o.Total), rate)
 	}
+}
+
+// stageNotes passes progress on and notes each progressive stage's plan
+// on standard error, prefixed by name when given.
+func stageNotes(bar *progressbar.ProgressBar, name string, progress func(trainer.Progress)) func(trainer.Progress) {
+	return func(p trainer.Progress) {
+		if p.Phase == trainer.PhaseStage {
+			bar.Clear()
+			fmt.Fprintln(os.Stderr, strings.TrimPrefix(name+" "+p.Stage.StagePlan.String(), " "))
+		}
+		progress(p)
+	}
+}
+
+// printProgressive prints a progressive run of nas train.
+func printProgressive(run recipe.Run, dataset, ckpt string, val bool, testN int, asJSON bool) error {
+	if asJSON {
+		return writeJSON(run)
+	}
+	r, st := run.Result, run.Schedule
+	fmt.Fprintf(stdout, "%s on %s: progressive, %d stages (%s rule), %d steps (%.2f epochs, batch %d) in %s\n", run.Net.Arch.Name, dataset,
+		st.Stages, st.Rule, r.Steps, r.Epochs, r.Batch, r.TrainTime.Round(time.Millisecond))
+	for _, sr := range run.Stages {
+		fmt.Fprintf(stdout, "  %s: train loss %.4f (first step %.4f), %s\n", sr.StagePlan, sr.TrainLoss, sr.FirstLoss, sr.TrainTime.Round(time.Millisecond))
+	}
+	e := run.EvalImageSize
+	if val {
+		fmt.Fprintf(stdout, "validation accuracy %.2f%% (loss %.4f) at %dx%d\n", 100*r.Accuracy, r.Loss, e, e)
+	}
+	fmt.Fprintf(stdout, "test accuracy %.2f%% (loss %.4f) on %d images at %dx%d\n", 100*r.TestAccuracy, r.TestLoss, testN, e, e)
+	fmt.Fprintf(stdout, "training step %.1f ms median at %dx%d (p10 %.1f, p90 %.1f, %d steps); %s params, %s multiply-adds per image\n",
+		r.StepTime.Median*1e3, r.ImageSize, r.ImageSize, r.StepTime.P10*1e3, r.StepTime.P90*1e3, r.StepTime.Count, commas(r.Params), commas(r.MACs))
+	if ckpt != "" {
+		fmt.Fprintf(stdout, "checkpoint written to %s\n", ckpt)
+	}
+	return nil
 }

@@ -1,0 +1,104 @@
+package recipe
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/effnas/effnas/scaling"
+	"github.com/effnas/effnas/trainer"
+	"github.com/effnas/effnas/trainer/data"
+)
+
+// Family trains every member of a compound-scaled family on one dataset:
+// each on the whole training split at its training size, its test accuracy
+// measured at its evaluation size after BatchNorm re-estimation.
+type Family struct {
+	Members    []scaling.Member
+	Data, Test *data.Dataset
+	// Settings and Budget apply to every member; Budget.ImageSize is each
+	// member's training size.
+	Settings trainer.Settings
+	Budget   trainer.Budget
+	// Schedule, when set, trains each member progressively with the
+	// schedule it returns for the member (see MemberSchedule).
+	Schedule func(m scaling.Member) (trainer.Progressive, error)
+}
+
+// Trained is one trained member, as "nas family --train -o" writes it.
+type Trained struct {
+	Name           string  `json:"name"`
+	Params         int64   `json:"params"`
+	MACs           int64   `json:"macs"`
+	StepTimeMS     float64 `json:"step_time_ms"`
+	Accuracy       float64 `json:"accuracy"`
+	ImageSize      int     `json:"image_size"`
+	TrainImageSize int     `json:"train_image_size"`
+	Width          float64 `json:"width"`
+	Depth          float64 `json:"depth"`
+	Phi            int     `json:"phi"`
+}
+
+// Train trains the members in order. progress (may be nil) sees each
+// member's training, named; done (may be nil) is called after each member
+// with the members trained so far, and an error from it stops the run.
+func (f Family) Train(ctx context.Context, progress func(member string, p trainer.Progress),
+	done func(rows []Trained, run Run) error) ([]Trained, error) {
+	var rows []Trained
+	for _, m := range f.Members {
+		md := Model{Problem: trainer.Problem{Arch: m.Arch, Data: f.Data, Train: f.Data.All(), Test: f.Test},
+			Settings: f.Settings, Budget: f.Budget, EvalImageSize: m.ImageSize}
+		md.Budget.ImageSize = m.TrainImageSize
+		if f.Schedule != nil {
+			pg, err := f.Schedule(m)
+			if err != nil {
+				return rows, err
+			}
+			md.Settings.Progressive = &pg
+		}
+		var pf func(trainer.Progress)
+		if progress != nil {
+			pf = func(p trainer.Progress) { progress(m.Name, p) }
+		}
+		run, err := Train(ctx, md, pf)
+		f.Data.DropResized()
+		f.Test.DropResized()
+		if err != nil {
+			return rows, fmt.Errorf("%s: %w", m.Name, err)
+		}
+		rows = append(rows, Trained{Name: m.Name, Params: m.Count.Params, MACs: m.Count.MACs, StepTimeMS: run.Result.StepTime.Median * 1e3,
+			Accuracy: run.Result.TestAccuracy, ImageSize: m.ImageSize, TrainImageSize: m.TrainImageSize, Width: m.Width, Depth: m.Depth, Phi: m.Phi})
+		if done != nil {
+			if err := done(rows, run); err != nil {
+				return rows, err
+			}
+		}
+	}
+	return rows, nil
+}
+
+// AutoProfile chooses Table 6's profile by member: s for phi 0, m for phi
+// 1, l beyond.
+const AutoProfile = "auto"
+
+// MemberProfile is the Table 6 profile of member phi: profile itself, or
+// under AutoProfile s, m and l by phi.
+func MemberProfile(profile string, phi int) string {
+	if profile != AutoProfile {
+		return profile
+	}
+	return trainer.ProfileNames()[min(phi, 2)]
+}
+
+// MemberSchedule is a member's progressive schedule: Table 6's profile
+// (MemberProfile) in stages by rule, up to the member's training size, with
+// the final figures at its evaluation size.
+func MemberSchedule(profile string, stages int, rule string) func(scaling.Member) (trainer.Progressive, error) {
+	return func(m scaling.Member) (trainer.Progressive, error) {
+		pg, err := trainer.ProgressiveProfile(MemberProfile(profile, m.Phi))
+		if err != nil {
+			return pg, err
+		}
+		pg.Stages, pg.Rule, pg.MaxImageSize, pg.EvalImageSize = stages, rule, m.TrainImageSize, m.ImageSize
+		return pg, pg.Validate()
+	}
+}

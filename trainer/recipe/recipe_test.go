@@ -1,0 +1,137 @@
+package recipe
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/effnas/effnas/scaling"
+	"github.com/effnas/effnas/searchspace"
+	"github.com/effnas/effnas/trainer"
+	"github.com/effnas/effnas/trainer/data"
+)
+
+func tiny(t *testing.T) (searchspace.Arch, *data.Dataset, *data.Dataset) {
+	t.Helper()
+	stages, err := searchspace.ParseBlockStrings([]string{"r1_k3_s1_e1_i8_o8_c1", "r1_k3_s2_e4_i8_o16_se0.25"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := searchspace.Arch{Name: "tiny", InputChannels: 1, ImageSize: 12, NumClasses: 4,
+		Stem: searchspace.Stem{Channels: 8, Kernel: 3, Stride: 1}, Stages: stages, HeadChannels: 16, Dropout: 0.1, SurvivalProb: 1}
+	cfg := data.SyntheticConfig{Size: 12, Channels: 1, Classes: 4, Count: 256, TestCount: 64, Seed: 3}
+	ds, err := data.Synthetic(cfg, "train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	test, err := data.Synthetic(cfg, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, ds, test
+}
+
+func TestMemberSchedule(t *testing.T) {
+	for phi, want := range []string{"s", "m", "l", "l"} {
+		if got := MemberProfile(AutoProfile, phi); got != want {
+			t.Errorf("auto, phi %d: %s, want %s", phi, got, want)
+		}
+		if got := MemberProfile("m", phi); got != "m" {
+			t.Errorf("m, phi %d: %s", phi, got)
+		}
+	}
+	pg, err := MemberSchedule(AutoProfile, 3, trainer.RuleOfficial)(scaling.Member{Phi: 1, ImageSize: 40, TrainImageSize: 32})
+	if err != nil || pg.Stages != 3 || pg.Rule != trainer.RuleOfficial || pg.MaxImageSize != 32 || pg.EvalImageSize != 40 || pg.MaxDropout != 0.4 {
+		t.Fatalf("phi 1: %+v %v", pg, err)
+	}
+	if _, err := MemberSchedule("xl", 3, trainer.RulePaper)(scaling.Member{}); err == nil {
+		t.Fatal("unknown profile accepted")
+	}
+}
+
+func TestTrainFixedAndProgressive(t *testing.T) {
+	a, ds, test := tiny(t)
+	p := trainer.Problem{Arch: a, Data: ds, Train: ds.All(), Test: test}
+	b := trainer.Budget{Steps: 8, Batch: 32, TimingSteps: 2, TimingWarmup: 1, RecalBatches: 2}
+	var phases []string
+	run, err := Train(context.Background(), Model{Problem: p, Settings: trainer.Settings{Seed: 1}, Budget: b, EvalImageSize: 16},
+		func(pr trainer.Progress) { phases = append(phases, pr.Phase) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Trained at 12, scored at 16 after re-estimation there.
+	if run.Schedule != nil || run.Stages != nil || run.Net == nil || run.EvalImageSize != 16 || run.Result.ImageSize != 12 || run.Result.Steps != 8 {
+		t.Fatalf("fixed run: %+v", run)
+	}
+	atTrain, _, _ := trainer.Train(context.Background(), p, trainer.Settings{Seed: 1}, b)
+	if run.Result.TestLoss == atTrain.TestLoss || run.Result.TrainLoss != atTrain.TrainLoss {
+		t.Fatalf("test loss at 16 %v, at 12 %v; train loss %v vs %v", run.Result.TestLoss, atTrain.TestLoss, run.Result.TrainLoss, atTrain.TrainLoss)
+	}
+	if phases[len(phases)-1] != trainer.PhaseRecalibrate {
+		t.Fatalf("phases %v", phases)
+	}
+
+	pg := trainer.Progressive{Stages: 2, MinImageSize: 8, MaxImageSize: 12}
+	run, err = Train(context.Background(), Model{Problem: p, Settings: trainer.Settings{Seed: 1, Progressive: &pg}, Budget: b}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Schedule == nil || run.Schedule.Rule != trainer.RulePaper || len(run.Stages) != 2 || run.Stages[0].ImageSize != 8 ||
+		run.Stages[1].ImageSize != 12 || run.EvalImageSize != 12 || run.Result.Steps != 8 {
+		t.Fatalf("progressive run: %+v", run)
+	}
+	raw, _ := json.Marshal(run)
+	for _, k := range []string{`"settings":`, `"stages":`, `"final":`, `"eval_image_size":12`} {
+		if !strings.Contains(string(raw), k) {
+			t.Errorf("JSON has no %s: %s", k, raw)
+		}
+	}
+}
+
+func TestFamilyTrain(t *testing.T) {
+	a, ds, test := tiny(t)
+	ms, err := scaling.Family(a, scaling.FamilyOptions{Members: 2, MaxImageSize: 16, TrainRatio: 1, TrainMultiple: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := Family{Members: ms, Data: ds, Test: test, Settings: trainer.Settings{Seed: 2},
+		Budget: trainer.Budget{Steps: 4, Batch: 32, TimingSteps: 1, TimingWarmup: 1, RecalBatches: 1}}
+	seen := map[string]bool{}
+	var calls int
+	rows, err := f.Train(context.Background(), func(m string, _ trainer.Progress) { seen[m] = true },
+		func(rows []Trained, run Run) error {
+			calls++
+			if len(rows) != calls || run.Net == nil {
+				t.Errorf("done %d with %d rows", calls, len(rows))
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || calls != 2 || !seen[ms[0].Name] || !seen[ms[1].Name] {
+		t.Fatalf("rows %+v, %d calls, progress for %v", rows, calls, seen)
+	}
+	for i, r := range rows {
+		if r.Name != ms[i].Name || r.ImageSize != ms[i].ImageSize || r.Params != ms[i].Count.Params || !(r.StepTimeMS > 0) || r.Phi != i {
+			t.Errorf("row %d: %+v", i, r)
+		}
+	}
+	f.Schedule = MemberSchedule("s", 2, trainer.RulePaper)
+	stop := f.Train
+	if _, err := stop(context.Background(), nil, func([]Trained, Run) error { return context.Canceled }); err != context.Canceled {
+		t.Fatalf("done's error: %v", err)
+	}
+}
+
+func TestBench(t *testing.T) {
+	a, _, _ := tiny(t)
+	r, err := Bench{Arch: a, Batch: 4, Warmup: 1, Steps: 2, Layers: true}.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Arch != "tiny" || r.ImageSize != 12 || r.Train.Count != 2 || r.Forward.Count != 2 || !(r.TrainGFLOPS > 0) || r.Layers == nil || r.Layers.Steps != 3 {
+		t.Fatalf("%+v", r)
+	}
+}
