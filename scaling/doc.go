@@ -71,6 +71,14 @@
 // triple to a caller-supplied evaluation (the trainer) and keeps the best
 // score, so the package itself stays pure.
 //
+// # Policies
+//
+// ScaleToSize is Scale with the training-size rule of a new evaluation
+// size (the official 0.8 ratio, or the evaluation size for an architecture
+// that trains at it); FamilyDefaultsFor gives a family's image cap and
+// training ratio from its base (ImageNet's 480 and 0.8, or twice the native
+// size and 1 for a base fitted to small images).
+//
 // Option errors are *OptionError values (wrapping ErrBadOption) that name
 // the field, the value and the allowed range.
 package scaling

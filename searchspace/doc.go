@@ -15,5 +15,10 @@
 // uniformly and mutates one decision, always from a caller-supplied
 // *rand.Rand so that every run is reproducible.
 //
+// Load resolves the architecture references the commands take (a built-in
+// name, a JSON file, an exported trial), and Arch.FitTo adapts an
+// architecture to a dataset's input (channels, classes, size; stem stride 1
+// for images up to SmallImageMax pixels).
+//
 // The package knows nothing of training or storage.
 package searchspace

@@ -23,8 +23,8 @@ package trainer
 // In both rules stage i ends at step floor((i+1)*N/M), as in the official
 // code, so the stages have N/M steps each (differing by at most one).
 //
-// Each stage is a fixed-size training run with its own graph at the stage's image
-// size and Settings.Dropout set to the stage's rate. The stages continue
+// Each stage is a fixed-size training run with its own graph at the
+// stage's image size and Settings.Dropout set to the stage's rate. The stages continue
 // one run: they share one TrainState (Settings.State), so the optimizer
 // state (RMSProp mean square and momentum, Adam moments and step count) and
 // the dropout/stochastic-depth mask generator carry over, and each stage's

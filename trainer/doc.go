@@ -1,0 +1,44 @@
+// Package trainer trains, scores and times the networks of a search: it
+// builds an architecture (package searchspace) as a gorgonia graph from the
+// ops of package ops, trains it on a dataset of package data and measures
+// what the search and the reward need (Result: accuracy, losses, step
+// time, size, host).
+//
+// # Train
+//
+// Train builds p.Arch's network from a seed and trains it; Net.Train
+// continues an existing network. Both then re-estimate the BatchNorm
+// statistics, score Problem.Val and Problem.Test and time training steps:
+//
+//	p := trainer.Problem{Arch: arch, Data: ds, Train: train, Val: val}
+//	res, net, err := trainer.Train(ctx, p, trainer.Settings{Seed: 1}, trainer.Budget{Epochs: 3})
+//
+// Settings is how to train (optimizer, learning-rate schedule, augmentation,
+// seed, a progress callback); Budget is how much (epochs or steps, batch,
+// image size, evaluation and timing). Zero fields mean the documented
+// defaults. Progressive learning (EfficientNetV2 §4.2) is a schedule in
+// the settings, not another call: with Settings.Progressive set, training
+// runs in stages of growing image size and regularisation, and the
+// progress callback sees each stage start (PhaseStage) and end
+// (PhaseStageDone). The same seed gives bit-identical losses.
+//
+// # Evaluate and measure
+//
+// Net.Evaluate scores a network at an image size, optionally re-estimating
+// the BatchNorm statistics there first (Eval). Net.Measure times training
+// steps and forward passes on random inputs (Timing), and Net.Profile
+// breaks a step down by op (OpProfile, ByOp). Neither changes the network.
+// SaveCheckpoint and LoadCheckpoint keep a trained network with its
+// normalisation.
+//
+// # Files
+//
+// settings.go (Problem, Settings, Budget, Progress), train.go (the entry
+// points and the training loop), step.go (the training and inference
+// graph runners), progressive.go (the schedule and the stages),
+// evaluate.go, measure.go, snapshot.go (parameters saved around a
+// measurement), solver.go (RMSProp, Adam, SGD), net.go (the network
+// builder), checkpoint.go, result.go and host.go (what a run measured and
+// where). Recipes built on these (a family's training, the benchmark) are
+// in package recipe.
+package trainer
