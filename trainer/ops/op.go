@@ -99,11 +99,7 @@ func (o op[K]) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 // Do validates the inputs, takes the output tensor (the cached one when it
 // fits) and runs the kernel.
 func (o op[K]) Do(vals ...G.Value) (G.Value, error) {
-	in, shapes, dt, err := prepareInputs(o, vals)
-	if err != nil {
-		return nil, err
-	}
-	s, err := o.k.inferShape(shapes...)
+	in, s, dt, err := o.inputs(vals)
 	if err != nil {
 		return nil, err
 	}
@@ -129,11 +125,7 @@ func (o op[K]) UsePreallocDo(p G.Value, vals ...G.Value) (G.Value, error) {
 	if !ok || out.IsView() {
 		return nil, fmt.Errorf("%v: preallocated value %T is not a contiguous dense tensor", o, p)
 	}
-	in, shapes, dt, err := prepareInputs(o, vals)
-	if err != nil {
-		return nil, err
-	}
-	s, err := o.k.inferShape(shapes...)
+	in, s, dt, err := o.inputs(vals)
 	if err != nil {
 		return nil, err
 	}
@@ -144,6 +136,16 @@ func (o op[K]) UsePreallocDo(p G.Value, vals ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// inputs prepares the values given to Do and infers the output shape.
+func (o op[K]) inputs(vals []G.Value) ([]*tensor.Dense, tensor.Shape, tensor.Dtype, error) {
+	in, shapes, dt, err := prepareInputs(o, vals)
+	if err != nil {
+		return nil, nil, dt, err
+	}
+	s, err := o.k.inferShape(shapes...)
+	return in, s, dt, err
 }
 
 // execTimed runs k.exec, timing it when SetTiming is on.
