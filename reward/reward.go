@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/effnas/effnas/fielderr"
 )
 
 // Kind names a reward preset. It selects the default exponents of the terms
@@ -108,40 +110,36 @@ func (k Kind) defaults() (time, params [2]float64, ok bool) {
 	return time, params, false
 }
 
-// FieldError reports an invalid settings or measurement field.
-type FieldError struct {
-	Field   string // JSON path of the field, e.g. "time.ref" or "accuracy"
-	Value   any    // the offending value
-	Allowed string // what is allowed
-}
-
-func (e *FieldError) Error() string {
-	return fmt.Sprintf("reward: %s = %v: %s", e.Field, e.Value, e.Allowed)
+// badField reports an invalid settings or measurement field as a
+// *fielderr.Error scoped "reward"; field is the JSON path of the field, e.g.
+// "time.ref" or "accuracy".
+func badField(field string, v any, allowed string) error {
+	return &fielderr.Error{Scope: "reward", Field: field, Value: v, Allowed: allowed}
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 func checkRef(field string, x float64, what string) error {
 	if !finite(x) || x <= 0 {
-		return &FieldError{Field: field, Value: x, Allowed: "must be a positive finite number (" + what + ")"}
+		return badField(field, x, "must be a positive finite number ("+what+")")
 	}
 	return nil
 }
 
 func checkExponent(field string, e *float64) error {
 	if e != nil && (!finite(*e) || *e > 0) {
-		return &FieldError{Field: field, Value: *e, Allowed: "must be a finite exponent <= 0, or unset for the kind's default"}
+		return badField(field, *e, "must be a finite exponent <= 0, or unset for the kind's default")
 	}
 	return nil
 }
 
 // Validate reports every invalid field of s, joined (see errors.Join); each is
-// a *FieldError.
+// a *fielderr.Error.
 func (s Settings) Validate() error {
 	var errs []error
 	if _, _, ok := s.Kind.defaults(); !ok {
-		errs = append(errs, &FieldError{Field: "kind", Value: fmt.Sprintf("%q", string(s.Kind)),
-			Allowed: fmt.Sprintf("must be %q (default, also \"\"), %q or %q", KindEffNetV2, KindMnasNetSoft, KindMnasNetHard)})
+		errs = append(errs, badField("kind", fmt.Sprintf("%q", string(s.Kind)),
+			fmt.Sprintf("must be %q (default, also \"\"), %q or %q", KindEffNetV2, KindMnasNetSoft, KindMnasNetHard)))
 	}
 	what := "the backbone's step time S0, or the step-time target T"
 	errs = append(errs, checkRef("time.ref", s.Time.Ref, what))
@@ -184,17 +182,17 @@ type Measurement struct {
 	Params float64 `json:"params"`
 }
 
-// Validate reports every invalid field of m, joined; each is a *FieldError.
+// Validate reports every invalid field of m, joined; each is a *fielderr.Error.
 func (m Measurement) Validate() error {
 	var errs []error
 	if !(m.Accuracy >= 0 && m.Accuracy <= 1) {
-		errs = append(errs, &FieldError{Field: "accuracy", Value: m.Accuracy, Allowed: "must be in [0, 1]"})
+		errs = append(errs, badField("accuracy", m.Accuracy, "must be in [0, 1]"))
 	}
 	if !finite(m.StepTime) || m.StepTime <= 0 {
-		errs = append(errs, &FieldError{Field: "step_time", Value: m.StepTime, Allowed: "must be a positive finite number"})
+		errs = append(errs, badField("step_time", m.StepTime, "must be a positive finite number"))
 	}
 	if !finite(m.Params) || m.Params <= 0 {
-		errs = append(errs, &FieldError{Field: "params", Value: m.Params, Allowed: "must be a positive finite number"})
+		errs = append(errs, badField("params", m.Params, "must be a positive finite number"))
 	}
 	return errors.Join(errs...)
 }

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/effnas/effnas/fielderr"
 )
 
 // 2^-0.07 and 2^0.07 to 30 digits (bc -l: e(∓0.07*l(2))).
@@ -161,9 +163,9 @@ func TestSettingsValidation(t *testing.T) {
 		s.Time.Alpha, s.Params.Beta = Exponent(*ok.Time.Alpha), Exponent(*ok.Params.Beta)
 		c.mutate(&s)
 		err := s.Validate()
-		var fe *FieldError
+		var fe *fielderr.Error
 		if !errors.As(err, &fe) {
-			t.Errorf("%s: Validate() = %v, want a *FieldError", c.name, err)
+			t.Errorf("%s: Validate() = %v, want a *fielderr.Error", c.name, err)
 			continue
 		}
 		if fe.Field != c.field || !strings.Contains(err.Error(), c.allow) || !strings.Contains(err.Error(), c.field) {
@@ -200,7 +202,7 @@ func TestMeasurementValidation(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, err := s.Score(c.m)
-		var fe *FieldError
+		var fe *fielderr.Error
 		if !errors.As(err, &fe) || fe.Field != c.field {
 			t.Errorf("Score(%+v) error = %v, want field %q", c.m, err, c.field)
 		}
