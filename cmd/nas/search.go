@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/effnas/effnas/controller"
+	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/scaling"
 	"github.com/effnas/effnas/search"
 	"github.com/effnas/effnas/searchspace"
@@ -146,7 +147,7 @@ func runSearch(st *store.Store, sp searchspace.Space, s search.Settings, ev sear
 			progressbar.OptionFullWidth(), progressbar.OptionThrottle(100*time.Millisecond))
 	}
 	hooks := search.Hooks{
-		Baseline: func(m store.Metrics) {
+		Baseline: func(m measure.Metrics) {
 			fmt.Fprintf(os.Stderr, "baseline (the space's backbone): step %.1f ms, %s params\n", m.StepTime.Median*1e3, commas(m.Params))
 		},
 		Trial: func(t store.Trial, done, total int, best *store.Trial) {
@@ -287,7 +288,7 @@ decisions (option indices joined by spaces), error.`,
 					for _, t := range trials {
 						m := t.Metrics
 						if m == nil {
-							m = &store.Metrics{}
+							m = &measure.Metrics{}
 						}
 						dec := make([]string, len(t.Decisions))
 						for i, d := range t.Decisions {
