@@ -50,6 +50,9 @@ func (s Synthetic) Evaluate(ctx context.Context, t Task, gate *Gate) (measure.Me
 	return m, nil
 }
 
+// Describe is what the search record keeps of the evaluator.
+func (Synthetic) Describe() map[string]any { return map[string]any{"name": "synthetic"} }
+
 // Host describes this process; the synthetic evaluator's timings are
 // formulas, so only the program's identity matters.
 func (Synthetic) Host() measure.Host {
