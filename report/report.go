@@ -58,7 +58,7 @@ func WriteReport(dir string, s store.Search, trials []store.Trial, opts Options)
 	}{
 		{ParetoTimeFile, PlotPareto(s, trials, StepTime)},
 		{ParetoParamsFile, PlotPareto(s, trials, Params)},
-		{ProgressFile, PlotProgress([]Run{{Search: s, Trials: trials}})},
+		{ProgressFile, PlotProgress([]store.SearchTrials{{Search: s, Trials: trials}})},
 	}
 	for _, f := range figs {
 		if err := f.fig.Save(filepath.Join(dir, f.name)); err != nil {

@@ -182,7 +182,7 @@ func TestProgressHypervolume(t *testing.T) {
 	rec, trials := synthetic(t, "a", 200, 9)
 	rec2, trials2 := synthetic(t, "b", 150, 10)
 	trials[10].Status, trials[10].Metrics = store.StatusFailed, nil
-	d := Progress([]Run{{rec, trials}, {rec2, trials2}})
+	d := Progress([]store.SearchTrials{{Search: rec, Trials: trials}, {Search: rec2, Trials: trials2}})
 	if len(d.Series) != 2 || len(d.Series[0].Points) != 199 || len(d.Series[1].Points) != 150 {
 		t.Fatalf("series %d", len(d.Series))
 	}
@@ -269,7 +269,7 @@ func TestPlotsEmptyOneMany(t *testing.T) {
 		figs := map[string]*Figure{
 			"pareto-time":   PlotPareto(rec, trials, StepTime),
 			"pareto-params": PlotPareto(rec, trials, Params),
-			"progress":      PlotProgress([]Run{{rec, trials}}),
+			"progress":      PlotProgress([]store.SearchTrials{{Search: rec, Trials: trials}}),
 		}
 		formats := []string{"png", "svg"}
 		if n == 5000 && testing.Short() {
