@@ -27,6 +27,12 @@
 // search wrote them, JSON the store does not interpret (Search.Reward,
 // Search.Config). Readers ignore unknown record fields.
 //
+// # Reading
+//
+// Besides the transactions, ReadSearch and ReadSearches open a store
+// read-only for one query: a search (the named one, or the only one:
+// Tx.PickSearch) or several, with their trials.
+//
 // # Schema version
 //
 // SchemaVersion changes when the layout or the meaning of a field changes in
