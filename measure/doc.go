@@ -17,12 +17,13 @@
 //
 // # Adding a measurement
 //
-// New fields are optional, so that old records and older programs keep
-// working: the zero value means "not measured" (omitempty, or a pointer to a
-// small struct for a group of figures, such as a step time relative to a
-// re-timed baseline with its noise, nil when there is none), float fields
-// go through the NaN-safe JSON above, and an older record reads as the zero
-// value. A field added to [Host] enters [Host.Fingerprint] only when it is
-// set (a device, say), so a host without it keeps the fingerprint its
-// searches were started with.
+// Measurements to come (a step time relative to a re-timed baseline with
+// its noise, the version of the code that measured, the worker that ran
+// the evaluation, the device in a host) are added as optional fields, so
+// that old records and older programs keep working: the zero value means
+// "not measured" (omitempty, or a pointer to a small struct for a group of
+// figures, nil when there is none), float fields go through the NaN-safe
+// JSON above, and an older record reads as the zero value. A field added to
+// [Host] enters [Host.Fingerprint] only when it is set, so a host without
+// it keeps the fingerprint its searches were started with.
 package measure
