@@ -3,6 +3,7 @@ package search
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -68,14 +69,7 @@ var proxies = map[string]func(ProxyOptions) (Proxy, error){
 }
 
 // EvaluatorNames returns the names NewProxy accepts, sorted.
-func EvaluatorNames() []string {
-	names := make([]string, 0, len(proxies))
-	for n := range proxies {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
+func EvaluatorNames() []string { return slices.Sorted(maps.Keys(proxies)) }
 
 // NewProxy builds the proxy task of a search: the evaluator o.Evaluator
 // names and the space it searches. The "train" evaluator loads its dataset
