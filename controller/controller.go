@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strings"
+
+	"github.com/effnas/effnas/fielderr"
 )
 
 // Controller proposes architectures (decision lists) and learns from their
@@ -86,15 +88,10 @@ var ErrUnknownStrategy = errors.New("controller: unknown strategy")
 // ErrBadState is wrapped by every error Restore returns.
 var ErrBadState = errors.New("controller: invalid state")
 
-// OptionError reports an invalid option or argument.
-type OptionError struct {
-	Field   string // Options field (or argument) name
-	Value   any    // the rejected value
-	Allowed string // what would have been accepted
-}
-
-func (e *OptionError) Error() string {
-	return fmt.Sprintf("controller: invalid %s = %v (allowed: %s)", e.Field, e.Value, e.Allowed)
+// badOption reports an invalid option or argument as a *fielderr.Error
+// scoped "controller".
+func badOption(field string, v any, allowed string) error {
+	return &fielderr.Error{Scope: "controller", Field: field, Value: v, Allowed: allowed}
 }
 
 // New builds the controller registered under name for a search space with
@@ -106,11 +103,11 @@ func New(name string, cardinalities []int, seed uint64, opts Options) (Controlle
 		return nil, fmt.Errorf("%w %q (allowed: %s)", ErrUnknownStrategy, name, strings.Join(Names(), ", "))
 	}
 	if len(cardinalities) == 0 {
-		return nil, &OptionError{Field: "cardinalities", Value: "[]", Allowed: "at least one decision"}
+		return nil, badOption("cardinalities", "[]", "want at least one decision")
 	}
 	for i, c := range cardinalities {
 		if c < 1 {
-			return nil, &OptionError{Field: fmt.Sprintf("cardinalities[%d]", i), Value: c, Allowed: ">= 1"}
+			return nil, badOption(fmt.Sprintf("cardinalities[%d]", i), c, "want >= 1")
 		}
 	}
 	if err := opts.validate(); err != nil {
@@ -181,7 +178,7 @@ const (
 func (o Options) validate() error {
 	posInt := func(field string, v, lo int) error {
 		if v != 0 && v < lo {
-			return &OptionError{Field: field, Value: v, Allowed: fmt.Sprintf(">= %d, or 0 for the default", lo)}
+			return badOption(field, v, fmt.Sprintf("want >= %d, or 0 for the default", lo))
 		}
 		return nil
 	}
@@ -203,17 +200,17 @@ func (o Options) validate() error {
 	}
 	if o.TournamentSize > 0 {
 		if p := o.withDefaults().PopulationSize; o.TournamentSize > p {
-			return &OptionError{Field: "TournamentSize", Value: o.TournamentSize, Allowed: fmt.Sprintf("<= PopulationSize (%d)", p)}
+			return badOption("TournamentSize", o.TournamentSize, fmt.Sprintf("want <= PopulationSize (%d)", p))
 		}
 	}
 	posFloat := func(field string, v, hi float64, open bool) error {
 		bad := math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || (hi > 0 && (v > hi || (open && v == hi)))
 		if bad {
-			allowed := "> 0, or 0 for the default"
+			allowed := "want > 0, or 0 for the default"
 			if hi > 0 {
-				allowed = fmt.Sprintf("in (0, %g), or 0 for the default", hi)
+				allowed = fmt.Sprintf("want a number in (0, %g), or 0 for the default", hi)
 			}
-			return &OptionError{Field: field, Value: v, Allowed: allowed}
+			return badOption(field, v, allowed)
 		}
 		return nil
 	}
@@ -300,18 +297,18 @@ func checkObservation(cards, decisions []int, reward float64) error {
 		return err
 	}
 	if math.IsNaN(reward) || math.IsInf(reward, 0) {
-		return &OptionError{Field: "reward", Value: reward, Allowed: "a finite number (0 for a failed trial)"}
+		return badOption("reward", reward, "want a finite number (0 for a failed trial)")
 	}
 	return nil
 }
 
 func checkDecisions(cards, decisions []int) error {
 	if len(decisions) != len(cards) {
-		return &OptionError{Field: "len(decisions)", Value: len(decisions), Allowed: fmt.Sprintf("%d", len(cards))}
+		return badOption("len(decisions)", len(decisions), fmt.Sprintf("want %d, one per decision", len(cards)))
 	}
 	for i, d := range decisions {
 		if d < 0 || d >= cards[i] {
-			return &OptionError{Field: fmt.Sprintf("decisions[%d]", i), Value: d, Allowed: fmt.Sprintf("[0, %d)", cards[i])}
+			return badOption(fmt.Sprintf("decisions[%d]", i), d, fmt.Sprintf("want an option index in [0, %d)", cards[i]))
 		}
 	}
 	return nil

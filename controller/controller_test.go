@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/effnas/effnas/fielderr"
 )
 
 // testOptions keeps the rl controller small so that the generic tests run
@@ -114,9 +116,9 @@ func TestNewErrors(t *testing.T) {
 	for _, name := range Names() {
 		for _, tc := range cases {
 			_, err := New(name, tc.cards, 1, tc.o)
-			var oe *OptionError
+			var oe *fielderr.Error
 			if !errors.As(err, &oe) || oe.Field != tc.field {
-				t.Errorf("%s %v %+v: got %v, want an OptionError on %s", name, tc.cards, tc.o, err, tc.field)
+				t.Errorf("%s %v %+v: got %v, want a *fielderr.Error on %s", name, tc.cards, tc.o, err, tc.field)
 			} else if !strings.Contains(err.Error(), tc.field) || oe.Allowed == "" {
 				t.Errorf("unclear error %q", err)
 			}

@@ -41,7 +41,7 @@ type rlTrial struct {
 func newRL(cards []int, seed uint64, opts Options) (Controller, error) {
 	o := opts.withDefaults()
 	if slicesMax(cards) < 2 {
-		return nil, &OptionError{Field: "cardinalities", Value: cards, Allowed: "at least one decision with two or more options for rl"}
+		return nil, badOption("cardinalities", cards, "want at least one decision with two or more options for rl")
 	}
 	src, rng := newRNG(seed)
 	net, err := newPolicy(cards, o, rng)

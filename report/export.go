@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/reward"
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/store"
@@ -28,7 +29,7 @@ type Export struct {
 	Arch      searchspace.Arch `json:"arch"`
 	Decisions []int            `json:"decisions,omitempty"`
 	Status    store.Status     `json:"status"`
-	Metrics   *store.Metrics   `json:"metrics,omitempty"`
+	Metrics   *measure.Metrics `json:"metrics,omitempty"`
 	// Reward is absent when the trial has no finite reward.
 	Reward     *float64   `json:"reward,omitempty"`
 	Provenance Provenance `json:"provenance"`
@@ -41,15 +42,17 @@ type Provenance struct {
 	Database   string `json:"database,omitempty"`
 	Seed       uint64 `json:"seed"`
 	Controller string `json:"controller"`
-	// HostFingerprint is store.Host.Fingerprint of the machine the search
-	// measured its step times on; step times are comparable only between
-	// equal fingerprints.
-	HostFingerprint string          `json:"host_fingerprint"`
-	Host            store.Host      `json:"host"`
-	Reward          reward.Settings `json:"reward"`
+	// HostFingerprint is measure.Host.Fingerprint of the machine the
+	// search measured its step times on; step times are comparable only
+	// between equal fingerprints.
+	HostFingerprint string       `json:"host_fingerprint"`
+	Host            measure.Host `json:"host"`
+	// Reward is the search's reward settings document as the search
+	// record keeps it (reward.DecodeSettings reads it).
+	Reward json.RawMessage `json:"reward"`
 	// Baseline is the backbone's measurement the reward refers to.
-	Baseline   *store.Metrics `json:"baseline,omitempty"`
-	ExportedAt time.Time      `json:"exported_at"`
+	Baseline   *measure.Metrics `json:"baseline,omitempty"`
+	ExportedAt time.Time        `json:"exported_at"`
 }
 
 // ExportList is several exported trials, e.g. a Pareto front.

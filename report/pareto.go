@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/reward"
 	"github.com/effnas/effnas/store"
 )
@@ -49,7 +50,7 @@ func (c Cost) Label() string {
 }
 
 // raw is the measurement in its stored unit (seconds, parameters).
-func (c Cost) raw(m *store.Metrics) float64 {
+func (c Cost) raw(m *measure.Metrics) float64 {
 	if c == Params {
 		return float64(m.Params)
 	}

@@ -14,12 +14,6 @@ import (
 	"github.com/effnas/effnas/store"
 )
 
-// Run is one search with its trials.
-type Run struct {
-	Search store.Search
-	Trials []store.Trial
-}
-
 // ProgressPoint is one done trial of a search, in trial order.
 type ProgressPoint struct {
 	ID     int
@@ -75,8 +69,8 @@ func (a objectives) weakly(b objectives) bool {
 }
 
 // Progress computes the reward, best-so-far and hypervolume series of each
-// run.
-func Progress(runs []Run) ProgressData {
+// search (a search record with its trials).
+func Progress(runs []store.SearchTrials) ProgressData {
 	var d ProgressData
 	for _, r := range runs {
 		for _, t := range r.Trials {
@@ -224,4 +218,4 @@ func (d ProgressData) Figure() *Figure {
 }
 
 // PlotProgress is Progress(runs).Figure().
-func PlotProgress(runs []Run) *Figure { return Progress(runs).Figure() }
+func PlotProgress(runs []store.SearchTrials) *Figure { return Progress(runs).Figure() }

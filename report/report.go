@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/reward"
 	"github.com/effnas/effnas/store"
 )
@@ -57,7 +58,7 @@ func WriteReport(dir string, s store.Search, trials []store.Trial, opts Options)
 	}{
 		{ParetoTimeFile, PlotPareto(s, trials, StepTime)},
 		{ParetoParamsFile, PlotPareto(s, trials, Params)},
-		{ProgressFile, PlotProgress([]Run{{Search: s, Trials: trials}})},
+		{ProgressFile, PlotProgress([]store.SearchTrials{{Search: s, Trials: trials}})},
 	}
 	for _, f := range figs {
 		if err := f.fig.Save(filepath.Join(dir, f.name)); err != nil {
@@ -95,8 +96,8 @@ func Readme(s store.Search, trials []store.Trial, opts Options) []byte {
 		counts[t.Status]++
 	}
 	pf("# Search %q\n\n", s.Name)
-	pf("%d trials of %d (%d done, %d failed, %d abandoned), search %s. Report of %s",
-		len(trials), s.Trials, counts[store.StatusDone], counts[store.StatusFailed], counts[store.StatusAbandoned],
+	pf("%d trials of %d (%d done, %d failed), search %s. Report of %s",
+		len(trials), s.Trials, counts[store.StatusDone], counts[store.StatusFailed],
 		orDash(s.Status), opts.Now.UTC().Format("2006-01-02 15:04 MST"))
 	if opts.Database != "" {
 		pf(" from `%s`", filepath.Base(opts.Database))
@@ -222,7 +223,7 @@ func trialTable(b *bytes.Buffer, trials []store.Trial, rank bool) {
 		}
 		m := t.Metrics
 		if m == nil {
-			m = &store.Metrics{}
+			m = &measure.Metrics{}
 		}
 		blocks := t.Arch.BlockStrings()
 		for k := range blocks {
@@ -233,8 +234,13 @@ func trialTable(b *bytes.Buffer, trials []store.Trial, rank bool) {
 	}
 }
 
-// rewardText describes reward settings with their resolved exponents.
-func rewardText(s reward.Settings) string {
+// rewardText describes a reward settings document with its resolved
+// exponents.
+func rewardText(doc json.RawMessage) string {
+	s, err := reward.DecodeSettings(doc)
+	if err != nil {
+		return "invalid settings: " + cell(err.Error())
+	}
 	r, err := s.Resolve()
 	if err != nil {
 		return "invalid settings: " + cell(err.Error())
@@ -249,7 +255,7 @@ func rewardText(s reward.Settings) string {
 		exp("P", *r.Params.Alpha, *r.Params.Beta), 1e3*r.Time.Ref, mill(int64(r.Params.Ref)))
 }
 
-func short(m *store.Metrics) string {
+func short(m *measure.Metrics) string {
 	if m == nil {
 		return "no metrics"
 	}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/reward"
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/store"
@@ -31,9 +32,13 @@ func synthetic(t testing.TB, name string, n int, seed uint64) (store.Search, []s
 	r := rand.New(rand.NewPCG(seed, 7))
 	s0, p0 := 0.5, 7e6
 	rs := reward.EfficientNetV2(s0, p0)
-	rec := store.Search{Name: name, Controller: "random", Seed: seed, Trials: n, Parallel: 1, Space: sp, Reward: rs,
-		Config: json.RawMessage(`{"evaluator":{"name":"test"}}`), Host: store.Host{CPU: "test cpu", Cores: 2, Backend: "test"},
-		Baseline: &store.Metrics{StepTime: store.StepStats{Median: s0}, Params: int64(p0)}, Status: store.SearchFinished,
+	rsDoc, err := json.Marshal(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := store.Search{Name: name, Controller: "random", Seed: seed, Trials: n, Parallel: 1, Space: sp, Reward: rsDoc,
+		Config: json.RawMessage(`{"evaluator":{"name":"test"}}`), Host: measure.Host{CPU: "test cpu", Cores: 2, Backend: "test"},
+		Baseline: &measure.Metrics{StepTime: measure.StepStats{Median: s0}, Params: int64(p0)}, Status: store.SearchFinished,
 		Created: time.Unix(1_700_000_000, 0).UTC(), Updated: time.Unix(1_700_003_600, 0).UTC()}
 	trials := make([]store.Trial, n)
 	for i := range trials {
@@ -45,9 +50,9 @@ func synthetic(t testing.TB, name string, n int, seed uint64) (store.Search, []s
 		params := 2e6 + 10e6*r.Float64()
 		step := 0.1 + params/2e7 + 0.2*r.Float64()
 		acc := math.Min(0.99, 0.5+0.4*math.Log1p(params/3e6)/math.Log(5)-0.1*r.Float64())
-		m := &store.Metrics{Accuracy: acc, StepTime: store.StepStats{Median: step, P10: step, P90: step, Count: 5},
+		m := &measure.Metrics{Accuracy: acc, StepTime: measure.StepStats{Median: step, P10: step, P90: step, Count: 5},
 			Params: int64(params), MACs: int64(params) * 80, WallTime: 1}
-		score, err := rs.Score(reward.Measurement{Accuracy: acc, StepTime: step, Params: float64(m.Params)})
+		score, err := rs.Score(*m)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,7 +124,7 @@ func TestParetoFrontIsComputedFront(t *testing.T) {
 	// diverged one are left out
 	trials = append(trials, store.Trial{ID: 401, Status: store.StatusFailed, Arch: trials[0].Arch})
 	bad := trials[1]
-	bad.ID, bad.Metrics = 402, &store.Metrics{Accuracy: math.NaN(), StepTime: store.StepStats{Median: 0.1}, Params: 1}
+	bad.ID, bad.Metrics = 402, &measure.Metrics{Accuracy: math.NaN(), StepTime: measure.StepStats{Median: 0.1}, Params: 1}
 	trials = append(trials, bad)
 	for _, cost := range []Cost{StepTime, Params} {
 		d := Pareto(rec, trials, cost)
@@ -177,7 +182,7 @@ func TestProgressHypervolume(t *testing.T) {
 	rec, trials := synthetic(t, "a", 200, 9)
 	rec2, trials2 := synthetic(t, "b", 150, 10)
 	trials[10].Status, trials[10].Metrics = store.StatusFailed, nil
-	d := Progress([]Run{{rec, trials}, {rec2, trials2}})
+	d := Progress([]store.SearchTrials{{Search: rec, Trials: trials}, {Search: rec2, Trials: trials2}})
 	if len(d.Series) != 2 || len(d.Series[0].Points) != 199 || len(d.Series[1].Points) != 150 {
 		t.Fatalf("series %d", len(d.Series))
 	}
@@ -264,7 +269,7 @@ func TestPlotsEmptyOneMany(t *testing.T) {
 		figs := map[string]*Figure{
 			"pareto-time":   PlotPareto(rec, trials, StepTime),
 			"pareto-params": PlotPareto(rec, trials, Params),
-			"progress":      PlotProgress([]Run{{rec, trials}}),
+			"progress":      PlotProgress([]store.SearchTrials{{Search: rec, Trials: trials}}),
 		}
 		formats := []string{"png", "svg"}
 		if n == 5000 && testing.Short() {
@@ -359,7 +364,7 @@ func TestExportRoundTrip(t *testing.T) {
 		Version    int
 		Arch       json.RawMessage
 		Reward     float64
-		Metrics    store.Metrics
+		Metrics    measure.Metrics
 		Provenance Provenance
 	}
 	if err := json.Unmarshal(data, &back); err != nil {
@@ -373,9 +378,13 @@ func TestExportRoundTrip(t *testing.T) {
 		t.Fatalf("arch differs:\n%+v\n%+v", a, best.Arch)
 	}
 	p := back.Provenance
+	rs, err := reward.DecodeSettings(p.Reward)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if back.Format != ExportFormat || back.Version != 1 || back.Reward != best.Reward || !reflect.DeepEqual(back.Metrics, *best.Metrics) ||
 		p.Search != "s" || p.Trial != best.ID || p.Seed != 4 || p.Controller != "random" || p.HostFingerprint != rec.Host.Fingerprint() ||
-		!p.ExportedAt.Equal(now) || p.Reward.Time.Ref != 0.5 {
+		!p.ExportedAt.Equal(now) || rs.Time.Ref != 0.5 {
 		t.Fatalf("export %s", data)
 	}
 	// a trial without a result exports its architecture and no reward

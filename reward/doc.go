@@ -41,7 +41,12 @@
 // search records can store exactly how each reward was computed; use
 // [Settings.Resolve] (or the presets [EfficientNetV2], [MnasNetSoft],
 // [MnasNetHard], which return resolved settings) to store every exponent
-// explicitly.
+// explicitly; [DecodeSettings] reads them back.
+//
+// [Settings.Score] takes the measurement an evaluator returned
+// ([measure.Metrics]) as it is: A is its validation accuracy, S its median
+// training step time and P its trainable parameters ([CheckMetrics] says
+// what it refuses).
 //
 // # Pareto fronts and hypervolume
 //
@@ -53,5 +58,5 @@
 // front sorted for plotting ([Directions.Front2D]) and the exact hypervolume
 // for 1, 2 and 3 objectives ([Directions.Hypervolume]). [SearchDirections]
 // gives the search's own objectives (accuracy: maximise, step time and params:
-// minimise) in the order of [Measurement.Point].
+// minimise) in the order of [SearchPoint].
 package reward

@@ -68,7 +68,7 @@ type Point struct {
 type Directions []Direction
 
 // SearchDirections returns the directions of the search's objectives, in the
-// order of Measurement.Point: accuracy (maximise), step time (minimise),
+// order of SearchPoint: accuracy (maximise), step time (minimise),
 // params (minimise).
 func SearchDirections() Directions { return Directions{Maximize, Minimize, Minimize} }
 

@@ -314,7 +314,7 @@ func TestParetoJSON(t *testing.T) {
 	if _, err := json.Marshal(Directions{0}); err == nil {
 		t.Error("zero direction marshalled")
 	}
-	p := Measurement{0.8, 0.1, 5e6}.Point("m1")
+	p := SearchPoint("m1", meas(0.8, 0.1, 5e6))
 	b, _ = json.Marshal(p)
 	if string(b) != `{"id":"m1","objectives":[0.8,0.1,5000000]}` {
 		t.Errorf("Point JSON = %s", b)

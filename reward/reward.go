@@ -1,9 +1,13 @@
 package reward
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/effnas/effnas/fielderr"
+	"github.com/effnas/effnas/measure"
 )
 
 // Kind names a reward preset. It selects the default exponents of the terms
@@ -108,40 +112,36 @@ func (k Kind) defaults() (time, params [2]float64, ok bool) {
 	return time, params, false
 }
 
-// FieldError reports an invalid settings or measurement field.
-type FieldError struct {
-	Field   string // JSON path of the field, e.g. "time.ref" or "accuracy"
-	Value   any    // the offending value
-	Allowed string // what is allowed
-}
-
-func (e *FieldError) Error() string {
-	return fmt.Sprintf("reward: %s = %v: %s", e.Field, e.Value, e.Allowed)
+// badField reports an invalid settings or measurement field as a
+// *fielderr.Error scoped "reward"; field is the JSON path of the field, e.g.
+// "time.ref" or "accuracy".
+func badField(field string, v any, allowed string) error {
+	return &fielderr.Error{Scope: "reward", Field: field, Value: v, Allowed: allowed}
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 func checkRef(field string, x float64, what string) error {
 	if !finite(x) || x <= 0 {
-		return &FieldError{Field: field, Value: x, Allowed: "must be a positive finite number (" + what + ")"}
+		return badField(field, x, "must be a positive finite number ("+what+")")
 	}
 	return nil
 }
 
 func checkExponent(field string, e *float64) error {
 	if e != nil && (!finite(*e) || *e > 0) {
-		return &FieldError{Field: field, Value: *e, Allowed: "must be a finite exponent <= 0, or unset for the kind's default"}
+		return badField(field, *e, "must be a finite exponent <= 0, or unset for the kind's default")
 	}
 	return nil
 }
 
 // Validate reports every invalid field of s, joined (see errors.Join); each is
-// a *FieldError.
+// a *fielderr.Error.
 func (s Settings) Validate() error {
 	var errs []error
 	if _, _, ok := s.Kind.defaults(); !ok {
-		errs = append(errs, &FieldError{Field: "kind", Value: fmt.Sprintf("%q", string(s.Kind)),
-			Allowed: fmt.Sprintf("must be %q (default, also \"\"), %q or %q", KindEffNetV2, KindMnasNetSoft, KindMnasNetHard)})
+		errs = append(errs, badField("kind", fmt.Sprintf("%q", string(s.Kind)),
+			fmt.Sprintf("must be %q (default, also \"\"), %q or %q", KindEffNetV2, KindMnasNetSoft, KindMnasNetHard)))
 	}
 	what := "the backbone's step time S0, or the step-time target T"
 	errs = append(errs, checkRef("time.ref", s.Time.Ref, what))
@@ -174,35 +174,51 @@ func (s Settings) Resolve() (Settings, error) {
 	return s, nil
 }
 
-// Measurement is what the trainer reports for one sampled model.
-type Measurement struct {
-	// Accuracy is the validation accuracy A in [0, 1].
-	Accuracy float64 `json:"accuracy"`
-	// StepTime is the training step time, in the unit of Settings.Time.Ref.
-	StepTime float64 `json:"step_time"`
-	// Params is the number of trainable parameters.
-	Params float64 `json:"params"`
+// The reward reads three figures of a measurement: the validation
+// accuracy A, the median training step time S (in the unit of
+// Settings.Time.Ref, seconds in a search) and the trainable parameters P.
+// Every function of this package that takes a measure.Metrics reads these
+// and nothing else.
+func objectives(m measure.Metrics) (acc, step, params float64) {
+	return m.Accuracy, m.StepTime.Median, float64(m.Params)
 }
 
-// Validate reports every invalid field of m, joined; each is a *FieldError.
-func (m Measurement) Validate() error {
+// CheckMetrics reports every figure of m the reward cannot use, joined; each
+// is a *fielderr.Error naming the JSON field (accuracy, step_time.median,
+// params).
+func CheckMetrics(m measure.Metrics) error {
+	acc, step, params := objectives(m)
 	var errs []error
-	if !(m.Accuracy >= 0 && m.Accuracy <= 1) {
-		errs = append(errs, &FieldError{Field: "accuracy", Value: m.Accuracy, Allowed: "must be in [0, 1]"})
+	if !(acc >= 0 && acc <= 1) {
+		errs = append(errs, badField("accuracy", acc, "must be in [0, 1]"))
 	}
-	if !finite(m.StepTime) || m.StepTime <= 0 {
-		errs = append(errs, &FieldError{Field: "step_time", Value: m.StepTime, Allowed: "must be a positive finite number"})
+	if !finite(step) || step <= 0 {
+		errs = append(errs, badField("step_time.median", step, "must be a positive finite number"))
 	}
-	if !finite(m.Params) || m.Params <= 0 {
-		errs = append(errs, &FieldError{Field: "params", Value: m.Params, Allowed: "must be a positive finite number"})
+	if !finite(params) || params <= 0 {
+		errs = append(errs, badField("params", m.Params, "must be a positive number"))
 	}
 	return errors.Join(errs...)
 }
 
-// Point returns m as a Pareto point with objectives (accuracy, step time,
-// params), to be compared with SearchDirections.
-func (m Measurement) Point(id string) Point {
-	return Point{ID: id, Objectives: []float64{m.Accuracy, m.StepTime, m.Params}}
+// SearchPoint returns m as a Pareto point with objectives (accuracy, step
+// time, params), to be compared with SearchDirections.
+func SearchPoint(id string, m measure.Metrics) Point {
+	acc, step, params := objectives(m)
+	return Point{ID: id, Objectives: []float64{acc, step, params}}
+}
+
+// DecodeSettings reads a settings document as Settings' JSON methods write
+// it (a search record keeps one); empty data gives the zero Settings.
+func DecodeSettings(data []byte) (Settings, error) {
+	var s Settings
+	if len(data) == 0 {
+		return s, nil
+	}
+	if err := json.Unmarshal(data, &s); err != nil {
+		return Settings{}, fmt.Errorf("reward settings: %w", err)
+	}
+	return s, nil
 }
 
 // Breakdown is a reward together with its factors:
@@ -224,27 +240,30 @@ func Factor(x, ref, alpha, beta float64) float64 {
 	return math.Pow(x/ref, e)
 }
 
-// Evaluate validates s and m and returns the reward with its factors.
-func (s Settings) Evaluate(m Measurement) (Breakdown, error) {
+// Evaluate validates s and m (see CheckMetrics) and returns the reward of
+// m with its factors.
+func (s Settings) Evaluate(m measure.Metrics) (Breakdown, error) {
 	r, err := s.Resolve()
 	if err != nil {
 		return Breakdown{}, err
 	}
-	if err := m.Validate(); err != nil {
+	if err := CheckMetrics(m); err != nil {
 		return Breakdown{}, err
 	}
+	acc, step, params := objectives(m)
 	b := Breakdown{
-		Accuracy:     m.Accuracy,
-		TimeFactor:   Factor(m.StepTime, r.Time.Ref, *r.Time.Alpha, *r.Time.Beta),
-		ParamsFactor: Factor(m.Params, r.Params.Ref, *r.Params.Alpha, *r.Params.Beta),
+		Accuracy:     acc,
+		TimeFactor:   Factor(step, r.Time.Ref, *r.Time.Alpha, *r.Time.Beta),
+		ParamsFactor: Factor(params, r.Params.Ref, *r.Params.Alpha, *r.Params.Beta),
 	}
 	b.Reward = b.Accuracy * b.TimeFactor * b.ParamsFactor
 	return b, nil
 }
 
 // Score returns R = A · Π_i (x_i/T_i)^(x_i <= T_i ? α_i : β_i) over the step
-// time and params terms of s.
-func (s Settings) Score(m Measurement) (float64, error) {
+// time and params terms of s, for the accuracy, median step time and
+// trainable parameters of m.
+func (s Settings) Score(m measure.Metrics) (float64, error) {
 	b, err := s.Evaluate(m)
 	return b.Reward, err
 }

@@ -7,6 +7,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/effnas/effnas/fielderr"
+	"github.com/effnas/effnas/measure"
 )
 
 // 2^-0.07 and 2^0.07 to 30 digits (bc -l: e(∓0.07*l(2))).
@@ -18,7 +21,13 @@ const (
 
 func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
 
-func mustScore(t *testing.T, s Settings, m Measurement) float64 {
+// meas is a measurement of accuracy acc, median step time step and params
+// trainable parameters.
+func meas(acc, step, params float64) measure.Metrics {
+	return measure.Metrics{Accuracy: acc, StepTime: measure.StepStats{Median: step}, Params: int64(params)}
+}
+
+func mustScore(t *testing.T, s Settings, m measure.Metrics) float64 {
 	t.Helper()
 	r, err := s.Score(m)
 	if err != nil {
@@ -32,15 +41,15 @@ func TestEfficientNetV2Reward(t *testing.T) {
 	s := EfficientNetV2(s0, p0)
 	cases := []struct {
 		name string
-		m    Measurement
+		m    measure.Metrics
 		want float64
 	}{
-		{"backbone", Measurement{0.9, s0, p0}, 0.9},
-		{"double step time", Measurement{0.9, 2 * s0, p0}, 0.9 * pow2m007},
-		{"half step time", Measurement{0.9, s0 / 2, p0}, 0.9 * pow2p007},
-		{"double params", Measurement{0.9, s0, 2 * p0}, 0.9 * pow2m005},
-		{"both doubled", Measurement{0.5, 2 * s0, 2 * p0}, 0.5 * math.Pow(2, -0.12)},
-		{"zero accuracy", Measurement{0, 3 * s0, p0 / 3}, 0},
+		{"backbone", meas(0.9, s0, p0), 0.9},
+		{"double step time", meas(0.9, 2*s0, p0), 0.9 * pow2m007},
+		{"half step time", meas(0.9, s0/2, p0), 0.9 * pow2p007},
+		{"double params", meas(0.9, s0, 2*p0), 0.9 * pow2m005},
+		{"both doubled", meas(0.5, 2*s0, 2*p0), 0.5 * math.Pow(2, -0.12)},
+		{"zero accuracy", meas(0, 3*s0, p0/3), 0},
 	}
 	for _, c := range cases {
 		got := mustScore(t, s, c.m)
@@ -53,7 +62,7 @@ func TestEfficientNetV2Reward(t *testing.T) {
 func TestZeroValueIsEfficientNetV2(t *testing.T) {
 	z := Settings{Time: Term{Ref: 2}, Params: Term{Ref: 3}}
 	p := EfficientNetV2(2, 3)
-	for _, m := range []Measurement{{0.7, 1, 1}, {0.7, 2, 3}, {0.3, 7, 100}} {
+	for _, m := range []measure.Metrics{meas(0.7, 1, 1), meas(0.7, 2, 3), meas(0.3, 7, 100)} {
 		if a, b := mustScore(t, z, m), mustScore(t, p, m); a != b {
 			t.Errorf("%+v: zero-value settings %v, preset %v", m, a, b)
 		}
@@ -67,7 +76,7 @@ func TestZeroValueIsEfficientNetV2(t *testing.T) {
 	}
 	// The paper's raw form: with unit references the reward is A·S^w·P^v.
 	u := Settings{Time: Term{Ref: 1}, Params: Term{Ref: 1}}
-	got := mustScore(t, u, Measurement{0.8, 1.7, 5})
+	got := mustScore(t, u, meas(0.8, 1.7, 5))
 	want := 0.8 * math.Pow(1.7, -0.07) * math.Pow(5, -0.05)
 	if !near(got, want, 1e-15) {
 		t.Errorf("unit references: %v, want %v", got, want)
@@ -84,17 +93,17 @@ func TestMnasNetSoft(t *testing.T) {
 		{160, 0.5 * pow2m007},
 		{40, 0.5 * pow2p007},
 	} {
-		if got := mustScore(t, s, Measurement{0.5, c.lat, 1e6}); !near(got, c.want, 1e-12) {
+		if got := mustScore(t, s, meas(0.5, c.lat, 1e6)); !near(got, c.want, 1e-12) {
 			t.Errorf("LAT %v: R = %.17g, want %.17g", c.lat, got, c.want)
 		}
 	}
 	// Params use the same exponent against their own target.
-	if got, want := mustScore(t, s, Measurement{0.5, 80, 2e6}), 0.5*pow2m007; !near(got, want, 1e-12) {
+	if got, want := mustScore(t, s, meas(0.5, 80, 2e6)), 0.5*pow2m007; !near(got, want, 1e-12) {
 		t.Errorf("params doubled: %v, want %v", got, want)
 	}
 	// Kind only: same as the preset.
 	k := Settings{Kind: KindMnasNetSoft, Time: Term{Ref: 80}, Params: Term{Ref: 1e6}}
-	if a, b := mustScore(t, k, Measurement{0.5, 100, 3e6}), mustScore(t, s, Measurement{0.5, 100, 3e6}); a != b {
+	if a, b := mustScore(t, k, meas(0.5, 100, 3e6)), mustScore(t, s, meas(0.5, 100, 3e6)); a != b {
 		t.Errorf("kind defaults %v, preset %v", a, b)
 	}
 }
@@ -110,7 +119,7 @@ func TestMnasNetHard(t *testing.T) {
 		{75, 8e6, 0.4},                // params above target
 		{112.5, 5e6, 0.8 / 1.5 * 0.8}, // both above target
 	} {
-		got := mustScore(t, s, Measurement{0.8, c.lat, c.params})
+		got := mustScore(t, s, meas(0.8, c.lat, c.params))
 		if !near(got, c.want, 1e-15) {
 			t.Errorf("LAT %v params %v: R = %.17g, want %.17g", c.lat, c.params, got, c.want)
 		}
@@ -123,7 +132,7 @@ func TestOneFormula(t *testing.T) {
 		Time:   Term{Ref: 10, Alpha: Exponent(-0.2), Beta: Exponent(-0.5)},
 		Params: Term{Ref: 100, Alpha: Exponent(0)}, // beta: kind default -1
 	}
-	b, err := s.Evaluate(Measurement{0.6, 5, 400})
+	b, err := s.Evaluate(meas(0.6, 5, 400))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,15 +170,15 @@ func TestSettingsValidation(t *testing.T) {
 		s.Time.Alpha, s.Params.Beta = Exponent(*ok.Time.Alpha), Exponent(*ok.Params.Beta)
 		c.mutate(&s)
 		err := s.Validate()
-		var fe *FieldError
+		var fe *fielderr.Error
 		if !errors.As(err, &fe) {
-			t.Errorf("%s: Validate() = %v, want a *FieldError", c.name, err)
+			t.Errorf("%s: Validate() = %v, want a *fielderr.Error", c.name, err)
 			continue
 		}
 		if fe.Field != c.field || !strings.Contains(err.Error(), c.allow) || !strings.Contains(err.Error(), c.field) {
 			t.Errorf("%s: error %q (field %q), want field %q mentioning %q", c.name, err, fe.Field, c.field, c.allow)
 		}
-		if _, err := s.Score(Measurement{0.5, 1, 1}); err == nil {
+		if _, err := s.Score(meas(0.5, 1, 1)); err == nil {
 			t.Errorf("%s: Score accepted invalid settings", c.name)
 		}
 	}
@@ -183,30 +192,30 @@ func TestSettingsValidation(t *testing.T) {
 	}
 }
 
-func TestMeasurementValidation(t *testing.T) {
+func TestMetricsValidation(t *testing.T) {
 	s := EfficientNetV2(1, 1)
 	cases := []struct {
-		m     Measurement
+		m     measure.Metrics
 		field string
 	}{
-		{Measurement{-0.1, 1, 1}, "accuracy"},
-		{Measurement{1.5, 1, 1}, "accuracy"},
-		{Measurement{math.NaN(), 1, 1}, "accuracy"},
-		{Measurement{0.5, 0, 1}, "step_time"},
-		{Measurement{0.5, -1, 1}, "step_time"},
-		{Measurement{0.5, math.NaN(), 1}, "step_time"},
-		{Measurement{0.5, 1, 0}, "params"},
-		{Measurement{0.5, 1, math.Inf(1)}, "params"},
+		{meas(-0.1, 1, 1), "accuracy"},
+		{meas(1.5, 1, 1), "accuracy"},
+		{meas(math.NaN(), 1, 1), "accuracy"},
+		{meas(0.5, 0, 1), "step_time.median"},
+		{meas(0.5, -1, 1), "step_time.median"},
+		{meas(0.5, math.NaN(), 1), "step_time.median"},
+		{meas(0.5, 1, 0), "params"},
+		{meas(0.5, 1, -1), "params"},
 	}
 	for _, c := range cases {
 		_, err := s.Score(c.m)
-		var fe *FieldError
+		var fe *fielderr.Error
 		if !errors.As(err, &fe) || fe.Field != c.field {
 			t.Errorf("Score(%+v) error = %v, want field %q", c.m, err, c.field)
 		}
 	}
 	for _, a := range []float64{0, 1} {
-		if _, err := s.Score(Measurement{a, 1, 1}); err != nil {
+		if _, err := s.Score(meas(a, 1, 1)); err != nil {
 			t.Errorf("accuracy %v rejected: %v", a, err)
 		}
 	}
@@ -248,12 +257,34 @@ func TestSettingsJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"time":{"ref":2},"params":{"ref":3}}`), &s); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := mustScore(t, s, Measurement{0.9, 4, 3}), 0.9*pow2m007; !near(got, want, 1e-12) {
+	if got, want := mustScore(t, s, meas(0.9, 4, 3)), 0.9*pow2m007; !near(got, want, 1e-12) {
 		t.Errorf("defaults from JSON: %v, want %v", got, want)
 	}
-	m := Measurement{0.75, 0.1, 5e6}
-	b, _ = json.Marshal(m)
-	if string(b) != `{"accuracy":0.75,"step_time":0.1,"params":5000000}` {
-		t.Errorf("Measurement JSON = %s", b)
+}
+
+// The reward reads the accuracy, the median step time and the trainable
+// parameters of a measurement, and nothing else.
+func TestScoreReadsMedianStepTimeAndTrainableParams(t *testing.T) {
+	s := EfficientNetV2(0.1, 1000)
+	m := measure.Metrics{Accuracy: 0.8, StepTime: measure.StepStats{Median: 0.2, P10: 0.01, P90: 9, Mean: 5, Count: 3},
+		ForwardTime: measure.StepStats{Median: 7}, Params: 2000, ParamsTotal: 99999, MACs: 1, Loss: math.NaN(), WallTime: 3}
+	if got, want := mustScore(t, s, m), 0.8*pow2m007*pow2m005; !near(got, want, 1e-12) {
+		t.Errorf("R = %v, want %v", got, want)
+	}
+	if p := SearchPoint("x", m); !reflect.DeepEqual(p.Objectives, []float64{0.8, 0.2, 2000}) {
+		t.Errorf("SearchPoint = %+v", p)
+	}
+}
+
+func TestDecodeSettings(t *testing.T) {
+	if s, err := DecodeSettings(nil); err != nil || !reflect.DeepEqual(s, Settings{}) {
+		t.Errorf("empty: %+v %v", s, err)
+	}
+	b, _ := json.Marshal(MnasNetSoft(75, 4e6))
+	if s, err := DecodeSettings(b); err != nil || !reflect.DeepEqual(s, MnasNetSoft(75, 4e6)) {
+		t.Errorf("%s: %+v %v", b, s, err)
+	}
+	if _, err := DecodeSettings([]byte(`{"time":`)); err == nil || !strings.Contains(err.Error(), "reward settings") {
+		t.Errorf("truncated: %v", err)
 	}
 }

@@ -4,26 +4,24 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/effnas/effnas/fielderr"
 )
 
 // ErrBadOption marks an invalid scaling option.
 var ErrBadOption = errors.New("invalid scaling option")
 
-// OptionError names a bad option: the field, its value and what is allowed.
-type OptionError struct {
-	Field   string
-	Value   any
-	Allowed string
-}
+// OptionError is the field-error type of every effnas package.
+//
+// Deprecated: use *fielderr.Error with errors.As. This alias only keeps
+// callers outside the package compiling until they switch; it is not a type
+// of its own.
+type OptionError = fielderr.Error
 
-func (e *OptionError) Error() string {
-	return fmt.Sprintf("scaling: %s = %v: %s", e.Field, e.Value, e.Allowed)
-}
-
-func (e *OptionError) Unwrap() error { return ErrBadOption }
-
+// badOption reports an invalid option: a *fielderr.Error scoped "scaling"
+// and wrapping ErrBadOption.
 func badOption(field string, v any, allowed string) error {
-	return &OptionError{Field: field, Value: v, Allowed: allowed}
+	return &fielderr.Error{Scope: "scaling", Field: field, Value: v, Allowed: allowed, Err: ErrBadOption}
 }
 
 // checkFloat requires a finite v in [lo, hi].

@@ -63,7 +63,7 @@ func CompareControllers(ctx context.Context, dbPath string, sp searchspace.Space
 			name := fmt.Sprintf("compare-%s-seed%d-n%d", c, seed, trials)
 			o := opts
 			o.Budget = trials
-			s := Settings{Name: name, Controller: c, Trials: trials, Seed: seed, ControllerOptions: o, Evaluator: map[string]any{"name": "synthetic"}}
+			s := Settings{Name: name, Controller: c, Trials: trials, Seed: seed, ControllerOptions: o, Evaluator: Synthetic{}.Describe()}
 			if _, err := Run(ctx, st, sp, s, ev, nil, Hooks{}); err != nil {
 				return nil, fmt.Errorf("%s, seed %d: %w", c, seed, err)
 			}

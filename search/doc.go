@@ -22,4 +22,13 @@
 // Executors. Trials run through the Executor seam: a pool of goroutines in
 // this process (LocalExecutor) now, workers on other hosts later. Nothing in
 // the loop assumes that a trial runs in this process or finishes in order.
+//
+// Evaluators. An Evaluator turns an architecture into a measurement
+// (measure.Metrics): the baseline (the space's backbone, timed once at the
+// start) and every trial. The search stores it as it is and scores it with
+// reward.Settings.Score. NewProxy builds the proxy task of a search from
+// options: an evaluator chosen by name ("train": TrainEvaluator, real
+// training; "synthetic": Synthetic, a formula) and the space it searches
+// (ProxySpace: the EfficientNetV2 space fitted to the dataset and scaled
+// down, unless a space file is given).
 package search

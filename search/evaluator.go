@@ -5,8 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/searchspace"
-	"github.com/effnas/effnas/store"
 )
 
 // Task is one evaluation of an architecture.
@@ -22,10 +22,11 @@ type Task struct {
 	Baseline bool
 }
 
-// Evaluator turns an architecture into metrics: by training it (package
-// trainer) or by a cheap stand-in (Synthetic).
+// Evaluator turns an architecture into a measurement: by training it
+// (package trainer) or by a cheap stand-in (Synthetic). The measurement is
+// what the store keeps, the reward reads and a remote worker will send.
 type Evaluator interface {
-	Evaluate(ctx context.Context, t Task, gate *Gate) (store.Metrics, error)
+	Evaluate(ctx context.Context, t Task, gate *Gate) (measure.Metrics, error)
 }
 
 // Gate keeps step-time measurements alone on the machine while other trials
@@ -86,7 +87,7 @@ func (g *Gate) RUnlock() {
 // Result is a finished task as an executor reports it.
 type Result struct {
 	Task     Task
-	Metrics  store.Metrics
+	Metrics  measure.Metrics
 	Err      error
 	Worker   string
 	Started  time.Time

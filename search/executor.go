@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/effnas/effnas/store"
+	"github.com/effnas/effnas/measure"
 )
 
 // Executor runs tasks somewhere and reports their results in any order.
@@ -102,7 +102,7 @@ func (e *LocalExecutor) work(name string) {
 
 // evaluate turns a panic inside an evaluator into a failed trial: one bad
 // architecture must not end a search of hundreds.
-func (e *LocalExecutor) evaluate(t Task) (m store.Metrics, err error) {
+func (e *LocalExecutor) evaluate(t Task) (m measure.Metrics, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("evaluator panic: %v\n%s", p, firstLines(string(debug.Stack()), 12))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/effnas/effnas/controller"
+	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/reward"
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/store"
@@ -104,7 +105,7 @@ type checkpoint struct {
 // Hooks lets a caller follow a search (progress bars, logs). Every field may
 // be nil. They are called from the loop's goroutine.
 type Hooks struct {
-	Baseline func(m store.Metrics)
+	Baseline func(m measure.Metrics)
 	// Trial is called when a trial reaches a final state (done or failed),
 	// or fails an attempt that will be retried (status pending).
 	Trial func(t store.Trial, done, total int, best *store.Trial)
@@ -125,7 +126,7 @@ type Summary struct {
 var ErrSettingsChanged = errors.New("search exists with other settings")
 
 // HostReporter is implemented by evaluators that know the host they time on.
-type HostReporter interface{ Host() store.Host }
+type HostReporter interface{ Host() measure.Host }
 
 // Run creates or resumes the search s.Name in st and runs it until
 // s.Trials trials are final or ctx is cancelled. exec may be nil (a
@@ -162,14 +163,20 @@ func Run(ctx context.Context, st *store.Store, space searchspace.Space, s Settin
 	if _, err := s.Reward.Resolve(); err != nil {
 		return Summary{}, err
 	}
-	if rec.Reward.Time.Ref == 0 || rec.Reward.Params.Ref == 0 {
-		rec.Reward = s.Reward
+	recReward, err := reward.DecodeSettings(rec.Reward)
+	if err != nil {
+		return Summary{}, fmt.Errorf("search %q: %w", s.Name, err)
+	}
+	if recReward.Time.Ref == 0 || recReward.Params.Ref == 0 {
+		if rec.Reward, err = json.Marshal(s.Reward); err != nil {
+			return Summary{}, err
+		}
 		if err := st.Update(func(tx *store.Tx) error { return tx.PutSearch(rec) }); err != nil {
 			return Summary{}, err
 		}
 	} else {
 		// A resumed search keeps the reward it started with.
-		s.Reward = rec.Reward
+		s.Reward = recReward
 	}
 	l := &loop{st: st, space: space, s: s, cfg: cfg, rec: rec, ev: ev, hooks: hooks}
 	if exec == nil {
@@ -184,7 +191,7 @@ func Run(ctx context.Context, st *store.Store, space searchspace.Space, s Settin
 // the same search, and updates the trial target.
 func openRecord(st *store.Store, space searchspace.Space, s Settings, ev Evaluator) (store.Search, error) {
 	var rec store.Search
-	var host store.Host
+	var host measure.Host
 	if hr, ok := ev.(HostReporter); ok {
 		host = hr.Host()
 	}
@@ -197,9 +204,13 @@ func openRecord(st *store.Store, space searchspace.Space, s Settings, ev Evaluat
 			if err != nil {
 				return err
 			}
+			rw, err := json.Marshal(s.Reward)
+			if err != nil {
+				return err
+			}
 			rec = store.Search{Name: s.Name, Created: now, Updated: now, Controller: s.Controller, Seed: s.Seed,
-				Trials: s.Trials, Parallel: s.Parallel, Space: space, Reward: s.Reward, Config: cfg, Host: host,
-				Status: "running"}
+				Trials: s.Trials, Parallel: s.Parallel, Space: space, Reward: rw, Config: cfg, Host: host,
+				Status: store.SearchRunning}
 			return tx.PutSearch(rec)
 		}
 		if err != nil {
@@ -208,12 +219,12 @@ func openRecord(st *store.Store, space searchspace.Space, s Settings, ev Evaluat
 		if err := sameSearch(old, space, s); err != nil {
 			return err
 		}
-		if host.Fingerprint() != old.Host.Fingerprint() && !s.AllowHostChange && old.Host.Fingerprint() != (store.Host{}).Fingerprint() {
+		if host.Fingerprint() != old.Host.Fingerprint() && !s.AllowHostChange && old.Host.Fingerprint() != (measure.Host{}).Fingerprint() {
 			return fmt.Errorf("search %q was started on another host (%s, %d cores, %s) than this one (%s, %d cores, %s); "+
 				"its step times would be mixed: resume it there, or allow it explicitly",
 				s.Name, old.Host.CPU, old.Host.Cores, old.Host.Backend, host.CPU, host.Cores, host.Backend)
 		}
-		old.Trials, old.Parallel, old.Updated, old.Status = s.Trials, s.Parallel, now, "running"
+		old.Trials, old.Parallel, old.Updated, old.Status = s.Trials, s.Parallel, now, store.SearchRunning
 		rec = old
 		return tx.PutSearch(rec)
 	})
@@ -350,9 +361,9 @@ func (l *loop) run(ctx context.Context) (Summary, error) {
 		}
 		break
 	}
-	status := "finished"
+	status := store.SearchFinished
 	if interrupted {
-		status = "interrupted"
+		status = store.SearchInterrupted
 	}
 	err = l.st.Update(func(tx *store.Tx) error {
 		rec, err := tx.Search(l.s.Name)
@@ -423,8 +434,7 @@ func (l *loop) finish(ctx context.Context, r Result) error {
 	}
 	if r.Err == nil {
 		t.Metrics = &r.Metrics
-		score, err := l.s.Reward.Score(reward.Measurement{Accuracy: r.Metrics.Accuracy,
-			StepTime: r.Metrics.StepTime.Median, Params: float64(r.Metrics.Params)})
+		score, err := l.s.Reward.Score(r.Metrics)
 		if err != nil {
 			r.Err = fmt.Errorf("reward: %w", err)
 		} else {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/effnas/effnas/controller"
+	"github.com/effnas/effnas/measure"
+	"github.com/effnas/effnas/reward"
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/store"
 )
@@ -27,11 +29,11 @@ type jittered struct {
 	done []int
 }
 
-func (j *jittered) Evaluate(ctx context.Context, t Task, g *Gate) (store.Metrics, error) {
+func (j *jittered) Evaluate(ctx context.Context, t Task, g *Gate) (measure.Metrics, error) {
 	d := time.Duration((t.Seed%7)*2) * time.Millisecond
 	select {
 	case <-ctx.Done():
-		return store.Metrics{}, ctx.Err()
+		return measure.Metrics{}, ctx.Err()
 	case <-time.After(d):
 	}
 	m, err := j.base.Evaluate(ctx, t, g)
@@ -43,7 +45,7 @@ func (j *jittered) Evaluate(ctx context.Context, t Task, g *Gate) (store.Metrics
 	return m, err
 }
 
-func (j *jittered) Host() store.Host { return j.base.Host() }
+func (j *jittered) Host() measure.Host { return j.base.Host() }
 
 func testSpace() searchspace.Space { return searchspace.DefaultSpace() }
 
@@ -88,8 +90,17 @@ func TestSyntheticSearch(t *testing.T) {
 	}
 	var rec store.Search
 	st.View(func(tx *store.Tx) error { rec, err = tx.Search("s"); return err })
-	if rec.Baseline == nil || rec.Reward.Time.Ref != rec.Baseline.StepTime.Median || rec.Status != "finished" {
-		t.Fatalf("record %+v", rec)
+	rs, err := reward.DecodeSettings(rec.Reward)
+	if err != nil || rec.Baseline == nil || rs.Time.Ref != rec.Baseline.StepTime.Median || rec.Status != store.SearchFinished {
+		t.Fatalf("record %+v, reward %+v %v", rec, rs, err)
+	}
+	// Every done trial's reward is the reward of its stored measurement.
+	var trials []store.Trial
+	st.View(func(tx *store.Tx) error { trials, err = tx.Trials("s"); return err })
+	for _, tr := range trials {
+		if r, err := rs.Score(*tr.Metrics); err != nil || r != tr.Reward {
+			t.Fatalf("trial %d: reward %v, its metrics score %v (%v)", tr.ID, tr.Reward, r, err)
+		}
 	}
 	// Running it again with the same target does nothing; a larger target continues.
 	sum, err = Run(context.Background(), st, testSpace(), Settings{Name: "s", Controller: "evolution", Trials: 45, Seed: 3},
@@ -242,13 +253,13 @@ func countDone(ts []store.Trial) int {
 // failing fails some trials always and others once.
 type failing struct{ Synthetic }
 
-func (f failing) Evaluate(ctx context.Context, t Task, g *Gate) (store.Metrics, error) {
+func (f failing) Evaluate(ctx context.Context, t Task, g *Gate) (measure.Metrics, error) {
 	switch {
 	case t.Baseline:
 	case t.TrialID%5 == 0:
-		return store.Metrics{}, fmt.Errorf("loss is NaN")
+		return measure.Metrics{}, fmt.Errorf("loss is NaN")
 	case t.TrialID%3 == 0 && t.Attempt == 1:
-		return store.Metrics{}, fmt.Errorf("transient")
+		return measure.Metrics{}, fmt.Errorf("transient")
 	case t.TrialID == 7:
 		panic("boom")
 	}

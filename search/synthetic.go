@@ -6,8 +6,8 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/searchspace"
-	"github.com/effnas/effnas/store"
 )
 
 // Synthetic is a cheap, deterministic stand-in for training, for tests and
@@ -34,35 +34,38 @@ type Synthetic struct {
 }
 
 // Evaluate computes the metrics of t.Arch at its training image size.
-func (s Synthetic) Evaluate(ctx context.Context, t Task, gate *Gate) (store.Metrics, error) {
+func (s Synthetic) Evaluate(ctx context.Context, t Task, gate *Gate) (measure.Metrics, error) {
 	if s.Delay > 0 {
 		select {
 		case <-ctx.Done():
-			return store.Metrics{}, ctx.Err()
+			return measure.Metrics{}, ctx.Err()
 		case <-time.After(s.Delay):
 		}
 	}
 	m, err := SyntheticMetrics(t.Arch)
 	if err != nil {
-		return store.Metrics{}, err
+		return measure.Metrics{}, err
 	}
 	m.Host = s.Host()
 	return m, nil
 }
 
+// Describe is what the search record keeps of the evaluator.
+func (Synthetic) Describe() map[string]any { return map[string]any{"name": "synthetic"} }
+
 // Host describes this process; the synthetic evaluator's timings are
 // formulas, so only the program's identity matters.
-func (Synthetic) Host() store.Host {
-	return store.Host{OS: runtime.GOOS, Arch: runtime.GOARCH, CPU: "synthetic", Cores: 1, GOMAXPROCS: 1,
+func (Synthetic) Host() measure.Host {
+	return measure.Host{OS: runtime.GOOS, Arch: runtime.GOARCH, CPU: "synthetic", Cores: 1, GOMAXPROCS: 1,
 		GoVersion: runtime.Version(), Backend: "synthetic"}
 }
 
 // SyntheticMetrics is the formula of Synthetic.
-func SyntheticMetrics(a searchspace.Arch) (store.Metrics, error) {
+func SyntheticMetrics(a searchspace.Arch) (measure.Metrics, error) {
 	size := a.TrainSize()
 	acc, err := a.Count(size, 0)
 	if err != nil {
-		return store.Metrics{}, err
+		return measure.Metrics{}, err
 	}
 	n := len(a.Stages)
 	q := 0.0
@@ -102,7 +105,7 @@ func SyntheticMetrics(a searchspace.Arch) (store.Metrics, error) {
 		}
 		hw = out
 	}
-	st := store.StepStats{Median: step, P10: step, P90: step, Mean: step, Count: 1}
-	return store.Metrics{Accuracy: accuracy, StepTime: st, Params: acc.Total.Params, ParamsTotal: acc.Total.ParamsTotal,
+	st := measure.StepStats{Median: step, P10: step, P90: step, Mean: step, Count: 1}
+	return measure.Metrics{Accuracy: accuracy, StepTime: st, Params: acc.Total.Params, ParamsTotal: acc.Total.ParamsTotal,
 		MACs: acc.Total.MACs, ImageSize: size, Batch: 64}, nil
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/effnas/effnas/store"
+	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/trainer"
 	"github.com/effnas/effnas/trainer/data"
 	"gorgonia.org/tensor"
@@ -62,17 +62,17 @@ func (e *TrainEvaluator) Load(seed uint64) (*data.Dataset, error) {
 }
 
 // Host describes this machine.
-func (e *TrainEvaluator) Host() store.Host { return StoreHost(trainer.HostInfo()) }
+func (e *TrainEvaluator) Host() measure.Host { return measureHost(trainer.HostInfo()) }
 
 // Evaluate trains t.Arch (or, for the baseline, only times it).
-func (e *TrainEvaluator) Evaluate(ctx context.Context, t Task, gate *Gate) (store.Metrics, error) {
+func (e *TrainEvaluator) Evaluate(ctx context.Context, t Task, gate *Gate) (measure.Metrics, error) {
 	ds, err := e.Load(0x5e1ec7)
 	if err != nil {
-		return store.Metrics{}, err
+		return measure.Metrics{}, err
 	}
 	a := t.Arch
 	if a.InputChannels != ds.C || a.NumClasses != ds.NumClasses {
-		return store.Metrics{}, fmt.Errorf("architecture takes %d channels and %d classes, %s has %d and %d",
+		return measure.Metrics{}, fmt.Errorf("architecture takes %d channels and %d classes, %s has %d and %d",
 			a.InputChannels, a.NumClasses, e.Dataset, ds.C, ds.NumClasses)
 	}
 	s := e.Settings
@@ -83,41 +83,46 @@ func (e *TrainEvaluator) Evaluate(ctx context.Context, t Task, gate *Gate) (stor
 	if t.Baseline {
 		net, err := trainer.NewNet(a, tensor.Float32, t.Seed)
 		if err != nil {
-			return store.Metrics{}, err
+			return measure.Metrics{}, err
 		}
 		b := e.Budget.WithDefaults(a)
 		size, batch := b.ImageSize, b.Batch
 		st, fw, err := net.Measure(ctx, trainer.Timing{Batch: batch, ImageSize: size, Warmup: b.TimingWarmup, Steps: max(b.TimingSteps, 1)}, s)
 		if err != nil {
-			return store.Metrics{}, err
+			return measure.Metrics{}, err
 		}
 		acc, _ := a.Count(size, 0)
-		return store.Metrics{StepTime: StoreStats(st), ForwardTime: StoreStats(fw), Params: acc.Total.Params,
+		return measure.Metrics{StepTime: measureStats(st), ForwardTime: measureStats(fw), Params: acc.Total.Params,
 			ParamsTotal: acc.Total.ParamsTotal, MACs: acc.Total.MACs, ImageSize: size, Batch: batch,
-			Host: StoreHost(trainer.HostInfo())}, nil
+			Host: measureHost(trainer.HostInfo())}, nil
 	}
 	res, _, err := trainer.Train(ctx, trainer.Problem{Arch: a, Data: ds, Train: e.train, Val: e.val}, s, e.Budget)
 	if err != nil {
-		return store.Metrics{}, err
+		return measure.Metrics{}, err
 	}
-	return StoreMetrics(res), nil
+	return measureMetrics(res), nil
 }
 
-// StoreMetrics converts a trainer result to the store's record.
-func StoreMetrics(r trainer.Result) store.Metrics {
-	return store.Metrics{Accuracy: r.Accuracy, Loss: r.Loss, StepTime: StoreStats(r.StepTime), ForwardTime: StoreStats(r.ForwardTime),
+// The converters below are temporary: package trainer still reports in its
+// own types (Result, Stats, Host), which spell the measurement a second
+// time. They go away when the trainer returns measure types.
+
+// measureMetrics converts a trainer result.
+func measureMetrics(r trainer.Result) measure.Metrics {
+	return measure.Metrics{Accuracy: r.Accuracy, Loss: r.Loss, StepTime: measureStats(r.StepTime), ForwardTime: measureStats(r.ForwardTime),
 		Params: r.Params, ParamsTotal: r.ParamsTotal, MACs: r.MACs, WallTime: r.WallTime.Seconds(), TrainTime: r.TrainTime.Seconds(),
-		Epochs: r.Epochs, Steps: r.Steps, ImageSize: r.ImageSize, Batch: r.Batch, Host: StoreHost(r.Host),
+		Epochs: r.Epochs, Steps: r.Steps, ImageSize: r.ImageSize, Batch: r.Batch, Host: measureHost(r.Host),
 		Extra: map[string]float64{"train_loss": r.TrainLoss}}
 }
 
-// StoreStats converts step-time statistics.
-func StoreStats(s trainer.Stats) store.StepStats {
-	return store.StepStats{Median: s.Median, P10: s.P10, P90: s.P90, Mean: s.Mean, Count: s.Count}
+// measureStats converts step-time statistics. The allocation figures are
+// left out, as the search has always stored them.
+func measureStats(s trainer.Stats) measure.StepStats {
+	return measure.StepStats{Median: s.Median, P10: s.P10, P90: s.P90, Mean: s.Mean, Count: s.Count}
 }
 
-// StoreHost converts a host description.
-func StoreHost(h trainer.Host) store.Host {
-	return store.Host{Hostname: h.Hostname, OS: h.OS, Arch: h.Arch, CPU: h.CPU, Cores: h.Cores, GOMAXPROCS: h.GOMAXPROCS,
+// measureHost converts a host description.
+func measureHost(h trainer.Host) measure.Host {
+	return measure.Host{Hostname: h.Hostname, OS: h.OS, Arch: h.Arch, CPU: h.CPU, Cores: h.Cores, GOMAXPROCS: h.GOMAXPROCS,
 		GoVersion: h.GoVersion, Backend: h.Backend}
 }

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/effnas/effnas/fielderr"
 )
 
 func TestBlockStringRoundTripOfficial(t *testing.T) {
@@ -129,8 +131,8 @@ func TestValidateNamesProblem(t *testing.T) {
 	a, _ := Reference("efficientnetv2-s")
 	a.Stages[3].Stride = 3
 	err := a.Validate()
-	var fe *FieldError
-	if !errors.As(err, &fe) || fe.Stage != 4 || fe.Field != "stride" || fe.Value != 3 || !errors.Is(err, ErrInvalid) {
+	var fe *fielderr.Error
+	if !errors.As(err, &fe) || fe.Scope != "stage 4" || fe.Field != "stride" || fe.Value != 3 || !errors.Is(err, ErrInvalid) {
 		t.Fatalf("got %#v", err)
 	}
 	a, _ = Reference("efficientnetv2-s")

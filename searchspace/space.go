@@ -84,15 +84,15 @@ func (s Space) Validate() error {
 		return fmt.Errorf("backbone: %w", err)
 	}
 	if len(s.Stages) != len(s.Backbone.Stages) {
-		return &FieldError{Field: "stages", Value: len(s.Stages),
-			Allowed: fmt.Sprintf("want one entry per backbone stage (%d)", len(s.Backbone.Stages))}
+		return fieldError(0, "stages", len(s.Stages),
+			fmt.Sprintf("want one entry per backbone stage (%d)", len(s.Backbone.Stages)))
 	}
 	for _, r := range []struct {
 		name string
 		v    float64
 	}{{"mbconv_se", s.MBConvSE}, {"fused_se", s.FusedSE}} {
 		if math.IsNaN(r.v) || r.v < 0 || r.v > 1 {
-			return &FieldError{Field: r.name, Value: r.v, Allowed: "want a ratio in [0, 1]"}
+			return fieldError(0, r.name, r.v, "want a ratio in [0, 1]")
 		}
 	}
 	for i, c := range s.Stages {
@@ -102,7 +102,7 @@ func (s Space) Validate() error {
 		}
 		for _, b := range c.Blocks {
 			if b != MBConv && b != FusedMBConv {
-				return &FieldError{Stage: n, Field: "blocks", Value: int(b), Allowed: "want mbconv or fused_mbconv"}
+				return fieldError(n, "blocks", int(b), "want mbconv or fused_mbconv")
 			}
 		}
 		for _, f := range []struct {
@@ -120,7 +120,7 @@ func (s Space) Validate() error {
 					if f.odd {
 						kind = "an odd integer"
 					}
-					return &FieldError{Stage: n, Field: f.name, Value: v, Allowed: fmt.Sprintf("want %s in [%d, %d]", kind, f.lo, f.hi)}
+					return fieldError(n, f.name, v, fmt.Sprintf("want %s in [%d, %d]", kind, f.lo, f.hi))
 				}
 			}
 		}
@@ -129,7 +129,7 @@ func (s Space) Validate() error {
 		}
 		for _, v := range c.SE {
 			if math.IsNaN(v) || v < 0 || v > 1 {
-				return &FieldError{Stage: n, Field: "se", Value: v, Allowed: "want ratios in [0, 1]"}
+				return fieldError(n, "se", v, "want ratios in [0, 1]")
 			}
 		}
 	}
@@ -139,7 +139,7 @@ func (s Space) Validate() error {
 func noDup[T comparable](stage int, field string, vals []T) error {
 	for i, v := range vals {
 		if slices.Contains(vals[:i], v) {
-			return &FieldError{Stage: stage, Field: field, Value: v, Allowed: "listed twice; want distinct options"}
+			return fieldError(stage, field, v, "listed twice; want distinct options")
 		}
 	}
 	return nil
@@ -261,8 +261,8 @@ func (s Space) Encode(a Arch) ([]int, error) {
 		st := a.Stages[i]
 		b := s.Backbone.Stages[i]
 		if st.In != b.In || st.Out != b.Out || st.Stride != b.Stride {
-			return nil, &FieldError{Stage: i + 1, Field: "in/out/stride", Value: fmt.Sprintf("%d/%d/%d", st.In, st.Out, st.Stride),
-				Allowed: fmt.Sprintf("the space fixes them to the backbone's %d/%d/%d", b.In, b.Out, b.Stride)}
+			return nil, fieldError(i+1, "in/out/stride", fmt.Sprintf("%d/%d/%d", st.In, st.Out, st.Stride),
+				fmt.Sprintf("the space fixes them to the backbone's %d/%d/%d", b.In, b.Out, b.Stride))
 		}
 		if err := choose(&out, i+1, "block", c.Blocks, st.Block, b.Block); err != nil {
 			return nil, err
@@ -290,13 +290,13 @@ func (s Space) Encode(a Arch) ([]int, error) {
 func choose[T comparable](out *[]int, stage int, field string, opts []T, v, fixed T) error {
 	if len(opts) == 0 {
 		if v != fixed {
-			return &FieldError{Stage: stage, Field: field, Value: v, Allowed: fmt.Sprintf("the space fixes it to %v", fixed)}
+			return fieldError(stage, field, v, fmt.Sprintf("the space fixes it to %v", fixed))
 		}
 		return nil
 	}
 	j := slices.Index(opts, v)
 	if j < 0 {
-		return &FieldError{Stage: stage, Field: field, Value: v, Allowed: fmt.Sprintf("not an option of the space %v", opts)}
+		return fieldError(stage, field, v, fmt.Sprintf("not an option of the space %v", opts))
 	}
 	if len(opts) > 1 {
 		*out = append(*out, j)
@@ -375,7 +375,7 @@ func (s *Space) UnmarshalJSON(data []byte) error {
 		return fmt.Errorf("%w: version = %d, this program reads versions 1 to %d", ErrFormat, j.Version, SpaceVersion)
 	}
 	if len(j.Backbone) == 0 {
-		return &FieldError{Field: "backbone", Value: "missing", Allowed: "want an architecture document"}
+		return fieldError(0, "backbone", "missing", "want an architecture document")
 	}
 	var bb Arch
 	if err := bb.UnmarshalJSON(j.Backbone); err != nil {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/effnas/effnas/fielderr"
 )
 
 // ErrInvalid marks an architecture or space that fails validation.
@@ -20,31 +22,20 @@ const (
 	MaxClasses  = 1 << 20
 )
 
-// FieldError names the place of a problem: the stage (1-based; 0 for the
-// network), the field, the value, and what is allowed.
-type FieldError struct {
-	Stage   int
-	Field   string
-	Value   any
-	Allowed string
-}
-
-func (e *FieldError) Error() string {
-	where := ""
-	if e.Stage > 0 {
-		where = fmt.Sprintf("stage %d: ", e.Stage)
+// fieldError reports an invalid field of stage (1-based; 0 for the
+// network) as a *fielderr.Error wrapping ErrInvalid, scoped "stage N".
+func fieldError(stage int, field string, v any, allowed string) error {
+	e := &fielderr.Error{Field: field, Value: v, Allowed: allowed, Err: ErrInvalid}
+	if stage > 0 {
+		e.Scope = fmt.Sprintf("stage %d", stage)
 	}
-	return fmt.Sprintf("%s%s = %v: %s", where, e.Field, e.Value, e.Allowed)
+	return e
 }
-
-func (e *FieldError) Unwrap() error { return ErrInvalid }
 
 // Validate checks an architecture and returns the first problem found, as a
-// *FieldError wrapping ErrInvalid.
+// *fielderr.Error wrapping ErrInvalid.
 func (a Arch) Validate() error {
-	bad := func(stage int, field string, v any, allowed string) error {
-		return &FieldError{Stage: stage, Field: field, Value: v, Allowed: allowed}
-	}
+	bad := fieldError
 	intIn := func(stage int, field string, v, lo, hi int) error {
 		if v < lo || v > hi {
 			return bad(stage, field, v, fmt.Sprintf("want an integer in [%d, %d]", lo, hi))

@@ -1,6 +1,10 @@
 package store
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/effnas/effnas/measure"
+)
 
 func BenchmarkUpdate(b *testing.B) {
 	s, err := Open(b.TempDir()+"/bench.db", nil)
@@ -29,7 +33,7 @@ func BenchmarkViewTrials(b *testing.B) {
 			return err
 		}
 		for id := 1; id <= 1000; id++ {
-			if err := tx.PutTrial("a", Trial{ID: id, Status: StatusDone, Metrics: &Metrics{Accuracy: 0.5}}); err != nil {
+			if err := tx.PutTrial("a", Trial{ID: id, Status: StatusDone, Metrics: &measure.Metrics{Accuracy: 0.5}}); err != nil {
 				return err
 			}
 		}

@@ -20,9 +20,18 @@
 // Big-endian keys make bbolt's byte order the order of trial IDs, so trials
 // iterate by ID and the last key gives the next ID. Records are JSON with
 // snake_case names; architectures and spaces use the versioned documents of
-// package searchspace, reward settings those of package reward. Non-finite
-// measurements (a diverged run's NaN loss) are stored as the strings "NaN",
-// "+Inf" and "-Inf". Readers ignore unknown record fields.
+// package searchspace, measurements (a trial's metrics, the baseline, the
+// host) the types of package measure. Non-finite measurements (a diverged
+// run's NaN loss) and rewards are stored as the strings "NaN", "+Inf" and
+// "-Inf". A search's reward settings and loop settings are kept as the
+// search wrote them, JSON the store does not interpret (Search.Reward,
+// Search.Config). Readers ignore unknown record fields.
+//
+// # Reading
+//
+// Besides the transactions, ReadSearch and ReadSearches open a store
+// read-only for one query: a search (the named one, or the only one:
+// Tx.PickSearch) or several, with their trials.
 //
 // # Schema version
 //

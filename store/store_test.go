@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/effnas/effnas/reward"
+	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/searchspace"
 	bolt "go.etcd.io/bbolt"
 )
@@ -22,16 +22,16 @@ import (
 // ts is a time as JSON keeps it: UTC, no monotonic reading.
 func ts(sec int64) time.Time { return time.Unix(sec, 123456789).UTC() }
 
-func host(name string) Host {
-	return Host{Hostname: name, OS: "linux", Arch: "amd64", CPU: "Test CPU @ 3.0GHz", Cores: 16,
+func host(name string) measure.Host {
+	return measure.Host{Hostname: name, OS: "linux", Arch: "amd64", CPU: "Test CPU @ 3.0GHz", Cores: 16,
 		GOMAXPROCS: 8, GoVersion: "go1.26.0", Backend: "avx512"}
 }
 
-func metrics(seed float64) *Metrics {
-	return &Metrics{
+func metrics(seed float64) *measure.Metrics {
+	return &measure.Metrics{
 		Accuracy: 0.7 + seed/1000, Loss: 1.25 + seed,
-		StepTime:    StepStats{Median: 0.125, P10: 0.1, P90: 0.2, Mean: 0.13 + seed/1e6, Count: 50},
-		ForwardTime: StepStats{Median: 0.05, P10: 0.04, P90: 0.07, Mean: 0.051, Count: 20},
+		StepTime:    measure.StepStats{Median: 0.125, P10: 0.1, P90: 0.2, Mean: 0.13 + seed/1e6, Count: 50},
+		ForwardTime: measure.StepStats{Median: 0.05, P10: 0.04, P90: 0.07, Mean: 0.051, Count: 20},
 		Params:      7_100_000, ParamsTotal: 7_200_000, MACs: 390_000_000,
 		WallTime: 61.5, TrainTime: 55.25, Epochs: 1.5, Steps: 300, ImageSize: 32, Batch: 64,
 		Host:  host("node1"),
@@ -44,7 +44,7 @@ func fullSearch(name string) Search {
 	return Search{
 		Name: name, Created: ts(1_700_000_000), Updated: ts(1_700_000_500),
 		Controller: "reinforce", Seed: math.MaxUint64 - 7, Trials: 1000, Parallel: 4,
-		Space: sp, Reward: reward.EfficientNetV2(0.125, 7.1e6),
+		Space: sp, Reward: json.RawMessage(`{"kind":"effnetv2","time":{"ref":0.125,"alpha":-0.07},"params":{"ref":7100000}}`),
 		Config:   json.RawMessage(`{"evaluator":"proxy","budget":{"epochs":1.5,"steps":null}}`),
 		Host:     host("node1"),
 		Baseline: metrics(0),
@@ -562,38 +562,13 @@ func TestBestTrialAndDone(t *testing.T) {
 	if _, ok := BestTrial(trials[1:3]); ok {
 		t.Fatal("BestTrial picked a failed trial or a NaN reward")
 	}
-	for _, st := range []Status{StatusPending, StatusRunning, StatusFailed, StatusAbandoned} {
+	for _, st := range []Status{StatusPending, StatusRunning, StatusFailed} {
 		if (Trial{Status: st}).Done() || !st.Valid() {
 			t.Errorf("status %s", st)
 		}
 	}
 	if !(Trial{Status: StatusDone}).Done() || Status("bogus").Valid() {
 		t.Error("Done/Valid")
-	}
-}
-
-func TestFingerprint(t *testing.T) {
-	a, b := host("node1"), host("node2")
-	if a.Fingerprint() != b.Fingerprint() {
-		t.Error("fingerprint depends on the host name")
-	}
-	if len(a.Fingerprint()) != 12 {
-		t.Errorf("fingerprint %q", a.Fingerprint())
-	}
-	if got, want := a.Fingerprint(), "ce2d56c1e1ca"; got != want {
-		t.Errorf("fingerprint %s, want %s: it must stay stable across versions", got, want)
-	}
-	for _, change := range []func(*Host){
-		func(h *Host) { h.OS = "darwin" }, func(h *Host) { h.Arch = "arm64" },
-		func(h *Host) { h.CPU = "other" }, func(h *Host) { h.Cores = 8 },
-		func(h *Host) { h.GOMAXPROCS = 1 }, func(h *Host) { h.GoVersion = "go1.27" },
-		func(h *Host) { h.Backend = "generic" },
-	} {
-		c := a
-		change(&c)
-		if c.Fingerprint() == a.Fingerprint() {
-			t.Errorf("fingerprint ignores a change: %+v", c)
-		}
 	}
 }
 

@@ -20,44 +20,6 @@ func (n *names) Set(s string) error {
 	return nil
 }
 
-// loadRuns reads the named searches of a database with their trials, or
-// every search when names is empty.
-func loadRuns(db string, names []string) ([]report.Run, error) {
-	st, err := openForReading(db)
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	var runs []report.Run
-	err = st.View(func(tx *store.Tx) error {
-		var recs []store.Search
-		if len(names) == 0 {
-			if recs, err = tx.Searches(); err != nil {
-				return err
-			}
-			if len(recs) == 0 {
-				return fmt.Errorf("the database holds no search")
-			}
-		}
-		for _, n := range names {
-			rec, err := tx.Search(n)
-			if err != nil {
-				return err
-			}
-			recs = append(recs, rec)
-		}
-		for _, rec := range recs {
-			trials, err := tx.Trials(rec.Name)
-			if err != nil {
-				return err
-			}
-			runs = append(runs, report.Run{Search: rec, Trials: trials})
-		}
-		return nil
-	})
-	return runs, err
-}
-
 func init() {
 	register(&command{
 		name:    "plot",
@@ -129,9 +91,9 @@ The image format follows the extension of -o: .png or .svg.`,
 					if len(rest) != 0 {
 						return usagef("unexpected argument %q", rest[0])
 					}
-					runs, err := loadRuns(*db, ns)
+					runs, err := store.ReadSearches(*db, ns...)
 					if err != nil {
-						return err
+						return readHint(*db, err)
 					}
 					fig = report.PlotProgress(runs)
 					what = fmt.Sprintf("%d searches", len(runs))

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/report"
 	"github.com/effnas/effnas/reward"
 	"github.com/effnas/effnas/searchspace"
@@ -29,13 +30,17 @@ func resultsDB(t *testing.T) (string, []store.Trial) {
 	defer st.Close()
 	sp := searchspace.DefaultSpace()
 	rs := reward.EfficientNetV2(0.4, 7e6)
+	rsDoc, err := json.Marshal(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var trialsA []store.Trial
 	for k, name := range []string{"a", "b"} {
 		n := 40 - 15*k
 		r := rand.New(rand.NewPCG(uint64(k), 1))
 		rec := store.Search{Name: name, Controller: []string{"rl", "random"}[k], Seed: uint64(k + 1), Trials: n, Space: sp,
-			Reward: rs, Host: store.Host{CPU: "test", Cores: 2}, Status: store.SearchFinished,
-			Baseline: &store.Metrics{Accuracy: 0.7, StepTime: store.StepStats{Median: 0.4}, Params: 7e6}}
+			Reward: rsDoc, Host: measure.Host{CPU: "test", Cores: 2}, Status: store.SearchFinished,
+			Baseline: &measure.Metrics{Accuracy: 0.7, StepTime: measure.StepStats{Median: 0.4}, Params: 7e6}}
 		err := st.Update(func(tx *store.Tx) error {
 			if err := tx.PutSearch(rec); err != nil {
 				return err
@@ -48,10 +53,10 @@ func resultsDB(t *testing.T) (string, []store.Trial) {
 				}
 				a.Name = name + "-" + strconv.Itoa(i)
 				params := 3e6 + 8e6*r.Float64()
-				m := &store.Metrics{Accuracy: 0.5 + params/3e7 + 0.1*r.Float64(), StepTime: store.StepStats{Median: 0.1 + params/3e7 + 0.1*r.Float64()},
+				m := &measure.Metrics{Accuracy: 0.5 + params/3e7 + 0.1*r.Float64(), StepTime: measure.StepStats{Median: 0.1 + params/3e7 + 0.1*r.Float64()},
 					Params: int64(params), MACs: int64(params) * 70}
 				tr := store.Trial{ID: i, Decisions: d, Arch: a, Status: store.StatusDone, Attempts: 1, Metrics: m}
-				if tr.Reward, err = rs.Score(reward.Measurement{Accuracy: m.Accuracy, StepTime: m.StepTime.Median, Params: float64(m.Params)}); err != nil {
+				if tr.Reward, err = rs.Score(*m); err != nil {
 					return err
 				}
 				if name == "b" && i == n {
@@ -151,7 +156,7 @@ func TestExportCommand(t *testing.T) {
 		Format     string
 		Version    int
 		Reward     float64
-		Metrics    store.Metrics
+		Metrics    measure.Metrics
 		Provenance report.Provenance
 	}
 	data, _ := os.ReadFile(p)
@@ -159,9 +164,13 @@ func TestExportCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	pv := doc.Provenance
+	rs, err := reward.DecodeSettings(pv.Reward)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if doc.Format != "effnas/export" || doc.Version != 1 || doc.Reward != best.Reward || pv.Search != "a" || pv.Trial != best.ID ||
-		pv.Seed != 1 || pv.Controller != "rl" || pv.HostFingerprint != (store.Host{CPU: "test", Cores: 2}).Fingerprint() ||
-		pv.Database != db || pv.ExportedAt.IsZero() || pv.Reward.Time.Ref != 0.4 || doc.Metrics.Params != best.Metrics.Params {
+		pv.Seed != 1 || pv.Controller != "rl" || pv.HostFingerprint != (measure.Host{CPU: "test", Cores: 2}).Fingerprint() ||
+		pv.Database != db || pv.ExportedAt.IsZero() || rs.Time.Ref != 0.4 || doc.Metrics.Params != best.Metrics.Params {
 		t.Fatalf("export document:\n%s", data)
 	}
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/csv"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,38 +11,15 @@ import (
 	"time"
 
 	"github.com/effnas/effnas/controller"
-	"github.com/effnas/effnas/scaling"
+	"github.com/effnas/effnas/measure"
+	"github.com/effnas/effnas/report"
 	"github.com/effnas/effnas/search"
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/store"
-	"github.com/effnas/effnas/trainer"
-	"github.com/effnas/effnas/trainer/data"
 	"github.com/schollz/progressbar/v3"
 )
 
 const defaultDB = "effnas.db"
-
-// proxySpace is the default search space fitted to a dataset: the
-// EfficientNetV2 space over efficientnetv2-b0, with the backbone adapted to
-// the dataset's images and classes (stem stride 1 for small images) and
-// scaled down by width and depth, so that each trial trains in seconds.
-func proxySpace(ds *data.Dataset, size int, width, depth float64, searchSE bool) (searchspace.Space, error) {
-	b, err := searchspace.Reference("efficientnetv2-b0")
-	if err != nil {
-		return searchspace.Space{}, err
-	}
-	if size == 0 {
-		size = ds.H
-	}
-	b = b.WithInput(size, ds.C, ds.NumClasses, size <= 64)
-	b, err = scaling.Scale(b, scaling.Options{Width: width, Depth: depth})
-	if err != nil {
-		return searchspace.Space{}, err
-	}
-	b.Name = fmt.Sprintf("efficientnetv2-b0 (width %g, depth %g, %dx%dx%d, %d classes)", width, depth, size, size, ds.C, ds.NumClasses)
-	sp := searchspace.NewSpace(b, searchSE)
-	return sp, sp.Validate()
-}
 
 func init() {
 	register(&command{
@@ -90,46 +66,24 @@ database, also while a search runs.`,
 				if len(args) != 0 {
 					return usagef("unexpected argument %q", args[0])
 				}
-				s := search.Settings{Name: *name, Controller: *ctrl, Trials: *trials, Parallel: *parallel, Seed: *seed,
-					AllowHostChange:   *allowHost,
-					ControllerOptions: controller.Options{Budget: *trials, LearningRate: *rlLR, MinibatchSize: *rlBatch}}
-				var ev search.Evaluator
-				var sp searchspace.Space
-				var err error
-				switch *evaluator {
-				case "synthetic":
-					ev = search.Synthetic{}
-					s.Evaluator = map[string]any{"name": "synthetic"}
-					sp, err = loadSpace(*spacePath)
-				case "train":
-					te := &search.TrainEvaluator{Dataset: *df.dataset, Data: data.Options{Dir: *df.dir}, TrainSubset: *subset, ValSize: *val,
-						Settings: trainer.Settings{LR: *lr}, Budget: trainer.Budget{Epochs: *epochs, Batch: *batch, ImageSize: *size}}
-					ds, lerr := te.Load(0x5e1ec7)
-					if lerr != nil {
-						return lerr
-					}
-					if *spacePath != "" {
-						sp, err = searchspace.LoadSpace(*spacePath)
-					} else {
-						sp, err = proxySpace(ds, *size, *width, *depth, *searchSE)
-					}
-					if te.Budget.ImageSize == 0 {
-						te.Budget.ImageSize = sp.Backbone.TrainSize()
-					}
-					ev = te
-					s.Evaluator = te.Describe()
-				default:
-					return usagef("--evaluator %q: want train or synthetic", *evaluator)
+				p, err := search.NewProxy(search.ProxyOptions{Evaluator: *evaluator, SpaceFile: *spacePath,
+					Dataset: *df.dataset, DataDir: *df.dir, ImageSize: *size, Width: *width, Depth: *depth, SearchSE: *searchSE,
+					TrainSubset: *subset, ValSize: *val, Epochs: *epochs, Batch: *batch, LR: *lr})
+				if errors.Is(err, search.ErrUnknownEvaluator) {
+					return usagef("--evaluator: %v", err)
 				}
 				if err != nil {
 					return err
 				}
+				s := search.Settings{Name: *name, Controller: *ctrl, Trials: *trials, Parallel: *parallel, Seed: *seed,
+					AllowHostChange: *allowHost, Evaluator: p.Record,
+					ControllerOptions: controller.Options{Budget: *trials, LearningRate: *rlLR, MinibatchSize: *rlBatch}}
 				st, err := store.Open(*db, nil)
 				if err != nil {
 					return err
 				}
 				defer st.Close()
-				return runSearch(st, sp, s, ev, *quiet)
+				return runSearch(st, p.Space, s, p.Evaluator, *quiet)
 			}
 		},
 	})
@@ -146,7 +100,7 @@ func runSearch(st *store.Store, sp searchspace.Space, s search.Settings, ev sear
 			progressbar.OptionFullWidth(), progressbar.OptionThrottle(100*time.Millisecond))
 	}
 	hooks := search.Hooks{
-		Baseline: func(m store.Metrics) {
+		Baseline: func(m measure.Metrics) {
 			fmt.Fprintf(os.Stderr, "baseline (the space's backbone): step %.1f ms, %s params\n", m.StepTime.Median*1e3, commas(m.Params))
 		},
 		Trial: func(t store.Trial, done, total int, best *store.Trial) {
@@ -181,52 +135,23 @@ func runSearch(st *store.Store, sp searchspace.Space, s search.Settings, ev sear
 	return nil
 }
 
-// openForReading opens a database for the read-only commands.
-func openForReading(path string) (*store.Store, error) {
-	st, err := store.OpenReadOnly(path, nil)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%s: no such database (run \"nas search --db %s\" first)", path, path)
-	}
-	return st, err
-}
-
-// pickSearch resolves --name: the given one, or the only search of the database.
-func pickSearch(tx *store.Tx, name string) (store.Search, error) {
-	if name != "" {
-		return tx.Search(name)
-	}
-	all, err := tx.Searches()
-	if err != nil {
-		return store.Search{}, err
-	}
-	switch len(all) {
-	case 0:
-		return store.Search{}, fmt.Errorf("the database holds no search")
-	case 1:
-		return all[0], nil
-	}
-	names := make([]string, len(all))
-	for i, s := range all {
-		names[i] = s.Name
-	}
-	return store.Search{}, fmt.Errorf("the database holds %d searches (%s): choose one with --name", len(all), strings.Join(names, ", "))
-}
-
+// loadTrials reads a search of a database and its trials for the
+// read-only commands: the named one, or the only one when name is "".
 func loadTrials(db, name string) (store.Search, []store.Trial, error) {
-	st, err := openForReading(db)
-	if err != nil {
-		return store.Search{}, nil, err
+	r, err := store.ReadSearch(db, name)
+	return r.Search, r.Trials, readHint(db, err)
+}
+
+// readHint adds to an error of the store's read helpers what the user can
+// do about it.
+func readHint(db string, err error) error {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("%s: no such database (run \"nas search --db %s\" first)", db, db)
+	case errors.Is(err, store.ErrAmbiguous):
+		return fmt.Errorf("%w with --name", err)
 	}
-	var rec store.Search
-	var trials []store.Trial
-	err = st.View(func(tx *store.Tx) error {
-		if rec, err = pickSearch(tx, name); err != nil {
-			return err
-		}
-		trials, err = tx.Trials(rec.Name)
-		return err
-	})
-	return rec, trials, err
+	return err
 }
 
 func printTrial(t store.Trial) {
@@ -247,21 +172,12 @@ func printTrial(t store.Trial) {
 	}
 }
 
-// csvColumns documents "nas trials --csv".
-var csvColumns = []string{"id", "status", "attempts", "reward", "accuracy", "step_ms_median", "step_ms_p10", "step_ms_p90",
-	"params", "macs", "image_size", "batch", "steps", "wall_s", "blocks", "decisions", "error"}
-
 func init() {
 	register(&command{
 		name:    "trials",
 		args:    "[--db effnas.db] [--name NAME] [--json|--csv]",
 		summary: "list the trials of a search (also while it runs)",
-		help: `CSV columns: id, status (pending, running, done, failed), attempts, reward,
-accuracy (validation, 0-1), step_ms_median, step_ms_p10, step_ms_p90
-(training step time in milliseconds), params (trainable), macs (multiply-adds
-per image), image_size, batch, steps (training steps), wall_s (seconds of the
-whole evaluation), blocks (official block strings joined by spaces),
-decisions (option indices joined by spaces), error.`,
+		help:    "CSV columns:\n" + report.TrialColumnsDoc(),
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
 			name := fs.String("name", "", "search name (default: the only one)")
@@ -282,25 +198,7 @@ decisions (option indices joined by spaces), error.`,
 					}
 					return writeJSON(trials)
 				case *asCSV:
-					w := csv.NewWriter(stdout)
-					w.Write(csvColumns)
-					for _, t := range trials {
-						m := t.Metrics
-						if m == nil {
-							m = &store.Metrics{}
-						}
-						dec := make([]string, len(t.Decisions))
-						for i, d := range t.Decisions {
-							dec[i] = strconv.Itoa(d)
-						}
-						f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-						w.Write([]string{strconv.Itoa(t.ID), string(t.Status), strconv.Itoa(t.Attempts), f(t.Reward), f(m.Accuracy),
-							f(m.StepTime.Median * 1e3), f(m.StepTime.P10 * 1e3), f(m.StepTime.P90 * 1e3), strconv.FormatInt(m.Params, 10),
-							strconv.FormatInt(m.MACs, 10), strconv.Itoa(m.ImageSize), strconv.Itoa(m.Batch), strconv.Itoa(m.Steps), f(m.WallTime),
-							strings.Join(t.Arch.BlockStrings(), " "), strings.Join(dec, " "), t.Error})
-					}
-					w.Flush()
-					return w.Error()
+					return report.WriteTrialsCSV(stdout, trials)
 				}
 				fmt.Fprintf(stdout, "search %q: controller %s, seed %d, %d trials of %d, %s\n\n", rec.Name, rec.Controller, rec.Seed, len(trials), rec.Trials, rec.Status)
 				tw := tabwriter.NewWriter(stdout, 0, 2, 2, ' ', 0)

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/effnas/effnas/report"
 )
 
 func TestSearchCommandsSynthetic(t *testing.T) {
@@ -21,7 +23,7 @@ func TestSearchCommandsSynthetic(t *testing.T) {
 	}
 	out, _, _ = nas(t, "trials", "--db", db, "--csv")
 	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
-	if err != nil || len(rows) != 13 || len(rows[0]) != len(csvColumns) || rows[1][0] != "1" || rows[1][1] != "done" {
+	if err != nil || len(rows) != 13 || len(rows[0]) != len(report.TrialColumns()) || rows[1][0] != "1" || rows[1][1] != "done" {
 		t.Fatalf("csv: %v rows %d: %v", err, len(rows), rows[:2])
 	}
 	out, _, _ = nas(t, "best", "--db", db, "--json")
@@ -50,6 +52,11 @@ func TestSearchCommandsSynthetic(t *testing.T) {
 	}
 	if _, errs, code := nas(t, "trials", "--db", filepath.Join(t.TempDir(), "none.db")); code != 1 || !strings.Contains(errs, "no such database") {
 		t.Fatalf("missing db: %d %s", code, errs)
+	}
+	// An unknown evaluator is a usage error that names the known ones.
+	if _, errs, code := nas(t, "search", "--evaluator", "bogus", "--db", db); code != 2 ||
+		!strings.Contains(errs, `--evaluator: unknown evaluator "bogus": want synthetic or train`) || !strings.Contains(errs, "usage: nas search") {
+		t.Fatalf("bogus evaluator: %d %s", code, errs)
 	}
 }
 

@@ -1,0 +1,86 @@
+package measure
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+)
+
+// Metrics is what one evaluation of an architecture measured: its training
+// and validation figures, its costs and where they were measured. The
+// zero value of a field means it was not measured (the baseline, for
+// instance, is timed but not trained: no accuracy).
+type Metrics struct {
+	// Accuracy is the validation accuracy, 0 to 1.
+	Accuracy float64 `json:"accuracy"`
+	// Loss is the validation cross-entropy.
+	Loss float64 `json:"loss"`
+	// StepTime is the time of one training step (forward, backward and
+	// update) at Batch and ImageSize.
+	StepTime StepStats `json:"step_time"`
+	// ForwardTime is the time of one inference forward pass, same batch
+	// and size.
+	ForwardTime StepStats `json:"forward_time"`
+	// Params counts the trainable parameters.
+	Params int64 `json:"params"`
+	// ParamsTotal also counts non-trainable state (batch-norm statistics).
+	ParamsTotal int64 `json:"params_total"`
+	// MACs counts the multiply-adds of one image at ImageSize.
+	MACs int64 `json:"macs"`
+	// WallTime is the whole evaluation, in seconds.
+	WallTime float64 `json:"wall_time"`
+	// TrainTime is the part of WallTime spent in training steps, seconds.
+	TrainTime float64 `json:"train_time"`
+	// Epochs and Steps are how long it trained.
+	Epochs float64 `json:"epochs"`
+	Steps  int     `json:"steps"`
+	// ImageSize and Batch are the training image size and batch size.
+	ImageSize int `json:"image_size"`
+	Batch     int `json:"batch"`
+	// Host is the machine the timings were measured on.
+	Host Host `json:"host"`
+	// Extra holds further named measurements (e.g. "train_loss"); optional.
+	Extra map[string]float64 `json:"extra,omitempty"`
+}
+
+// StepStats summarises repeated timings of one step, in seconds.
+type StepStats struct {
+	Median float64 `json:"median"`
+	P10    float64 `json:"p10"`
+	P90    float64 `json:"p90"`
+	Mean   float64 `json:"mean"`
+	Count  int     `json:"count"` // number of timed steps
+	// Allocs and Bytes are the heap allocations and bytes allocated per
+	// step, where measured; optional.
+	Allocs float64 `json:"allocs,omitempty"`
+	Bytes  float64 `json:"bytes,omitempty"`
+}
+
+// Host describes the machine and software that measured a timing.
+type Host struct {
+	Hostname   string `json:"hostname"`
+	OS         string `json:"os"`
+	Arch       string `json:"arch"`
+	CPU        string `json:"cpu"` // CPU model name, "" if unknown
+	Cores      int    `json:"cores"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	GoVersion  string `json:"go_version"`
+	Backend    string `json:"backend"` // name of the kernel backend
+}
+
+// Fingerprint is a stable short hash (12 hex digits) of everything that
+// affects a timing: OS, Arch, CPU, Cores, GOMAXPROCS, GoVersion and Backend.
+// Hostname is left out, so identical machines share a fingerprint and the
+// same machine renamed keeps its own. Step times measured under different
+// fingerprints are not comparable; callers use it to refuse mixing them
+// silently (for instance a resumed search on another host).
+//
+// The hashed text is fixed: changing it would make every stored search
+// look as if it had moved host. A field added to Host is appended to the
+// text only when it is set.
+func (h Host) Fingerprint() string {
+	s := fmt.Sprintf("effnas-host-1\nos=%s\narch=%s\ncpu=%s\ncores=%d\ngomaxprocs=%d\ngo=%s\nbackend=%s\n",
+		h.OS, h.Arch, h.CPU, h.Cores, h.GOMAXPROCS, h.GoVersion, h.Backend)
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:6])
+}

@@ -1,0 +1,155 @@
+package search
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/effnas/effnas/scaling"
+	"github.com/effnas/effnas/searchspace"
+	"github.com/effnas/effnas/trainer"
+	"github.com/effnas/effnas/trainer/data"
+)
+
+// ErrUnknownEvaluator is returned (wrapped) by NewProxy for an evaluator
+// name that is not registered; the message lists the registered ones.
+var ErrUnknownEvaluator = errors.New("unknown evaluator")
+
+// ProxyOptions configures the proxy task NewProxy builds. The zero value of
+// each field means the default written next to it; each evaluator reads the
+// fields it needs.
+type ProxyOptions struct {
+	// Evaluator names the evaluator (see EvaluatorNames): "train" trains
+	// every trial on real images (TrainEvaluator); "synthetic" computes a
+	// documented formula instead (Synthetic), for trying strategies.
+	// Default "train".
+	Evaluator string
+	// SpaceFile is a search space file, searched as it is. Default: for
+	// "train", ProxySpace fitted to the dataset; for "synthetic",
+	// searchspace.DefaultSpace().
+	SpaceFile string
+
+	// Dataset is a data registry name ("fashion-mnist"); DataDir the
+	// folder holding its files (data.Options.Dir).
+	Dataset, DataDir string
+	// ImageSize is the proxy image size (the dataset's).
+	ImageSize int
+	// Width and Depth scale the backbone of ProxySpace (0.5 each).
+	Width, Depth float64
+	// SearchSE also searches the squeeze-excite ratio {0, 0.25} in
+	// ProxySpace.
+	SearchSE bool
+	// TrainSubset is the number of training images per trial, drawn from
+	// the training split (all); ValSize the number of validation images
+	// held out of it (min(5000, a tenth)).
+	TrainSubset, ValSize int
+	// Epochs, Batch and LR are the proxy training budget and learning rate
+	// (the trainer's defaults: 1 epoch, batch 64, its RMSProp rate).
+	Epochs float64
+	Batch  int
+	LR     float64
+}
+
+// Proxy is the task a search scores architectures on: the space it samples
+// and the evaluator that measures them.
+type Proxy struct {
+	Space     searchspace.Space
+	Evaluator Evaluator
+	// Record is what the search record keeps of the evaluator (for
+	// Settings.Evaluator): its name and budget.
+	Record any
+}
+
+// proxies are the evaluators NewProxy knows, by name.
+var proxies = map[string]func(ProxyOptions) (Proxy, error){
+	"train":     trainProxy,
+	"synthetic": syntheticProxy,
+}
+
+// EvaluatorNames returns the names NewProxy accepts, sorted.
+func EvaluatorNames() []string { return slices.Sorted(maps.Keys(proxies)) }
+
+// NewProxy builds the proxy task of a search: the evaluator o.Evaluator
+// names and the space it searches. The "train" evaluator loads its dataset
+// here, so that a missing dataset is reported before the search starts.
+func NewProxy(o ProxyOptions) (Proxy, error) {
+	name := o.Evaluator
+	if name == "" {
+		name = "train"
+	}
+	build, ok := proxies[name]
+	if !ok {
+		return Proxy{}, fmt.Errorf("%w %q: want %s", ErrUnknownEvaluator, name, strings.Join(EvaluatorNames(), " or "))
+	}
+	return build(o)
+}
+
+func syntheticProxy(o ProxyOptions) (Proxy, error) {
+	sp := searchspace.DefaultSpace()
+	if o.SpaceFile != "" {
+		var err error
+		if sp, err = searchspace.LoadSpace(o.SpaceFile); err != nil {
+			return Proxy{}, err
+		}
+	}
+	return Proxy{Space: sp, Evaluator: Synthetic{}, Record: Synthetic{}.Describe()}, nil
+}
+
+func trainProxy(o ProxyOptions) (Proxy, error) {
+	te := &TrainEvaluator{Dataset: o.Dataset, Data: data.Options{Dir: o.DataDir}, TrainSubset: o.TrainSubset, ValSize: o.ValSize,
+		Settings: trainer.Settings{LR: o.LR}, Budget: trainer.Budget{Epochs: o.Epochs, Batch: o.Batch, ImageSize: o.ImageSize}}
+	if te.Dataset == "" {
+		te.Dataset = "fashion-mnist"
+	}
+	ds, err := te.Load(0x5e1ec7)
+	if err != nil {
+		return Proxy{}, err
+	}
+	var sp searchspace.Space
+	if o.SpaceFile != "" {
+		sp, err = searchspace.LoadSpace(o.SpaceFile)
+	} else {
+		sp, err = ProxySpace(ds, o)
+	}
+	if err != nil {
+		return Proxy{}, err
+	}
+	if te.Budget.ImageSize == 0 {
+		te.Budget.ImageSize = sp.Backbone.TrainSize()
+	}
+	return Proxy{Space: sp, Evaluator: te, Record: te.Describe()}, nil
+}
+
+// ProxySpace is the default search space fitted to a dataset: the
+// EfficientNetV2 space (searchspace.NewSpace) over efficientnetv2-b0, whose
+// backbone takes the dataset's channels and classes at o.ImageSize (the
+// dataset's image height when 0), with the stem's stride 1 for images of
+// up to 64 pixels (as for CIFAR- and MNIST-sized inputs), scaled by o.Width
+// and o.Depth (0.5 each when 0) so that each trial trains in seconds.
+// o.SearchSE adds the squeeze-excite ratio to the decisions.
+func ProxySpace(ds *data.Dataset, o ProxyOptions) (searchspace.Space, error) {
+	b, err := searchspace.Reference("efficientnetv2-b0")
+	if err != nil {
+		return searchspace.Space{}, err
+	}
+	size, width, depth := o.ImageSize, o.Width, o.Depth
+	if size == 0 {
+		size = ds.H
+	}
+	if width == 0 {
+		width = 0.5
+	}
+	if depth == 0 {
+		depth = 0.5
+	}
+	b = b.WithInput(size, ds.C, ds.NumClasses, size <= 64)
+	b, err = scaling.Scale(b, scaling.Options{Width: width, Depth: depth})
+	if err != nil {
+		return searchspace.Space{}, err
+	}
+	b.Name = fmt.Sprintf("efficientnetv2-b0 (width %g, depth %g, %dx%dx%d, %d classes)", width, depth, size, size, ds.C, ds.NumClasses)
+	sp := searchspace.NewSpace(b, o.SearchSE)
+	return sp, sp.Validate()
+}
