@@ -342,9 +342,9 @@ func (f *File) Encode() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// WriteFile writes the file to path atomically: to a temporary file in the
-// same directory, synced, then renamed into place, so a crash never leaves
-// a half-written file under path.
+// WriteFile writes the file to path atomically (mode 0644): to a temporary
+// file in the same directory, synced, then renamed into place, so a crash
+// never leaves a half-written file under path.
 func WriteFile(path string, f *File) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -352,6 +352,10 @@ func WriteFile(path string, f *File) error {
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := f.WriteTo(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil { // CreateTemp makes it 0600
 		tmp.Close()
 		return err
 	}
