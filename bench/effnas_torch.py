@@ -88,7 +88,7 @@ def write_safetensors(path, tensors, metadata=None):
     string metadata, header padded to 8 bytes as the reference writer does."""
     header, chunks, pos = {}, [], 0
     if metadata:
-        header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
+        header["__metadata__"] = {k: str(metadata[k]) for k in sorted(metadata)}
     for name, t in tensors.items():
         a = t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
         a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
@@ -127,7 +127,11 @@ def load_arch(doc):
     """An architecture from a dict, a JSON string or a file path; accepts
     documents with an "arch" field (exports, checkpoint metadata)."""
     if isinstance(doc, str):
-        doc = json.loads(doc) if doc.lstrip().startswith("{") else json.load(open(doc))
+        if doc.lstrip().startswith("{"):
+            doc = json.loads(doc)
+        else:
+            with open(doc) as f:
+                doc = json.load(f)
     if doc.get("format") != "effnas/arch" and isinstance(doc.get("arch"), dict):
         doc = doc["arch"]
     if doc.get("format") != "effnas/arch":
