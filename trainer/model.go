@@ -19,7 +19,15 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Model checkpoints are safetensors files (package safetensors) that any
+// Checkpoint format identifiers (metadata "format" and "version").
+const (
+	ModelFormat  = "effnas/checkpoint"
+	ModelVersion = 2
+)
+
+// Model is a network and what goes with it in a checkpoint.
+//
+// Checkpoints are safetensors files (package safetensors) that any
 // framework can read. Tensors, named as TensorNames says:
 //
 //   - every parameter, float32, in the trainer's layouts (HWIO convolutions,
@@ -37,20 +45,14 @@ import (
 //	layout        "nhwc": activations NHWC, weights as above
 //	code_version  the program's VCS revision ("+dirty" when modified)
 //	norm          input normalisation {"mean": [...], "std": [...]} (optional)
-//	settings      training settings (optional, see settingsDoc)
+//	settings      training settings (optional): optimizer, lr, momentum,
+//	              rms_decay, epsilon, weight_decay, schedule, warmup_epochs,
+//	              label_smoothing, augment, dropout, seed
 //	optimizer     {"kind", "steps", "lr", "momentum", "decay", "epsilon",
 //	              "beta1", "beta2", "weight_decay"} (with a training state)
 //	mask_rng      hex state of the dropout / stochastic-depth mask generator
 //	              (with a training state)
 //	meta          free-form JSON object: dataset, epochs, accuracy...
-
-// Checkpoint format identifiers (metadata "format" and "version").
-const (
-	ModelFormat  = "effnas/checkpoint"
-	ModelVersion = 2
-)
-
-// Model is a network and what goes with it in a checkpoint.
 type Model struct {
 	Net *Net
 	// Norm is the input normalisation the network was trained with.

@@ -6,7 +6,10 @@ import (
 	"strings"
 )
 
-// Tensor names of checkpoints and parity dumps.
+// TensorNames returns the external names of the network's parameters (in
+// Net.Params order) and BatchNorm layers (in Net.BNs order; add
+// ".running_mean" and ".running_var"), the names of checkpoints and parity
+// dumps.
 //
 // Files that leave the trainer (safetensors checkpoints, `nas dump`) name
 // every tensor after the module that holds it in the PyTorch model of
@@ -39,10 +42,6 @@ import (
 // state is "opt.<parameter name>.<slot>": RMSProp ms (mean square) and mom
 // (momentum), Adam m and v, SGD mom. The names are part of the file format:
 // changing one breaks every saved checkpoint.
-
-// TensorNames returns the external names of the network's parameters (in
-// Net.Params order) and BatchNorm layers (in Net.BNs order; add
-// ".running_mean" and ".running_var").
 func (n *Net) TensorNames() (params, bns []string, err error) {
 	blocks := map[string]int{}
 	for i, b := range n.Arch.Blocks() {
