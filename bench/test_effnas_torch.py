@@ -125,6 +125,14 @@ class EffnasTorchTest(unittest.TestCase):
         _, info2 = et.load_checkpoint(path)
         self.assertEqual(info2["meta"], {"note": "one SGD step in PyTorch"})
 
+    def test_normalise(self):
+        x = torch.rand(2, 3, 4, 4)
+        n = {"mean": [0.1, 0.2, 0.3], "std": [0.5, 2.0, 4.0]}
+        y = et.normalise(x, n)
+        for c in range(3):
+            torch.testing.assert_close(y[:, c], (x[:, c] - n["mean"][c]) / n["std"][c])
+        self.assertIs(et.normalise(x, None), x)
+
     def test_arch_from_block_strings(self):
         a = et.load_arch(os.path.join(ROOT, "bench/testdata/every-block.json"))
         self.assertEqual([s["block"] for s in a["stages"]],
