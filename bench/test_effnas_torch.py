@@ -19,6 +19,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import effnas_torch as et  # noqa: E402
+import torch_parity  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -32,7 +33,9 @@ class EffnasTorchTest(unittest.TestCase):
             cls.nas = os.path.join(cls.tmp, "nas")
             subprocess.run(["go", "build", "-o", cls.nas, "./cmd/nas"], cwd=ROOT, check=True)
         cls.dump = os.path.join(cls.tmp, "dump")
-        cls.run_nas("dump", os.path.join(ROOT, "bench/testdata/every-block.json"), "-o", cls.dump, "--batch", "3", "--synthetic")
+        # at 40x40 the stride-2 layers pad asymmetrically
+        cls.run_nas("dump", os.path.join(ROOT, "bench/testdata/every-block.json"), "-o", cls.dump, "--batch", "3",
+                    "--image-size", "40", "--synthetic")
 
     @classmethod
     def tearDownClass(cls):
@@ -115,7 +118,7 @@ class EffnasTorchTest(unittest.TestCase):
         path = os.path.join(self.tmp, "torch-step.safetensors")
         et.save_checkpoint(path, model, meta={"note": "one SGD step in PyTorch"})
         out = os.path.join(self.tmp, "dump2")
-        self.run_nas("dump", path, "-o", out, "--batch", "3", "--synthetic")
+        self.run_nas("dump", path, "-o", out, "--batch", "3", "--image-size", "40", "--synthetic")
         p2, _ = et.read_safetensors(os.path.join(out, "parity.safetensors"))
         np.testing.assert_array_equal(p2["x"], par["x"])  # same seed, same batch
         with torch.no_grad():
@@ -124,6 +127,49 @@ class EffnasTorchTest(unittest.TestCase):
         self.assertGreater(np.abs(p2["eval.logits"] - par["eval.logits"]).max(), 1e-3, "the step changed nothing")
         _, info2 = et.load_checkpoint(path)
         self.assertEqual(info2["meta"], {"note": "one SGD step in PyTorch"})
+
+    def parity_errors(self):
+        """The largest error of each kind of the PyTorch side against the dump."""
+        par, _ = et.read_safetensors(os.path.join(self.dump, "parity.safetensors"))
+        ref = torch_parity.torch_run(os.path.join(self.dump, "model.safetensors"), par, torch.float64)
+        worst = {}
+        for kind, err, tol in torch_parity.compare(par, ref, 1e-4, 1e-3, 1e-4).values():
+            worst[kind] = max(worst.get(kind, 0), err / tol)
+        return worst
+
+    def test_parity_passes_and_is_sensitive(self):
+        """The parity holds, and fails by far when the PyTorch side pads the odd
+        row before, uses BatchNorm momentum 0.89 or epsilon 1.1e-3, or ignores
+        the drop-connect masks (README: "It is sensitive")."""
+        self.assertLess(max(self.parity_errors().values()), 1)
+        pad, bn, block_forward = et.same_pad, torch.nn.BatchNorm2d.__init__, et.Block.forward
+
+        def pad_before(x, k, s):
+            ih, iw = x.shape[-2:]
+            ph = max((-(-ih // s) - 1) * s + k - ih, 0)
+            pw = max((-(-iw // s) - 1) * s + k - iw, 0)
+            return torch.nn.functional.pad(x, [pw - pw // 2, pw // 2, ph - ph // 2, ph // 2])
+
+        def bn_with(**kw):
+            def init(self, c, **args):
+                bn(self, c, **dict(args, **kw))
+            return init
+
+        mutations = {
+            "pad before": lambda: setattr(et, "same_pad", pad_before),
+            "momentum 0.89": lambda: setattr(torch.nn.BatchNorm2d, "__init__", bn_with(momentum=0.11)),
+            "epsilon 1.1e-3": lambda: setattr(torch.nn.BatchNorm2d, "__init__", bn_with(eps=1.1e-3)),
+            "no drop-connect masks": lambda: setattr(et.Block, "forward", lambda b, x, mask=None: block_forward(b, x)),
+        }
+        try:
+            for name, mutate in mutations.items():
+                mutate()
+                worst = max(self.parity_errors().values())
+                et.same_pad, torch.nn.BatchNorm2d.__init__, et.Block.forward = pad, bn, block_forward
+                # every-block at 40x40: about 9000x, 500x, 4x and 20000x
+                self.assertGreater(worst, 3, f"{name}: the parity error is only {worst:.1f}x the tolerance")
+        finally:
+            et.same_pad, torch.nn.BatchNorm2d.__init__, et.Block.forward = pad, bn, block_forward
 
     def test_normalise(self):
         x = torch.rand(2, 3, 4, 4)
