@@ -21,8 +21,9 @@ func init() {
 		help: `Builds ARCH (a built-in name or an architecture file; weights initialised
 from --seed) or loads the checkpoint CKPT, then writes to DIR:
 
-  model.safetensors   the network as a checkpoint (weights, BatchNorm
-                      statistics before the step; "nas help dump" below)
+  model.safetensors   the network as a checkpoint: weights and BatchNorm
+                      statistics before the step (tensor names: "go doc
+                      ./trainer Net.TensorNames")
   parity.safetensors  one batch and what the trainer computed on it:
                       x (N,S,S,C), y (N,K) targets, eval.logits
                       (running statistics), train.logits and train.loss
@@ -32,11 +33,12 @@ from --seed) or loads the checkpoint CKPT, then writes to DIR:
                       after.<batchnorm>.running_mean/.running_var after the
                       step, eval_after.logits with those statistics
 
-No optimizer update is applied. The batch is Fashion-MNIST training images
-(normalised as the checkpoint says, or by the split's statistics) when the
-network takes 1 channel and 10 classes and the data is installed, otherwise
-standard-normal images with uniform labels from --seed (--synthetic forces
-it). bench/torch_parity.py runs this and compares with PyTorch.`,
+No optimizer update is applied. The batch is training images of --dataset
+(Fashion-MNIST by default; normalised as the checkpoint says, or by the
+split's statistics) when the network's channels and classes match it and
+the data is installed, otherwise standard-normal images with uniform labels
+from --seed (--synthetic forces it). bench/torch_parity.py runs this and
+compares with PyTorch.`,
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			df := addDataFlags(fs)
 			out := fs.String("o", "", "output directory (created)")
@@ -68,9 +70,13 @@ it). bench/torch_parity.py runs this and compares with PyTorch.`,
 					sz = a.TrainSize()
 				}
 				var ds *data.Dataset
-				if !*synthetic && a.InputChannels == 1 && a.NumClasses == 10 {
+				if !*synthetic {
 					if ds, err = df.load("train"); err != nil {
 						fmt.Fprintf(os.Stderr, "note: %v; using synthetic images\n", err)
+						ds = nil
+					} else if ds.C != a.InputChannels || ds.NumClasses != a.NumClasses {
+						fmt.Fprintf(os.Stderr, "note: %s has %d channels and %d classes, %s %d and %d; using synthetic images\n",
+							ds.Name, ds.C, ds.NumClasses, a.Name, a.InputChannels, a.NumClasses)
 						ds = nil
 					}
 				}
