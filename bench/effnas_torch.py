@@ -65,6 +65,9 @@ def read_safetensors(path):
     if not isinstance(header, dict):
         raise FormatError(f"{path}: header is not a JSON object")
     meta = header.pop("__metadata__", None) or {}
+    for name, e in header.items():
+        if not isinstance(e, dict) or set(e) != {"dtype", "shape", "data_offsets"} or len(e["data_offsets"]) != 2:
+            raise FormatError(f"{path}: tensor {name!r}: want {{dtype, shape, data_offsets: [begin, end]}}, got {e!r}")
     data = memoryview(raw)[8 + n:]
     pos, out = 0, {}
     for name, e in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0]):

@@ -77,6 +77,12 @@ class EffnasTorchTest(unittest.TestCase):
                 f.write(raw)
             with self.assertRaisesRegex(et.FormatError, want):
                 et.read_safetensors(p)
+        bad = b'{"w":{"dtype":"F32","shape":[1]}}'
+        p = os.path.join(self.tmp, "nooffsets")
+        with open(p, "wb") as f:
+            f.write(struct.pack("<Q", len(bad)) + bad)
+        with self.assertRaisesRegex(et.FormatError, "'w'.*data_offsets"):
+            et.read_safetensors(p)
         p = os.path.join(self.tmp, "notours.safetensors")
         et.write_safetensors(p, {"w": np.zeros(3, np.float32)}, {"format": "pt"})
         with self.assertRaisesRegex(et.FormatError, "not an effnas checkpoint"):
