@@ -75,7 +75,7 @@ compares with PyTorch.`,
 						fmt.Fprintf(os.Stderr, "note: %v; using synthetic images\n", err)
 						ds = nil
 					} else if ds.C != a.InputChannels || ds.NumClasses != a.NumClasses {
-						fmt.Fprintf(os.Stderr, "note: %s has %d channels and %d classes, %s %d and %d; using synthetic images\n",
+						fmt.Fprintf(os.Stderr, "note: %s images have %d channel(s) and %d classes, %s takes %d and %d; using synthetic images\n",
 							ds.Name, ds.C, ds.NumClasses, a.Name, a.InputChannels, a.NumClasses)
 						ds = nil
 					}
