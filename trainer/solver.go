@@ -40,6 +40,7 @@ type solver struct {
 type TrainState struct {
 	solver *solver
 	rng    *rand.Rand
+	src    *rand.PCG // rng's source, whose state checkpoints save
 }
 
 // Steps is the number of optimizer updates applied through the state.
@@ -60,7 +61,8 @@ func (ts *TrainState) attach(s Settings, params []*Param, seed uint64) (*solver,
 			return nil, nil, err
 		}
 		ts.solver = sol
-		ts.rng = rand.New(rand.NewPCG(seed, 0xd40))
+		ts.src = rand.NewPCG(seed, 0xd40)
+		ts.rng = rand.New(ts.src)
 		return sol, ts.rng, nil
 	}
 	o := ts.solver

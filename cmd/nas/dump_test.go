@@ -1,0 +1,114 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/effnas/effnas/safetensors"
+	"github.com/effnas/effnas/searchspace"
+	"github.com/effnas/effnas/trainer"
+	"gorgonia.org/tensor"
+)
+
+func TestDumpBenchDW(t *testing.T) {
+	dir := t.TempDir()
+	out, errs, code := nas(t, "dump", "bench-dw", "-o", dir, "--batch", "2", "--synthetic")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if !strings.Contains(out, "bench-dw: batch 2 at 28x28x1 (synthetic") {
+		t.Errorf("output %q", out)
+	}
+	m, err := trainer.LoadModel(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Net.Arch.Name != "bench-dw" {
+		t.Errorf("model of %q", m.Net.Arch.Name)
+	}
+	// the model file holds the statistics before the step: all initial
+	mean, vari := m.Net.BNs[0].Stats()
+	if mean[0] != 0 || vari[0] != 1 {
+		t.Errorf("stem statistics %v %v in the model file, want the initial 0 and 1", mean[0], vari[0])
+	}
+	p, err := safetensors.ReadFile(filepath.Join(dir, "parity.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, bns, _ := m.Net.TensorNames()
+	for _, n := range names {
+		g, ok := p.Tensor("grad." + n)
+		if !ok {
+			t.Fatalf("no gradient of %s", n)
+		}
+		if v, _ := g.Float32s(); len(v) == 0 {
+			t.Errorf("gradient of %s is empty", n)
+		}
+	}
+	if _, ok := p.Tensor("after." + bns[len(bns)-1] + ".running_var"); !ok {
+		t.Error("no statistics after the step")
+	}
+	if x, _ := p.Tensor("x"); len(x.Shape) != 4 || x.Shape[0] != 2 || x.Shape[1] != 28 || x.Shape[3] != 1 {
+		t.Errorf("batch shape %v", x.Shape)
+	}
+	if _, ok := p.Tensor("mask.dropout"); !ok {
+		t.Error("bench-dw has dropout 0.2, the dump no dropout mask")
+	}
+
+	// the dumped checkpoint dumps again, with the same batch and outputs
+	dir2 := t.TempDir()
+	if _, errs, code := nas(t, "dump", filepath.Join(dir, "model.safetensors"), "-o", dir2, "--batch", "2", "--synthetic"); code != 0 {
+		t.Fatalf("dump of a checkpoint: exit %d: %s", code, errs)
+	}
+	p2, err := safetensors.ReadFile(filepath.Join(dir2, "parity.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"x", "train.logits", "grad.stem.conv.weight", "after.stem.bn.running_mean"} {
+		a, _ := p.Tensor(n)
+		b, _ := p2.Tensor(n)
+		if string(a.Data) != string(b.Data) {
+			t.Errorf("%s differs between the dump of bench-dw and of its dumped checkpoint", n)
+		}
+	}
+}
+
+func TestDumpErrors(t *testing.T) {
+	if _, errs, code := nas(t, "dump", "bench-dw"); code != 2 || !strings.Contains(errs, "-o DIR") {
+		t.Errorf("no -o: exit %d, %q", code, errs)
+	}
+	if _, errs, code := nas(t, "dump", "no-such.json", "-o", t.TempDir()); code != 1 || !strings.Contains(errs, "no-such.json") {
+		t.Errorf("missing file: exit %d, %q", code, errs)
+	}
+}
+
+func TestConvertVersion1(t *testing.T) {
+	dir := t.TempDir()
+	a, _ := searchspace.Reference("bench-fused")
+	net, _ := trainer.NewNet(a, tensor.Float32, 3)
+	old := filepath.Join(dir, "old.ckpt")
+	if err := trainer.SaveCheckpoint(old, net, nil, map[string]any{"epochs": 1}); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := nas(t, "convert", old, "-o", filepath.Join(dir, "new.safetensors"))
+	if code != 0 || !strings.Contains(out, "wrote") {
+		t.Fatalf("exit %d: %s %s", code, out, errs)
+	}
+	m, err := trainer.LoadModel(filepath.Join(dir, "new.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, v := net.Params[7].Value.Data().([]float32), m.Net.Params[7].Value.Data().([]float32)
+	for i := range w {
+		if w[i] != v[i] {
+			t.Fatalf("%s[%d] changed in the conversion", net.Params[7].Name, i)
+		}
+	}
+	if m.Meta["epochs"] != 1.0 {
+		t.Errorf("meta %v", m.Meta)
+	}
+	if _, errs, code := nas(t, "convert", filepath.Join(dir, "new.safetensors")); code != 2 || !strings.Contains(errs, "-o") {
+		t.Errorf("no -o: exit %d, %q", code, errs)
+	}
+}
