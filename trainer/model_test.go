@@ -103,7 +103,7 @@ func TestModelResumesExactly(t *testing.T) {
 		b := Budget{Steps: 8, Batch: 32, TimingSteps: -1, RecalBatches: -1}
 		whole, _ := NewNet(p.Arch, tensor.Float32, 1)
 		s.State = &TrainState{}
-		if _, err := TrainNet(context.Background(), whole, p, s, b); err != nil {
+		if _, err := whole.Train(context.Background(), p, s, b); err != nil {
 			t.Fatal(err)
 		}
 
@@ -111,7 +111,7 @@ func TestModelResumesExactly(t *testing.T) {
 		s.State = &TrainState{}
 		b1 := b
 		b1.Steps, b1.TotalSteps = 5, 8
-		res, err := TrainNet(context.Background(), first, p, s, b1)
+		res, err := first.Train(context.Background(), p, s, b1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +141,7 @@ func TestModelResumesExactly(t *testing.T) {
 		s.State = m.State
 		b2 := b
 		b2.Steps, b2.StepOffset, b2.TotalSteps = 3, 5, 8
-		if _, err := TrainNet(context.Background(), m.Net, p, s, b2); err != nil {
+		if _, err := m.Net.Train(context.Background(), p, s, b2); err != nil {
 			t.Fatal(err)
 		}
 		sameNets(t, whole, m.Net)
