@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-
-	"github.com/ebitengine/purego"
 )
 
 // Library reports one CUDA library: where it was loaded from, or why not.
@@ -48,7 +46,7 @@ func bind(l *library, syms []symbol) error {
 			}
 			continue
 		}
-		purego.RegisterFunc(s.fn, addr)
+		registerFunc(s.fn, addr)
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("%w: %s (%s) lacks %s (a version older than this program needs?)",

@@ -1,4 +1,8 @@
-//go:build !(linux || darwin || freebsd || netbsd)
+//go:build !(linux || darwin || freebsd || netbsd) || nocuda
+
+// Without CUDA support (other systems, or built with -tags nocuda for a
+// static binary that never loads shared libraries) every library is
+// missing and Open and Probe report why.
 
 package cuda
 
@@ -8,8 +12,10 @@ import (
 )
 
 func dlopen(path string) (uintptr, error) {
-	return 0, fmt.Errorf("loading shared libraries is not supported on %s", runtime.GOOS)
+	return 0, fmt.Errorf("this build of effnas cannot load shared libraries (%s, or built with -tags nocuda)", runtime.GOOS)
 }
+
+func registerFunc(any, uintptr) {}
 
 func dlsym(uintptr, string) uintptr { return 0 }
 

@@ -1,4 +1,4 @@
-//go:build linux || darwin || freebsd || netbsd
+//go:build (linux || darwin || freebsd || netbsd) && !nocuda
 
 package cuda
 
@@ -23,3 +23,7 @@ func dlsym(h uintptr, name string) uintptr {
 
 // gettid is the calling OS thread's id (0 where unknown).
 func gettid() int { return gettidImpl() }
+
+// registerFunc makes the Go function variable fn (a pointer to a func)
+// call the C function at addr.
+func registerFunc(fn any, addr uintptr) { purego.RegisterFunc(fn, addr) }

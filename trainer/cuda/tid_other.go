@@ -1,4 +1,4 @@
-//go:build (darwin || freebsd || netbsd) && !linux
+//go:build !linux
 
 package cuda
 

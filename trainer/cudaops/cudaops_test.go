@@ -270,3 +270,29 @@ func resetImages() {
 	imgCache = map[string]cuda.Image{}
 	imgMu.Unlock()
 }
+
+func TestBenchRunsOnTheEmulator(t *testing.T) {
+	d, _ := fakeDevice(t, nil)
+	var rs []BenchResult
+	err := d.Do(func(c *cuda.Ctx) error {
+		k, err := Load(c)
+		if err != nil {
+			return err
+		}
+		defer k.Close(c)
+		rs, err = Bench(c, k, BenchOptions{Reps: 3, Depthwise: []DWGeom{{N: 2, H: 6, W: 6, C: 8, KH: 3, KW: 3, Stride: 2}}, BN: [][2]int{{50, 8}}})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 2 || rs[0].Ours <= 0 || rs[0].CuDNN <= 0 || rs[1].Ours <= 0 || rs[1].CuDNN != 0 {
+		t.Fatalf("%+v", rs)
+	}
+	var b strings.Builder
+	PrintBench(&b, rs)
+	if !regexp.MustCompile(`depthwise k3 s2 fwd\+dx\+dw +\(2,6,6,8\) +[0-9.]+ +[0-9]+ +[0-9.]+ +[0-9.]+\n`).MatchString(b.String()) ||
+		!regexp.MustCompile(`BatchNorm\+SiLU train fwd\+bwd +\(50,8\) +[0-9.]+ +[0-9]+ +- +-\n`).MatchString(b.String()) {
+		t.Errorf("table:\n%s", b.String())
+	}
+}
