@@ -157,15 +157,21 @@ func (s ConvSpec) validate() error {
 	return nil
 }
 
+// maxWorkspace bounds the workspace of the algorithms Conv accepts.
+const maxWorkspace = 1 << 30
+
 // Conv is a cuDNN convolution with its descriptors, the chosen algorithms
-// (deterministic ones; FMA-only math unless TF32 is on) and the workspace
-// each needs. Create with Ctx.NewConv, release with Ctx.FreeConv.
+// (deterministic ones where cuDNN offers them; FMA-only math unless TF32
+// is on) and the workspace each needs. Create with Ctx.NewConv, release with Ctx.FreeConv.
 type Conv struct {
 	Spec                 ConvSpec
 	xd, yd               uintptr
 	wd                   uintptr
 	cd                   uintptr
 	fwd, bwdData, bwdFlt int32
+	// Deterministic is false when cuDNN offered a non-deterministic
+	// algorithm only (atomics: results vary in the last bits run to run).
+	Deterministic bool
 	// Workspace bytes needed by the forward, backward-data and
 	// backward-filter calls.
 	WSForward, WSBackwardData, WSBackwardFilter int
@@ -249,16 +255,29 @@ func (d *dnnHandle) newConv(s ConvSpec) (cv *Conv, err error) {
 	const req = 16
 	var perf [req]convAlgoPerf
 	var got int32
+	cv.Deterministic = true
+	// pick returns the first algorithm (cuDNN lists them fastest first by
+	// its heuristics) that works, uses the wanted math and at most
+	// maxWorkspace bytes, preferring deterministic ones.
 	pick := func(call string, r int32) (int32, error) {
 		if err := a.check(call, r); err != nil {
 			return 0, err
 		}
+		ok := func(p convAlgoPerf) bool {
+			return p.Status == 0 && p.Memory <= maxWorkspace && (d.tf32 || p.MathType == cudnnFMAMath)
+		}
 		for _, p := range perf[:got] {
-			if p.Status == 0 && p.Determinism == cudnnDeterministic && (d.tf32 || p.MathType == cudnnFMAMath) {
+			if ok(p) && p.Determinism == cudnnDeterministic {
 				return p.Algo, nil
 			}
 		}
-		return 0, fmt.Errorf("cuda: %s offers no deterministic %s algorithm for %+v", call, d.mathName(), s)
+		for _, p := range perf[:got] {
+			if ok(p) {
+				cv.Deterministic = false
+				return p.Algo, nil
+			}
+		}
+		return 0, fmt.Errorf("cuda: %s offers no %s algorithm with at most %d MiB of workspace for %+v", call, d.mathName(), maxWorkspace>>20, s)
 	}
 	if cv.fwd, err = pick("cudnnGetConvolutionForwardAlgorithm_v7",
 		a.cudnnGetConvolutionForwardAlgorithm_v7(d.h, cv.xd, cv.wd, cv.cd, cv.yd, req, &got, unsafe.Pointer(&perf[0]))); err != nil {

@@ -170,17 +170,26 @@ func deviceInfo(drv *driverAPI, index int) (DeviceInfo, error) {
 		return info, err
 	}
 	info.Name = bytesString(name)
-	attrs := []struct {
+	for _, a := range []struct {
 		a int32
 		v *int
-	}{{attrComputeCapabilityMajor, &info.Major}, {attrComputeCapabilityMinor, &info.Minor},
-		{attrMultiprocessorCount, &info.SMs}, {attrClockRate, &info.ClockMHz}, {attrPCIBusID, &info.PCIBus}}
-	for _, a := range attrs {
+	}{{attrComputeCapabilityMajor, &info.Major}, {attrComputeCapabilityMinor, &info.Minor}} {
 		var v int32
 		if err := drv.check("cuDeviceGetAttribute", drv.cuDeviceGetAttribute(&v, a.a, dev)); err != nil {
 			return info, err
 		}
 		*a.v = int(v)
+	}
+	// informational attributes: a driver that no longer answers one
+	// (CUDA 13 deprecates some) leaves it 0
+	for _, a := range []struct {
+		a int32
+		v *int
+	}{{attrMultiprocessorCount, &info.SMs}, {attrClockRate, &info.ClockMHz}, {attrPCIBusID, &info.PCIBus}} {
+		var v int32
+		if drv.cuDeviceGetAttribute(&v, a.a, dev) == cudaSuccess {
+			*a.v = int(v)
+		}
 	}
 	info.ClockMHz /= 1000 // kHz
 	var mem uintptr

@@ -110,7 +110,13 @@ func TestOpenNoSuchDevice(t *testing.T) {
 }
 
 func TestDeviceInfoAndLibraries(t *testing.T) {
-	d, _ := openFake(t, cudatest.Full, nil)
+	d, ctl := openFake(t, cudatest.Full, nil)
+	for _, line := range []string{"cuInit flags=0", "cuDeviceGet ordinal=0", "cuDeviceGetName len=256 dev=0", "cuDeviceGetAttribute attr=75 dev=0",
+		"cuDeviceGetAttribute attr=76 dev=0", "cuDeviceTotalMem_v2 dev=0", "cuDevicePrimaryCtxRetain dev=0", "cuCtxSetCurrent ctx=0x1000", "cuStreamCreate flags=1"} {
+		if !strings.Contains(ctl.Log(), line+"\n") {
+			t.Errorf("log lacks %q", line)
+		}
+	}
 	i := d.Info()
 	if i.Name != "Fake GPU 0" || i.Major != 9 || i.Minor != 0 || i.Memory != 80<<30 || i.SMs != 132 ||
 		i.ClockMHz != 1980 || i.Driver != "13.0" || i.Arch() != "sm_90" {
@@ -328,8 +334,14 @@ func TestCompileAndLaunch(t *testing.T) {
 	if img.Arch != "sm_90" || img.PTX {
 		t.Errorf("image %s ptx=%v", img.Arch, img.PTX)
 	}
-	if !strings.Contains(ctl.NVRTCLog(), "nvrtcCompileProgram options=3 [--gpu-architecture=sm_90] [--std=c++17] [-DX=1]") {
-		t.Errorf("NVRTC log:\n%s", ctl.NVRTCLog())
+	for _, line := range []string{
+		fmt.Sprintf("nvrtcCreateProgram name=test.cu bytes=%d headers=0", len(testKernels)),
+		"nvrtcCompileProgram options=3 [--gpu-architecture=sm_90] [--std=c++17] [-DX=1]",
+		"nvrtcDestroyProgram",
+	} {
+		if !strings.Contains(ctl.NVRTCLog(), line+"\n") {
+			t.Errorf("NVRTC log lacks %q:\n%s", line, ctl.NVRTCLog())
+		}
 	}
 	const n = 300
 	x, y := make([]float32, n), make([]float32, n)
@@ -383,6 +395,11 @@ func TestCompileAndLaunch(t *testing.T) {
 	for b, s := range sums {
 		if want := float32(100*100*b + 4950); s != want {
 			t.Errorf("block %d sum %v, want %v", b, s, want)
+		}
+	}
+	for _, name := range []string{"axpy", "blocksum"} {
+		if !strings.Contains(ctl.Log(), "cuModuleGetFunction name="+name+"\n") {
+			t.Errorf("log lacks the lookup of %s", name)
 		}
 	}
 	want := fmt.Sprintf("cuLaunchKernel axpy grid=3,1,1 block=128,1,1 shmem=0 stream=%#x extra=(nil) args= p:%#x", d.main, yb.ptr)
@@ -620,7 +637,7 @@ func TestConvWithCuDNN(t *testing.T) {
 				return err
 			}
 			defer c.FreeConv(cv)
-			if cv.fwd != 2 || cv.bwdData != 2 || cv.bwdFlt != 2 || cv.Workspace() != 256 {
+			if cv.fwd != 2 || cv.bwdData != 2 || cv.bwdFlt != 2 || cv.Workspace() != 256 || !cv.Deterministic {
 				return fmt.Errorf("algorithms %d %d %d, workspace %d: want the deterministic algorithm 2", cv.fwd, cv.bwdData, cv.bwdFlt, cv.Workspace())
 			}
 			xb, wb := upload(t, c, x), upload(t, c, w)
@@ -678,10 +695,27 @@ func TestConvWithCuDNN(t *testing.T) {
 			}
 		}
 	}
+	// without a deterministic algorithm the fastest other one is taken
+	ctl.SetCuDNNNondeterministic(true)
+	err := d.Do(func(c *Ctx) error {
+		cv, err := c.NewConv(ConvSpec{N: 1, H: 4, W: 4, C: 2, K: 2, R: 3, S: 3, PadH: 1, PadW: 1, StrideH: 1, StrideW: 1})
+		if err != nil {
+			return err
+		}
+		defer c.FreeConv(cv)
+		if cv.Deterministic || cv.fwd != 1 {
+			return fmt.Errorf("fallback: deterministic=%v algorithm %d", cv.Deterministic, cv.fwd)
+		}
+		return nil
+	})
+	ctl.SetCuDNNNondeterministic(false)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if unsafe.Sizeof(convAlgoPerf{}) != 48 {
 		t.Errorf("convAlgoPerf is %d bytes, cuDNN's struct 48", unsafe.Sizeof(convAlgoPerf{}))
 	}
-	err := d.Do(func(c *Ctx) error {
+	err = d.Do(func(c *Ctx) error {
 		_, err := c.NewConv(ConvSpec{N: 1, H: 4, W: 4, C: 3, K: 4, R: 3, S: 3, StrideH: 1, StrideW: 1, Groups: 2})
 		return err
 	})

@@ -18,6 +18,9 @@ type BenchResult struct {
 	Shape string
 	Ours  time.Duration // median per call of forward + backward
 	CuDNN time.Duration // 0 when not measured
+	// CuDNNErr is why cuDNN could not run the op (it does not stop the
+	// benchmark).
+	CuDNNErr error
 	// Bytes is a lower bound of the memory traffic of Ours (each input
 	// read and each output written once), for the achieved bandwidth.
 	Bytes int64
@@ -123,7 +126,7 @@ func Bench(c *cuda.Ctx, k *Kernels, opt BenchOptions) ([]BenchResult, error) {
 			cv.Free(c)
 		}
 		if err != nil {
-			return out, err
+			r.CuDNN, r.CuDNNErr = 0, err
 		}
 		out = append(out, r)
 		for _, b := range bufs {
@@ -200,7 +203,15 @@ func PrintBench(w io.Writer, rs []BenchResult) {
 			cud = fmt.Sprintf("%.3f", r.CuDNN.Seconds()*1e3)
 			ratio = fmt.Sprintf("%.2f", r.Ours.Seconds()/r.CuDNN.Seconds())
 		}
+		if r.CuDNNErr != nil {
+			cud = "error"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%.3f\t%.0f\t%s\t%s\n", r.Op, r.Shape, r.Ours.Seconds()*1e3, gbs, cud, ratio)
 	}
 	tw.Flush()
+	for _, r := range rs {
+		if r.CuDNNErr != nil {
+			fmt.Fprintf(w, "cuDNN %s %s: %v\n", r.Op, r.Shape, r.CuDNNErr)
+		}
+	}
 }

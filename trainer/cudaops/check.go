@@ -113,9 +113,9 @@ func Check(c *cuda.Ctx, k *Kernels, opt CheckOptions) ([]Result, error) {
 		if opt.Only != "" && !strings.Contains(cs.name, opt.Only) {
 			continue
 		}
-		before := len(ch.out)
 		if err := cs.run(ch); err != nil {
-			ch.out = append(ch.out[:before], Result{Op: cs.name, Output: "-", Err: err})
+			// the rows compared before the failure stay
+			ch.out = append(ch.out, Result{Op: cs.name, Output: "-", Err: err})
 		}
 		ch.freeAll()
 	}
@@ -310,6 +310,7 @@ var cases = []checkCase{
 	{"ChannelScale", runCase(checkChannelScale)},
 	{"GlobalAvgPool", runCase(checkGAP)},
 	{"DepthwiseConv2D", runCase(checkDepthwise)},
+	{"Depthwise cuDNN", runCase(checkDepthwiseCuDNN)},
 	{"BatchNorm", runCase(checkBatchNorm)},
 	{"SoftmaxCrossEntropy", runCase(checkCE)},
 	{"RMSProp", runCase(checkRMSProp)},
@@ -440,12 +441,7 @@ func checkGAP(ch *checker) error {
 }
 
 func checkDepthwise(ch *checker) error {
-	for _, g := range []DWGeom{
-		{N: 2, H: 9, W: 9, C: 40, KH: 3, KW: 3, Stride: 1},
-		{N: 2, H: 8, W: 8, C: 24, KH: 3, KW: 3, Stride: 2}, // asymmetric padding
-		{N: 2, H: 7, W: 7, C: 16, KH: 5, KW: 5, Stride: 2},
-		{N: 1, H: 12, W: 10, C: 33, KH: 5, KW: 5, Stride: 1},
-	} {
+	for _, g := range dwGeoms {
 		oh, ow, _, _ := g.Out()
 		nx, nw, ny := g.N*g.H*g.W*g.C, g.KH*g.KW*g.C, g.N*oh*ow*g.C
 		x, w, gy := ch.rand(nx, -2, 2), ch.rand(nw, -1, 1), ch.rand(ny, -1, 1)
@@ -463,15 +459,41 @@ func checkDepthwise(ch *checker) error {
 		ch.add(op, "y", ch.down(yb, ny), out, TolReduction)
 		ch.add(op, "dx", ch.down(dxb, nx), grads[0], TolReduction)
 		ch.add(op, "dw", ch.down(dwb, nw), grads[1], TolReduction)
-		// the same convolution as a cuDNN grouped convolution
+	}
+	return nil
+}
+
+// dwGeoms are the depthwise convolutions of the check: k3 and k5, stride 1
+// and 2, odd and even sizes (stride 2 on an even size pads asymmetrically).
+var dwGeoms = []DWGeom{
+	{N: 2, H: 9, W: 9, C: 40, KH: 3, KW: 3, Stride: 1},
+	{N: 2, H: 8, W: 8, C: 24, KH: 3, KW: 3, Stride: 2},
+	{N: 2, H: 7, W: 7, C: 16, KH: 5, KW: 5, Stride: 2},
+	{N: 1, H: 12, W: 10, C: 33, KH: 5, KW: 5, Stride: 1},
+}
+
+// checkDepthwiseCuDNN runs the same convolutions as cuDNN grouped
+// convolutions (the alternative to our kernels).
+func checkDepthwiseCuDNN(ch *checker) error {
+	for _, g := range dwGeoms {
+		oh, ow, _, _ := g.Out()
+		nx, nw, ny := g.N*g.H*g.W*g.C, g.KH*g.KW*g.C, g.N*oh*ow*g.C
+		x, w, gy := ch.rand(nx, -2, 2), ch.rand(nw, -1, 1), ch.rand(ny, -1, 1)
+		out, grads, err := cpuRun([]cpuIn{{"x", []int{g.N, g.H, g.W, g.C}, x, true}, {"w", []int{g.KH, g.KW, g.C}, w, true}}, gy,
+			func(in []*G.Node) (*G.Node, error) { return ops.DepthwiseConv2D(in[0], in[1], g.Stride) })
+		if err != nil {
+			return err
+		}
 		cv, err := ch.k.NewConv(ch.c, ConvShape{N: g.N, H: g.H, W: g.W, Cin: g.C, KH: g.KH, KW: g.KW, Stride: g.Stride, Depthwise: true})
 		if err != nil {
 			return err
 		}
+		xb, wb, gb := ch.up(x), ch.up(w), ch.up(gy)
+		yb, dxb, dwb := ch.alloc(ny), ch.alloc(nx), ch.alloc(nw)
 		must(ch.k.ConvForward(ch.c, cv, yb, xb, wb))
 		must(ch.k.ConvGradX(ch.c, cv, dxb, wb, gb))
 		must(ch.k.ConvGradW(ch.c, cv, dwb, xb, gb))
-		op = fmt.Sprintf("Depthwise cuDNN k%d s%d %s", g.KH, g.Stride, shapeStr(g.N, g.H, g.W, g.C))
+		op := fmt.Sprintf("Depthwise cuDNN k%d s%d %s", g.KH, g.Stride, shapeStr(g.N, g.H, g.W, g.C))
 		ch.add(op, "y", ch.down(yb, ny), out, ch.gemmTol())
 		ch.add(op, "dx", ch.down(dxb, nx), grads[0], ch.gemmTol())
 		ch.add(op, "dw", ch.down(dwb, nw), grads[1], ch.gemmTol())

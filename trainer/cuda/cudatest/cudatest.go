@@ -155,6 +155,7 @@ type Control struct {
 	setDevices                                      func(n, major, minor int32)
 	liveAllocs                                      func() int64
 	nvrtcArchs                                      func(a unsafe.Pointer, n int32)
+	dnnNondeterministic                             func(on int32)
 }
 
 // Controls binds the control functions of the libraries in dir (the
@@ -188,6 +189,7 @@ func Controls(t testing.TB, dir string) *Control {
 		h = open("libcudnn.so.9")
 		purego.RegisterLibFunc(&c.dnnLog, h, "fake_cudnn_log")
 		purego.RegisterLibFunc(&c.dnnReset, h, "fake_cudnn_log_reset")
+		purego.RegisterLibFunc(&c.dnnNondeterministic, h, "fake_cudnn_nondeterministic")
 	}
 	return c
 }
@@ -229,6 +231,16 @@ func (c *Control) LiveAllocs() int64 { return c.liveAllocs() }
 // SetNVRTCArchs sets the SM versions the fake NVRTC supports (at most 7).
 func (c *Control) SetNVRTCArchs(archs ...int32) {
 	c.nvrtcArchs(unsafe.Pointer(&archs[0]), int32(len(archs)))
+}
+
+// SetCuDNNNondeterministic makes the fake cuDNN offer only
+// non-deterministic algorithms (on) or one deterministic one (off).
+func (c *Control) SetCuDNNNondeterministic(on bool) {
+	v := int32(0)
+	if on {
+		v = 1
+	}
+	c.dnnNondeterministic(v)
 }
 
 // Lines returns the lines of log that start with call.

@@ -158,6 +158,10 @@ typedef struct {
 	int determinism, math, reserved[3];
 } perf;
 
+static int nondeterministic;
+/* fake_cudnn_nondeterministic(1) makes every algorithm non-deterministic */
+void fake_cudnn_nondeterministic(int on) { nondeterministic = on; }
+
 /* two algorithms: 1 (non-deterministic) and 2 (deterministic) */
 static int algos(conv *c, int req, int *got, perf *p, const char *what) {
 	logf_("%s requested=%d sizeof(perf)=%zu", what, req, sizeof(perf));
@@ -165,7 +169,7 @@ static int algos(conv *c, int req, int *got, perf *p, const char *what) {
 		return BAD_PARAM;
 	memset(p, 0, 2 * sizeof *p);
 	p[0] = (perf){1, 0, 0.1f, 128, 0, c->math, {0}};
-	p[1] = (perf){2, 0, 0.2f, 256, 1, c->math, {0}};
+	p[1] = (perf){2, 0, 0.2f, 256, !nondeterministic, c->math, {0}};
 	*got = 2;
 	return OK;
 }
