@@ -206,9 +206,10 @@ func (d *dnnHandle) newConv(s ConvSpec) (cv *Conv, err error) {
 	}
 	a := d.api
 	cv = &Conv{Spec: s}
+	made := cv // the returns below set cv to nil
 	defer func() {
 		if err != nil {
-			d.freeConv(cv)
+			d.freeConv(made)
 			cv = nil
 		}
 	}()
@@ -263,8 +264,11 @@ func (d *dnnHandle) newConv(s ConvSpec) (cv *Conv, err error) {
 		if err := a.check(call, r); err != nil {
 			return 0, err
 		}
+		// In FP32 mode the descriptor stays on FMA math, which is what
+		// runs; entries may report FMA or the default math, never tensor
+		// ops.
 		ok := func(p convAlgoPerf) bool {
-			return p.Status == 0 && p.Memory <= maxWorkspace && (d.tf32 || p.MathType == cudnnFMAMath)
+			return p.Status == 0 && p.Memory <= maxWorkspace && (d.tf32 || p.MathType == cudnnFMAMath || p.MathType == cudnnDefaultMath)
 		}
 		for _, p := range perf[:got] {
 			if ok(p) && p.Determinism == cudnnDeterministic {

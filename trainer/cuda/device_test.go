@@ -712,6 +712,25 @@ func TestConvWithCuDNN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// in FP32 mode, algorithms that report tensor-op math are refused;
+	// the default math is accepted (the descriptor stays on FMA)
+	for _, m := range []struct {
+		math int
+		ok   bool
+	}{{cudnnTensorOpMath, false}, {cudnnDefaultMath, true}} {
+		ctl.SetCuDNNMath(m.math)
+		err = d.Do(func(c *Ctx) error {
+			cv, err := c.NewConv(ConvSpec{N: 1, H: 4, W: 4, C: 2, K: 2, R: 3, S: 3, PadH: 1, PadW: 1, StrideH: 1, StrideW: 1})
+			if err == nil {
+				c.FreeConv(cv)
+			}
+			return err
+		})
+		ctl.SetCuDNNMath(-1)
+		if m.ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "offers no FP32 (FMA) algorithm")) {
+			t.Errorf("algorithms with math %d: %v", m.math, err)
+		}
+	}
 	if unsafe.Sizeof(convAlgoPerf{}) != 48 {
 		t.Errorf("convAlgoPerf is %d bytes, cuDNN's struct 48", unsafe.Sizeof(convAlgoPerf{}))
 	}

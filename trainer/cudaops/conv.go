@@ -66,9 +66,10 @@ func (k *Kernels) NewConv(c *cuda.Ctx, s ConvShape) (cv *Conv, err error) {
 		cv.gemm = true
 		return cv, nil
 	}
+	made := cv // the returns below set cv to nil
 	defer func() {
 		if err != nil {
-			cv.Free(c)
+			made.Free(c)
 			cv = nil
 		}
 	}()

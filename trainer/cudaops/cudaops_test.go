@@ -296,3 +296,49 @@ func TestBenchRunsOnTheEmulator(t *testing.T) {
 		t.Errorf("table:\n%s", b.String())
 	}
 }
+
+// TestConvFailureFreesEverything: a convolution (or a BatchNorm layer) that
+// cannot be prepared is an error, with nothing left allocated.
+func TestConvFailureFreesEverything(t *testing.T) {
+	d, ctl := fakeDevice(t, nil)
+	shape := ConvShape{N: 2, H: 8, W: 8, Cin: 4, KH: 3, KW: 3, Cout: 4, Stride: 2} // padded: 4 allocations
+	err := d.Do(func(c *cuda.Ctx) error {
+		k, err := Load(c)
+		if err != nil {
+			return err
+		}
+		defer k.Close(c)
+		before := ctl.LiveAllocs()
+		ctl.SetCuDNNMath(1) // only tensor-op algorithms: refused in FP32 mode
+		_, err = k.NewConv(c, shape)
+		ctl.SetCuDNNMath(-1)
+		if err == nil || !strings.Contains(err.Error(), "offers no FP32 (FMA) algorithm") {
+			return fmt.Errorf("NewConv with tensor-op algorithms: %v", err)
+		}
+		for skip := 0; skip < 4; skip++ {
+			ctl.FailLater("cuMemAlloc_v2", 2, skip)
+			if _, err := k.NewConv(c, shape); err == nil || !strings.Contains(err.Error(), "CUDA_ERROR_OUT_OF_MEMORY") {
+				return fmt.Errorf("allocation %d failing: %v", skip, err)
+			}
+		}
+		if n := ctl.LiveAllocs(); n != before {
+			return fmt.Errorf("%d allocations left behind", n-before)
+		}
+		ctl.FailLater("cuMemAlloc_v2", 2, 6)
+		if _, err := k.NewBatchNorm(c, 8, 0.9, 1e-3); err == nil {
+			return fmt.Errorf("NewBatchNorm with a failing allocation succeeded")
+		}
+		cv, err := k.NewConv(c, shape)
+		if err != nil {
+			return err
+		}
+		cv.Free(c)
+		if n := ctl.LiveAllocs(); n != before {
+			return fmt.Errorf("%d allocations left after Free", n-before)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -150,12 +150,13 @@ func buildLocked(v Variant) (string, error) {
 type Control struct {
 	log, nvrtcLog, blasLog, dnnLog                  func() string
 	logReset, nvrtcLogReset, blasLogReset, dnnReset func()
-	fail                                            func(call string, code int32)
+	fail                                            func(call string, code, skip int32)
 	distinctTIDs                                    func() int32
 	setDevices                                      func(n, major, minor int32)
 	liveAllocs                                      func() int64
 	nvrtcArchs                                      func(a unsafe.Pointer, n int32)
 	dnnNondeterministic                             func(on int32)
+	dnnMath                                         func(m int32)
 }
 
 // Controls binds the control functions of the libraries in dir (the
@@ -190,6 +191,7 @@ func Controls(t testing.TB, dir string) *Control {
 		purego.RegisterLibFunc(&c.dnnLog, h, "fake_cudnn_log")
 		purego.RegisterLibFunc(&c.dnnReset, h, "fake_cudnn_log_reset")
 		purego.RegisterLibFunc(&c.dnnNondeterministic, h, "fake_cudnn_nondeterministic")
+		purego.RegisterLibFunc(&c.dnnMath, h, "fake_cudnn_math")
 	}
 	return c
 }
@@ -214,7 +216,10 @@ func (c *Control) ResetLogs() {
 }
 
 // Fail makes the next call of the driver function call return code.
-func (c *Control) Fail(call string, code int) { c.fail(call, int32(code)) }
+func (c *Control) Fail(call string, code int) { c.fail(call, int32(code), 0) }
+
+// FailLater makes the call after skip more calls of call return code.
+func (c *Control) FailLater(call string, code, skip int) { c.fail(call, int32(code), int32(skip)) }
 
 // DistinctThreads is the number of OS threads that called the driver
 // since the last ResetLogs.
@@ -242,6 +247,11 @@ func (c *Control) SetCuDNNNondeterministic(on bool) {
 	}
 	c.dnnNondeterministic(v)
 }
+
+// SetCuDNNMath makes the fake cuDNN's algorithms report math type m
+// (cuDNN's enum: 0 default, 1 tensor ops, 3 FMA); -1 restores the
+// descriptor's.
+func (c *Control) SetCuDNNMath(m int) { c.dnnMath(int32(m)) }
 
 // Lines returns the lines of log that start with call.
 func Lines(log, call string) []string {

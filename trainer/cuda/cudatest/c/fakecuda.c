@@ -31,7 +31,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static char *logbuf;
 static size_t loglen, logcap;
 static char fail_call[128];
-static int fail_code;
+static int fail_code, fail_skip;
 static long tids[64];
 static int ntids;
 static int ndevices = 1, ccmajor = 9, ccminor = 0;
@@ -79,8 +79,12 @@ static CUresult enter(const char *call, const char *fmt, ...) {
 	CUresult r = 0;
 	pthread_mutex_lock(&mu);
 	if (fail_call[0] && strcmp(fail_call, call) == 0) {
-		r = fail_code;
-		fail_call[0] = 0;
+		if (fail_skip > 0) {
+			fail_skip--;
+		} else {
+			r = fail_code;
+			fail_call[0] = 0;
+		}
 	}
 	pthread_mutex_unlock(&mu);
 	return r;
@@ -95,10 +99,12 @@ void fake_log_reset(void) {
 	ntids = 0;
 	pthread_mutex_unlock(&mu);
 }
-void fake_fail(const char *call, int code) {
+/* fake_fail makes the (skip+1)-th next call of call return code */
+void fake_fail(const char *call, int code, int skip) {
 	pthread_mutex_lock(&mu);
 	snprintf(fail_call, sizeof fail_call, "%s", call);
 	fail_code = code;
+	fail_skip = skip;
 	pthread_mutex_unlock(&mu);
 }
 int fake_distinct_tids(void) { return ntids; }

@@ -162,14 +162,20 @@ static int nondeterministic;
 /* fake_cudnn_nondeterministic(1) makes every algorithm non-deterministic */
 void fake_cudnn_nondeterministic(int on) { nondeterministic = on; }
 
+static int math_override = -1;
+/* fake_cudnn_math(m) makes every algorithm report math type m (-1: the
+ * descriptor's) */
+void fake_cudnn_math(int m) { math_override = m; }
+
 /* two algorithms: 1 (non-deterministic) and 2 (deterministic) */
 static int algos(conv *c, int req, int *got, perf *p, const char *what) {
 	logf_("%s requested=%d sizeof(perf)=%zu", what, req, sizeof(perf));
 	if (req < 2)
 		return BAD_PARAM;
 	memset(p, 0, 2 * sizeof *p);
-	p[0] = (perf){1, 0, 0.1f, 128, 0, c->math, {0}};
-	p[1] = (perf){2, 0, 0.2f, 256, !nondeterministic, c->math, {0}};
+	int m = math_override >= 0 ? math_override : c->math;
+	p[0] = (perf){1, 0, 0.1f, 128, 0, m, {0}};
+	p[1] = (perf){2, 0, 0.2f, 256, !nondeterministic, m, {0}};
 	*got = 2;
 	return OK;
 }
