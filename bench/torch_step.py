@@ -2,17 +2,24 @@
 """Training-step time of the bench networks in PyTorch, for comparison with
 `nas bench` on the same machine.
 
-Builds bench-dw or bench-fused (see `nas describe bench-dw`) from the same
-block strings (PyTorch's NCHW layout), TF "same" padding, BatchNorm
-(eps 1e-3), SiLU, squeeze-excite, dropout 0.2; times forward + backward +
-RMSprop(lr 1e-3, alpha 0.9, eps 1e-3, momentum 0.9) steps on random data and
-prints one JSON line.
+Builds bench-dw, bench-fused or efficientnetv2-b0 (see `nas describe
+bench-dw`) from the same block strings (PyTorch's NCHW layout), TF "same"
+padding, BatchNorm (eps 1e-3), SiLU, squeeze-excite, dropout 0.2; times
+forward + backward + RMSprop(lr 1e-3, alpha 0.9, eps 1e-3, momentum 0.9)
+steps on random data and prints one JSON line.
 
     apt-get install -y python3-torch
     T='glibc.malloc.mmap_threshold=2147483647:glibc.malloc.trim_threshold=2147483647'
     env GLIBC_TUNABLES=$T /usr/bin/python3 bench/torch_step.py --variant dw --threads 2
 
 Use Debian's /usr/bin/python3 (it is the one that sees python3-torch).
+
+On a GPU (--device cuda): cuDNN with benchmark mode (the fastest algorithm
+per shape), full FP32 unless --tf32 (which allows TF32 in cuBLAS and
+cuDNN), each step timed between torch.cuda.synchronize() calls;
+--channels-last uses NHWC memory (our layout). For example
+
+    python3 bench/torch_step.py --device cuda --variant efficientnetv2-b0 --size 224 --channels 3 --classes 1000 --batch 64
 """
 import argparse, json, math, statistics, time
 import torch
@@ -24,7 +31,13 @@ BLOCKS = {
            "r2_k3_s2_e4_i32_o48_se0.25", "r2_k3_s1_e6_i48_o64_se0.25"],
     "fused": ["r1_k3_s1_e1_i16_o16_c1", "r2_k3_s2_e4_i16_o32_c1",
               "r2_k3_s2_e4_i32_o48_se0.25_c1", "r2_k3_s1_e6_i48_o64_se0.25_c1"],
+    # searchspace/reference.go, from google/automl's effnetv2_configs.py
+    "efficientnetv2-b0": ["r1_k3_s1_e1_i32_o16_c1", "r2_k3_s2_e4_i16_o32_c1", "r2_k3_s2_e4_i32_o48_c1",
+                          "r3_k3_s2_e4_i48_o96_se0.25", "r5_k3_s1_e6_i96_o112_se0.25",
+                          "r8_k3_s2_e6_i112_o192_se0.25"],
 }
+# stem channels and stride, head channels
+GLOBAL = {"dw": (16, 1, 256), "fused": (16, 1, 256), "efficientnetv2-b0": (32, 2, 1280)}
 
 
 def parse(s):
@@ -83,8 +96,9 @@ class Block(nn.Module):
         return y + x if self.res else y
 
 
-def build(variant, cin, classes=10, stem=16, head=256):
-    layers = [Same(cin, stem, 3, 1, bias=False), bn(stem), nn.SiLU()]
+def build(variant, cin, classes=10):
+    stem, stride, head = GLOBAL[variant]
+    layers = [Same(cin, stem, 3, stride, bias=False), bn(stem), nn.SiLU()]
     last = stem
     for b in map(parse, BLOCKS[variant]):
         for r in range(b["r"]):
@@ -101,32 +115,51 @@ def main():
     ap.add_argument("--variant", default="dw", choices=sorted(BLOCKS))
     ap.add_argument("--channels", type=int, default=1)
     ap.add_argument("--size", type=int, default=28)
+    ap.add_argument("--classes", type=int, default=10)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    ap.add_argument("--tf32", action="store_true", help="on a GPU, allow TF32 in cuBLAS and cuDNN")
+    ap.add_argument("--channels-last", action="store_true", help="NHWC memory format")
     a = ap.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(a.threads)
-    net = build(a.variant, a.channels)
+    dev = torch.device(a.device)
+    gpu = dev.type == "cuda"
+    if gpu:
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = a.tf32
+        torch.backends.cudnn.allow_tf32 = a.tf32
+    fmt = torch.channels_last if a.channels_last else torch.contiguous_format
+    net = build(a.variant, a.channels, a.classes).to(dev, memory_format=fmt)
     opt = torch.optim.RMSprop(net.parameters(), lr=1e-3, alpha=0.9, eps=1e-3, momentum=0.9)
-    x = torch.randn(a.batch, a.channels, a.size, a.size)
-    y = torch.randint(0, 10, (a.batch,))
+    x = torch.randn(a.batch, a.channels, a.size, a.size).to(dev, memory_format=fmt)
+    y = torch.randint(0, a.classes, (a.batch,)).to(dev)
+    sync = torch.cuda.synchronize if gpu else (lambda: None)
     times = []
     for i in range(a.warmup + a.steps):
+        sync()
         t = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         F.cross_entropy(net(x), y).backward()
         opt.step()
+        sync()
         if i >= a.warmup:
             times.append(time.perf_counter() - t)
     times.sort()
     q = lambda p: times[min(len(times) - 1, int(p * (len(times) - 1) + 0.5))]
-    print(json.dumps({"framework": "pytorch " + torch.__version__, "variant": a.variant,
-                      "input": [a.channels, a.size, a.size], "batch": a.batch, "threads": a.threads,
-                      "params": sum(p.numel() for p in net.parameters()),
-                      "median_ms": 1e3 * statistics.median(times), "p10_ms": 1e3 * q(0.1),
-                      "p90_ms": 1e3 * q(0.9), "steps": len(times)}))
+    out = {"framework": "pytorch " + torch.__version__, "variant": a.variant,
+           "input": [a.channels, a.size, a.size], "classes": a.classes, "batch": a.batch, "threads": a.threads,
+           "device": a.device, "params": sum(p.numel() for p in net.parameters()),
+           "median_ms": 1e3 * statistics.median(times), "p10_ms": 1e3 * q(0.1),
+           "p90_ms": 1e3 * q(0.9), "steps": len(times)}
+    if gpu:
+        out.update({"gpu": torch.cuda.get_device_name(dev), "cuda": torch.version.cuda,
+                    "cudnn": torch.backends.cudnn.version(), "tf32": a.tf32, "channels_last": a.channels_last,
+                    "images_per_s": a.batch / statistics.median(times)})
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

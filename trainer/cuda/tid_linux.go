@@ -1,0 +1,5 @@
+package cuda
+
+import "syscall"
+
+func gettidImpl() int { return syscall.Gettid() }
