@@ -1,0 +1,122 @@
+package remote
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Tasks go out and results come back: each trial reaches a worker with its
+// seed, architecture and evaluator settings, each result names its worker
+// and host, trials longer than the lease run once (heartbeats), and an
+// architecture that does not decode, an evaluator error and an evaluator
+// panic each become a failed result, not a lost trial.
+func TestRoundTrip(t *testing.T) {
+	s := newServer(t, false)
+	topo := Topology{AckWait: 400 * time.Millisecond}
+	c := newCoordinator(t, connectIn(t, s, "coordinator"), "round-trip", topo)
+	var gotEvaluator json.RawMessage
+	eval := func(name string) EvalFunc {
+		inner := sleepEval(name, 700*time.Millisecond) // longer than the lease
+		return func(ctx context.Context, tk Task) (json.RawMessage, error) {
+			switch tk.Trial {
+			case 5:
+				return nil, errors.New("loss is NaN at step 3")
+			case 6:
+				panic("index out of range")
+			case 1:
+				gotEvaluator = tk.Evaluator
+			}
+			return inner(ctx, tk)
+		}
+	}
+	for _, name := range []string{"w1", "w2", "w3"} {
+		goWorker(t, connectIn(t, s, name), eval(name), WorkerOptions{Name: name, Host: "fp-" + name})
+	}
+	for i := 1; i <= 6; i++ {
+		c.Submit(task(i))
+	}
+	bad := task(7)
+	bad.Arch.Stages = nil // encodes, but does not decode
+	c.Submit(bad)
+
+	l := newLedger()
+	l.collect(t, c, 7, 20*time.Second)
+	l.drain(t, c, topo.AckWait*2)
+	for i := 1; i <= 7; i++ {
+		r, _ := l.get(i)
+		if r.Delivery != 1 || l.dups[i] != 0 {
+			t.Errorf("trial %d: delivery %d, %d duplicates: want 1 and 0 (heartbeats keep the lease)", i, r.Delivery, l.dups[i])
+		}
+		if r.Search != "round-trip" || r.Attempt != 1 || r.Worker == "" || r.Host != "fp-"+r.Worker ||
+			r.Started.IsZero() || r.Finished.Before(r.Started) {
+			t.Errorf("trial %d: result %+v", i, r)
+		}
+		switch i {
+		case 5:
+			if r.Error != "loss is NaN at step 3" || r.Err() == nil {
+				t.Errorf("trial 5: error %q", r.Error)
+			}
+		case 6:
+			if !strings.Contains(r.Error, "evaluator panic: index out of range") {
+				t.Errorf("trial 6: error %q", r.Error)
+			}
+		case 7:
+			if !strings.HasPrefix(r.Error, "architecture: ") {
+				t.Errorf("trial 7: error %q", r.Error)
+			}
+		default:
+			var m measurement
+			if err := json.Unmarshal(r.Measurement, &m); err != nil || r.Err() != nil {
+				t.Fatalf("trial %d: measurement %s, error %q", i, r.Measurement, r.Error)
+			}
+			if m.Trial != i || m.Seed != uint64(1000+i) || m.Arch != "test-arch" || m.Worker != r.Worker {
+				t.Errorf("trial %d: the worker saw %+v", i, m)
+			}
+			if r.Finished.Sub(r.Started) < 700*time.Millisecond {
+				t.Errorf("trial %d took %v", i, r.Finished.Sub(r.Started))
+			}
+		}
+	}
+	if string(gotEvaluator) != `{"name":"test"}` {
+		t.Errorf("evaluator settings arrived as %s", gotEvaluator)
+	}
+	workers := map[string]bool{}
+	for _, r := range l.first {
+		workers[r.Worker] = true
+	}
+	if len(workers) < 2 {
+		t.Errorf("all trials ran on %v: want them spread over the idle workers", workers)
+	}
+	assertQueuesEmpty(t, s)
+}
+
+// assertQueuesEmpty checks that no trial and no result is left behind.
+func assertQueuesEmpty(t *testing.T, s *Server) {
+	t.Helper()
+	js := jsFor(t, s)
+	for _, name := range []string{trialsStream, resultsStream} {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			st, err := js.Stream(context.Background(), name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := st.Info(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.State.Msgs == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("stream %s still holds %d messages", name, info.State.Msgs)
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
