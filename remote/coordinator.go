@@ -96,7 +96,10 @@ func NewCoordinator(ctx context.Context, nc *nats.Conn, search string, o Coordin
 	c.wg.Add(4)
 	go func() { defer c.wg.Done(); c.dispatch() }()
 	go func() { defer c.wg.Done(); c.consume(results, c.handleResult) }()
-	go func() { defer c.wg.Done(); c.consume(advisories, func(m jetstream.Msg) { c.handleAdvisory(trials, m) }) }()
+	go func() {
+		defer c.wg.Done()
+		c.consume(advisories, func(m jetstream.Msg) { c.handleAdvisory(trials, m) })
+	}()
 	go func() {
 		defer c.wg.Done()
 		defer nc.RemoveStatusListener(closed)

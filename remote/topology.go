@@ -108,7 +108,7 @@ func ensureTopology(ctx context.Context, js jetstream.JetStream, search string, 
 		{resultsStream, jetstream.ConsumerConfig{Durable: "results-" + tok, FilterSubject: resultsPrefix + tok,
 			AckPolicy: jetstream.AckExplicitPolicy, AckWait: t.ResultAckWait, MaxDeliver: -1,
 			MaxAckPending: maxPending,
-			Description: "effnas coordinator of search " + tok}},
+			Description:   "effnas coordinator of search " + tok}},
 		// Each search's coordinator reads every advisory and keeps those of
 		// its own trials; it starts at the advisories that follow its
 		// creation.
