@@ -124,8 +124,8 @@ func redactURLs(urls string) string {
 			parts[i] = p
 			continue
 		}
-		u.User = url.User("***")
-		parts[i] = u.String()
+		u.User = nil
+		parts[i] = strings.Replace(u.String(), "://", "://***@", 1)
 	}
 	return strings.Join(parts, ",")
 }

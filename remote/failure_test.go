@@ -51,7 +51,7 @@ func TestWorkerKilledMidTrial(t *testing.T) {
 
 	l := newLedger()
 	l.collect(t, c, 9, 20*time.Second)
-	l.drain(t, c, 2*topo.AckWait)
+	l.drain(t, c, topo.AckWait)
 	for i := 1; i <= 9; i++ {
 		r, _ := l.get(i)
 		if l.dups[i] != 0 || r.Err() != nil {
@@ -221,7 +221,7 @@ func TestLateDuplicateResult(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	goWorker(t, connectIn(t, s, "w2"), sleepEval("w2", 1500*time.Millisecond), WorkerOptions{Name: "w2"})
+	goWorker(t, connectIn(t, s, "w2"), sleepEval("w2", 200*time.Millisecond), WorkerOptions{Name: "w2"})
 	l := newLedger()
 	l.collect(t, c, 1, 15*time.Second)
 	if r, _ := l.get(1); r.Worker != "w2" || r.Delivery != 2 {
@@ -234,6 +234,9 @@ func TestLateDuplicateResult(t *testing.T) {
 	l.drain(t, c, 500*time.Millisecond)
 	if l.dups[1] != 0 {
 		t.Errorf("the server let %d duplicates through", l.dups[1])
+	}
+	if err := p.cmd.Process.Kill(); err != nil { // trial 2 goes to w2
+		t.Fatal(err)
 	}
 
 	// Past the duplicate window: the same result under another id.

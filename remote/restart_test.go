@@ -185,7 +185,7 @@ func TestResultRedeliveredUntilAcked(t *testing.T) {
 		t.Fatal("the unacknowledged result was not delivered again")
 	}
 	l := newLedger()
-	l.drain(t, second, time.Second)
+	l.drain(t, second, 500*time.Millisecond)
 	if len(l.first) != 0 {
 		t.Errorf("more results after the ack: %v", l.first)
 	}

@@ -120,3 +120,34 @@ func assertQueuesEmpty(t *testing.T, s *Server) {
 		}
 	}
 }
+
+// Two searches on one server share the workers but never each other's
+// results, also when a name is not a plain subject token.
+func TestTwoSearchesOneServer(t *testing.T) {
+	s := newServer(t, false)
+	names := []string{"alpha", "beta.v2 with spaces/and*wildcards>"}
+	var cs []*Coordinator
+	for _, n := range names {
+		cs = append(cs, newCoordinator(t, connectIn(t, s, n), n, Topology{}))
+	}
+	goWorker(t, connectIn(t, s, "w1"), sleepEval("w1", 10*time.Millisecond), WorkerOptions{Name: "w1"})
+	for i, c := range cs {
+		for trial := 1; trial <= 3; trial++ {
+			tk := task(trial)
+			tk.Seed = uint64(100*i + trial)
+			c.Submit(tk)
+		}
+	}
+	for i, c := range cs {
+		l := newLedger()
+		l.collect(t, c, 3, 10*time.Second)
+		l.drain(t, c, 200*time.Millisecond)
+		for trial := 1; trial <= 3; trial++ {
+			r, _ := l.get(trial)
+			var m measurement
+			if err := json.Unmarshal(r.Measurement, &m); err != nil || r.Search != names[i] || m.Seed != uint64(100*i+trial) || l.dups[trial] != 0 {
+				t.Errorf("search %q trial %d: result of search %q, seed %d, %d duplicates", names[i], trial, r.Search, m.Seed, l.dups[trial])
+			}
+		}
+	}
+}

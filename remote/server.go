@@ -94,12 +94,15 @@ func StartServer(o ServerOptions) (*Server, error) {
 	log := &serverLog{logf: o.Logf}
 	ns.SetLoggerV2(log, false, false, false)
 	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		ns.Shutdown()
-		if msg := log.fatal(); msg != "" {
+	for deadline := time.Now().Add(10 * time.Second); !ns.ReadyForConnections(50 * time.Millisecond); {
+		if msg := log.fatal(); msg != "" { // a port in use, an unusable store
+			ns.Shutdown()
 			return nil, fmt.Errorf("embedded server on %q: %s", o.Listen, msg)
 		}
-		return nil, fmt.Errorf("embedded server on %q did not start within 10s", o.Listen)
+		if time.Now().After(deadline) {
+			ns.Shutdown()
+			return nil, fmt.Errorf("embedded server on %q did not start within 10s", o.Listen)
+		}
 	}
 	if !ns.JetStreamEnabled() {
 		ns.Shutdown()

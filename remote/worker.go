@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -70,6 +71,7 @@ func Work(ctx context.Context, nc *nats.Conn, eval EvalFunc, o WorkerOptions) er
 		return err
 	}
 	w := &worker{nc: nc, js: js, eval: eval, o: o}
+	defer w.acks.Wait()
 	for {
 		cons, err := w.waitConsumer(ctx)
 		if err != nil {
@@ -88,10 +90,12 @@ func Work(ctx context.Context, nc *nats.Conn, eval EvalFunc, o WorkerOptions) er
 }
 
 type worker struct {
-	nc   *nats.Conn
-	js   jetstream.JetStream
-	eval EvalFunc
-	o    WorkerOptions
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	eval   EvalFunc
+	o      WorkerOptions
+	infoAt time.Time      // when the consumer's settings were last read
+	acks   sync.WaitGroup // acks still waiting for the server
 }
 
 // closedErr says why the connection is closed, or nil while it is open.
@@ -203,16 +207,16 @@ func (w *worker) run(ctx context.Context, cons jetstream.Consumer, m jetstream.M
 		_ = m.TermWithReason(err.Error())
 		return nil
 	}
-	ackWait := cons.CachedInfo().Config.AckWait
-	ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	if info, err := cons.Info(ictx); err == nil {
-		ackWait = info.Config.AckWait // the coordinator may have changed it
-	}
-	cancel()
+	ackWait := w.ackWait(ctx, cons)
 
 	// The lease is renewed while the trial runs, publishes and acks.
 	hb, stopHB := context.WithCancel(context.Background())
-	defer stopHB()
+	acking := false
+	defer func() {
+		if !acking {
+			stopHB()
+		}
+	}()
 	go heartbeat(hb, m, ackWait/4)
 
 	r := Result{Version: WireVersion, Search: t.Search, Trial: t.Trial, Attempt: t.Attempt,
@@ -241,13 +245,35 @@ func (w *worker) run(ctx context.Context, cons jetstream.Consumer, m jetstream.M
 	if !w.publish(ctx, r, ackWait) {
 		return w.closedErr()
 	}
-	w.ack(m, t, ackWait)
+	// The server confirms an ack once the trial is off its synced store,
+	// milliseconds that would add to every trial if the worker waited
+	// before asking for the next one: the ack completes on its own.
+	acking = true
+	w.acks.Add(1)
+	go func() {
+		defer w.acks.Done()
+		defer stopHB()
+		w.ack(m, t, ackWait)
+	}()
 	if evalErr != nil {
 		w.o.Logf("worker %s: trial %d failed after %v: %v", w.o.Name, t.Trial, r.Finished.Sub(r.Started).Round(time.Millisecond), evalErr)
 	} else {
 		w.o.Logf("worker %s: trial %d done in %v", w.o.Name, t.Trial, r.Finished.Sub(r.Started).Round(time.Millisecond))
 	}
 	return nil
+}
+
+// ackWait is the lease of the trials, read from the server at most once a
+// minute: a coordinator may change it.
+func (w *worker) ackWait(ctx context.Context, cons jetstream.Consumer) time.Duration {
+	if time.Since(w.infoAt) > time.Minute {
+		ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if _, err := cons.Info(ictx); err == nil {
+			w.infoAt = time.Now()
+		}
+		cancel()
+	}
+	return cons.CachedInfo().Config.AckWait
 }
 
 func heartbeat(ctx context.Context, m jetstream.Msg, every time.Duration) {
