@@ -151,3 +151,26 @@ func TestTwoSearchesOneServer(t *testing.T) {
 		}
 	}
 }
+
+// A coordinator whose connection is closed for good says so on Done and
+// Err; Close is quiet.
+func TestCoordinatorDone(t *testing.T) {
+	s := newServer(t, false)
+	nc := connectIn(t, s, "coordinator")
+	c := newCoordinator(t, nc, "done", Topology{})
+	nc.Close()
+	select {
+	case <-c.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Done not closed after the connection closed")
+	}
+	if err := c.Err(); err == nil || !strings.HasPrefix(err.Error(), "coordinator: lost the queue server for good: ") {
+		t.Errorf("Err() = %v", err)
+	}
+	c2 := newCoordinator(t, connectIn(t, s, "coordinator2"), "done2", Topology{})
+	c2.Close()
+	<-c2.Done()
+	if err := c2.Err(); err != nil {
+		t.Errorf("Err() after Close = %v", err)
+	}
+}

@@ -273,7 +273,10 @@ func (w *worker) ackWait(ctx context.Context, cons jetstream.Consumer) time.Dura
 		}
 		cancel()
 	}
-	return cons.CachedInfo().Config.AckWait
+	if d := cons.CachedInfo().Config.AckWait; d > 0 {
+		return d
+	}
+	return 30 * time.Second // the server's default
 }
 
 func heartbeat(ctx context.Context, m jetstream.Msg, every time.Duration) {
