@@ -226,7 +226,7 @@ func (c *Coordinator) publish(t Task) error {
 	m.Header.Set(headerTrial, strconv.Itoa(t.Trial))
 	m.Header.Set(headerAttempt, strconv.Itoa(t.Attempt))
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-		ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
+		ctx, cancel := context.WithTimeout(c.ctx, publishTimeout)
 		ack, err := c.js.PublishMsg(ctx, m, jetstream.WithExpectStream(trialsStream))
 		cancel()
 		if err == nil {

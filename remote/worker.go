@@ -354,9 +354,12 @@ func (w *worker) publish(ctx context.Context, r Result, ackWait time.Duration) b
 	msg := nats.NewMsg(resultsPrefix + token(r.Search))
 	msg.Data = data
 	msg.Header.Set(jetstream.MsgIDHeader, resultMsgID(r.Search, r.Trial, r.Attempt))
-	var deadline time.Time
+	// Once ctx is cancelled, the attempts stop one lease later.
+	giveUp, stop := context.WithCancel(context.Background())
+	defer stop()
+	defer context.AfterFunc(ctx, func() { time.AfterFunc(ackWait, stop) })()
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-		pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		pctx, cancel := context.WithTimeout(giveUp, publishTimeout)
 		ack, err := w.js.PublishMsg(pctx, msg, jetstream.WithExpectStream(resultsStream))
 		cancel()
 		if err == nil {
@@ -369,15 +372,12 @@ func (w *worker) publish(ctx context.Context, r Result, ackWait time.Duration) b
 		if w.nc.IsClosed() {
 			return false
 		}
-		if ctx.Err() != nil && deadline.IsZero() {
-			deadline = time.Now().Add(ackWait)
-		}
-		if !deadline.IsZero() && time.Now().After(deadline) {
+		if giveUp.Err() != nil {
 			w.o.Logf("worker %s: giving up sending the result of trial %d: %v", w.o.Name, r.Trial, err)
 			return false
 		}
 		w.o.Logf("worker %s: sending the result of trial %d: %v; retrying in %v", w.o.Name, r.Trial, err, wait)
-		time.Sleep(wait)
+		sleep(giveUp, wait)
 	}
 }
 
@@ -387,7 +387,7 @@ func (w *worker) publish(ctx context.Context, r Result, ackWait time.Duration) b
 func (w *worker) ack(m jetstream.Msg, t Task, ackWait time.Duration) {
 	deadline := time.Now().Add(ackWait)
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-		actx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		actx, cancel := context.WithTimeout(context.Background(), min(publishTimeout, time.Until(deadline)))
 		err := m.DoubleAck(actx)
 		cancel()
 		if err == nil || w.nc.IsClosed() {
@@ -397,6 +397,6 @@ func (w *worker) ack(m jetstream.Msg, t Task, ackWait time.Duration) {
 			w.o.Logf("worker %s: acknowledging trial %d: %v; giving up (it may run again; its result is kept once)", w.o.Name, t.Trial, err)
 			return
 		}
-		time.Sleep(wait)
+		time.Sleep(min(wait, time.Until(deadline)))
 	}
 }
