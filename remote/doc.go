@@ -22,11 +22,19 @@
 //	TRIALS            trials.<search>    work queue, file, 1h duplicate window
 //	  workers         durable pull consumer of every worker: explicit ack,
 //	                  AckWait (lease, 60s), MaxDeliver (3), up to 4096 out
-//	RESULTS           results.<search>   work queue, file, 1h duplicate window
-//	  results-<search> durable pull consumer of that search's coordinator
+//	RESULTS           results.<search>   file, kept 7 days, 1h duplicate window
+//	  results-<search> durable pull consumer of that search's coordinator,
+//	                  starting at its creation
 //	TRIAL_ADVISORIES  the server's MAX_DELIVERIES and MSG_TERMINATED
 //	                  advisories about TRIALS/workers, kept 7 days
 //	  advisories-<search> durable consumer of that search's coordinator
+//
+// RESULTS keeps acknowledged results rather than deleting them (a work
+// queue): a queue that empties at every result replaces its block file each
+// time, a synced file creation and deletion per trial that the coordinator
+// pays in its busiest moment (measured with strace on the simulated
+// search: 5.2 to 4.2 fsyncs, 2.4 to 1.3 file creations per trial). Kept
+// results also show what workers sent.
 //
 // <search> is the search name when it is a plain token ([A-Za-z0-9_-],
 // up to 64 characters), otherwise "~" and a hash of it. Each coordinator on
@@ -97,7 +105,8 @@
 //   - The coordinator dies or restarts: trials, results and the consumers'
 //     positions stay on the server (with the embedded server: in its
 //     directory, every write synced before it is acknowledged). Workers
-//     keep training and reconnect by themselves; results wait in RESULTS.
+//     keep training and reconnect by themselves; results wait in RESULTS
+//     past the consumer's acknowledged position.
 //     AckWait must stay far above a restart plus reconnection (60s against
 //     seconds), or trials running through the restart are run again.
 //   - The server is unreachable: the coordinator keeps retrying its

@@ -193,19 +193,6 @@ func TestResultRedeliveredUntilAcked(t *testing.T) {
 		t.Errorf("trial ran %d times: the resubmission should have been a duplicate", n)
 	}
 	assertQueuesEmpty(t, s)
-	// The consumer state survives: nothing is pending for this search.
-	js := jsFor(t, s)
-	cons, err := js.Consumer(context.Background(), resultsStream, "results-replay")
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := cons.Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.NumAckPending != 0 || info.NumPending != 0 {
-		t.Errorf("results consumer: %d unacknowledged, %d pending", info.NumAckPending, info.NumPending)
-	}
 }
 
 func jsFor(t *testing.T, s *Server) jetstream.JetStream {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -94,30 +95,55 @@ func TestRoundTrip(t *testing.T) {
 	assertQueuesEmpty(t, s)
 }
 
-// assertQueuesEmpty checks that no trial and no result is left behind.
+// assertQueuesEmpty checks that no trial is left in the queue and no
+// result waits for its coordinator.
 func assertQueuesEmpty(t *testing.T, s *Server) {
 	t.Helper()
 	js := jsFor(t, s)
-	for _, name := range []string{trialsStream, resultsStream} {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			st, err := js.Stream(context.Background(), name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			info, err := st.Info(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if info.State.Msgs == 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("stream %s still holds %d messages", name, info.State.Msgs)
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
+	ctx := context.Background()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var left []string
+		st, err := js.Stream(ctx, trialsStream)
+		if err != nil {
+			t.Fatal(err)
 		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.State.Msgs != 0 {
+			left = append(left, fmt.Sprintf("%d trials", info.State.Msgs))
+		}
+		rs, err := js.Stream(ctx, resultsStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for names := rs.ConsumerNames(ctx); ; {
+			name, ok := <-names.Name()
+			if !ok {
+				break
+			}
+			cons, err := rs.Consumer(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ci, err := cons.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ci.NumPending+uint64(ci.NumAckPending) != 0 {
+				left = append(left, fmt.Sprintf("%s: %d results pending, %d unacknowledged", name, ci.NumPending, ci.NumAckPending))
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("left behind: %v", left)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -172,5 +198,29 @@ func TestCoordinatorDone(t *testing.T) {
 	<-c2.Done()
 	if err := c2.Err(); err != nil {
 		t.Errorf("Err() after Close = %v", err)
+	}
+}
+
+// Results kept from before a search's coordinator first started (an older
+// search of the same name) are not delivered to it.
+func TestOldResultsNotDelivered(t *testing.T) {
+	s := newServer(t, false)
+	js := jsFor(t, s)
+	// The streams exist (another search made them); a result of an old
+	// search named "again" is kept.
+	newCoordinator(t, connectIn(t, s, "other"), "other", Topology{})
+	old, _ := json.Marshal(Result{Version: WireVersion, Search: "again", Trial: 1, Attempt: 1, Delivery: 1,
+		Worker: "old", Measurement: json.RawMessage(`{}`), Finished: time.Now()})
+	if _, err := js.Publish(context.Background(), resultsPrefix+"again", old); err != nil {
+		t.Fatal(err)
+	}
+	c := newCoordinator(t, connectIn(t, s, "again"), "again", Topology{})
+	goWorker(t, connectIn(t, s, "w1"), sleepEval("w1", 0), WorkerOptions{Name: "w1"})
+	c.Submit(task(1))
+	l := newLedger()
+	l.collect(t, c, 1, 10*time.Second)
+	l.drain(t, c, 300*time.Millisecond)
+	if r, _ := l.get(1); r.Worker != "w1" || l.dups[1] != 0 {
+		t.Errorf("trial 1: worker %s, %d duplicates: the old result was delivered", r.Worker, l.dups[1])
 	}
 }

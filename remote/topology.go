@@ -72,8 +72,9 @@ const (
 	// is tried again under the same id. A message sent while the server
 	// restarts may get no answer at all; the retry finds it stored.
 	publishTimeout = 2 * time.Second
-	// advisoryAge keeps captured advisories for a coordinator that is down.
-	advisoryAge = 7 * 24 * time.Hour
+	// keepAge keeps results and captured advisories for a coordinator
+	// that is down.
+	keepAge = 7 * 24 * time.Hour
 )
 
 // ensureTopology creates the streams and consumers, or updates them to the
@@ -85,14 +86,17 @@ func ensureTopology(ctx context.Context, js jetstream.JetStream, search string, 
 			Storage: jetstream.FileStorage, Discard: jetstream.DiscardNew, Duplicates: duplicateWindow,
 			MaxMsgSize: maxMsgSize, Replicas: t.Replicas,
 			Description: "effnas: trials waiting for a worker"},
-		{Name: resultsStream, Subjects: []string{resultsPrefix + ">"}, Retention: jetstream.WorkQueuePolicy,
-			Storage: jetstream.FileStorage, Discard: jetstream.DiscardNew, Duplicates: duplicateWindow,
+		// Results are kept, not removed when acknowledged: a work queue that
+		// empties at every result rewrites its block file each time, one
+		// more synced file creation and deletion per trial.
+		{Name: resultsStream, Subjects: []string{resultsPrefix + ">"}, Retention: jetstream.LimitsPolicy,
+			MaxAge: keepAge, Storage: jetstream.FileStorage, Duplicates: duplicateWindow,
 			MaxMsgSize: maxMsgSize, Replicas: t.Replicas,
-			Description: "effnas: results waiting for their coordinator"},
+			Description: "effnas: results of the workers"},
 		// The server publishes advisories only to whoever listens at that
 		// moment; the stream keeps them for a coordinator that is down.
 		{Name: advisoriesStream, Subjects: []string{advisoryMaxDeliv, advisoryTerminate},
-			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage, MaxAge: advisoryAge,
+			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage, MaxAge: keepAge,
 			Replicas: t.Replicas, Description: "effnas: trials given up by the server"},
 	}
 	for _, sc := range streams {
@@ -109,13 +113,15 @@ func ensureTopology(ctx context.Context, js jetstream.JetStream, search string, 
 			AckPolicy: jetstream.AckExplicitPolicy, AckWait: t.AckWait, MaxDeliver: t.MaxDeliver,
 			MaxAckPending: maxPending, MaxWaiting: maxPending,
 			Description: "effnas workers"}},
+		// A search's consumers start at their creation, before its first
+		// task: results and advisories kept from an older search of the
+		// same name are not its own.
 		{resultsStream, jetstream.ConsumerConfig{Durable: "results-" + tok, FilterSubject: resultsPrefix + tok,
-			AckPolicy: jetstream.AckExplicitPolicy, AckWait: t.ResultAckWait, MaxDeliver: -1,
+			DeliverPolicy: jetstream.DeliverNewPolicy, AckPolicy: jetstream.AckExplicitPolicy, AckWait: t.ResultAckWait, MaxDeliver: -1,
 			MaxAckPending: maxPending,
 			Description:   "effnas coordinator of search " + tok}},
 		// Each search's coordinator reads every advisory and keeps those of
-		// its own trials; it starts at the advisories that follow its
-		// creation.
+		// its own trials.
 		{advisoriesStream, jetstream.ConsumerConfig{Durable: "advisories-" + tok,
 			DeliverPolicy: jetstream.DeliverNewPolicy, AckPolicy: jetstream.AckExplicitPolicy,
 			AckWait: t.ResultAckWait, MaxDeliver: -1, MaxAckPending: maxPending,
