@@ -36,6 +36,9 @@ type simReport struct {
 	// the mean time a worker waited between two trials (result sent to
 	// next trial received).
 	firstStart, gap time.Duration
+	// back is the mean time from a worker's end of a trial to its result
+	// in the caller's hands; out from Submit to a worker's start.
+	back, out time.Duration
 }
 
 func (r simReport) overhead() float64 { return float64(r.wall-r.ide) / float64(r.ide) }
@@ -44,7 +47,8 @@ func (r simReport) String() string {
 	return fmt.Sprintf("%d trials, %d workers, %d in flight, %v each: %.3fs against an ideal %.3fs (%d waves): overhead %+.2f%% (%.1f ms per trial cycle), %d redeliveries",
 		r.trials, r.workers, r.workers+r.queue, r.delay, r.wall.Seconds(), r.ide.Seconds(), (r.trials+r.workers-1)/r.workers,
 		100*r.overhead(), float64(r.wall-r.ide)/float64(time.Millisecond)/float64((r.trials+r.workers-1)/r.workers), r.redelivered) +
-		fmt.Sprintf("; first wave started within %v, workers waited %v between trials on average", r.firstStart.Round(time.Millisecond), r.gap.Round(10*time.Microsecond))
+		fmt.Sprintf("; first wave started within %v, workers waited %v between trials on average (result to caller %v, Submit to worker %v)",
+			r.firstStart.Round(time.Millisecond), r.gap.Round(10*time.Microsecond), r.back.Round(10*time.Microsecond), r.out.Round(10*time.Microsecond))
 }
 
 func simulate(tb testing.TB, trials, workers, queue int, delay time.Duration) simReport {
@@ -107,11 +111,13 @@ func simulate(tb testing.TB, trials, workers, queue int, delay time.Duration) si
 	rep := simReport{trials: trials, workers: workers, queue: queue, delay: delay,
 		ide: time.Duration((trials+workers-1)/workers) * delay}
 	done := make([]bool, trials+1)
+	submitted := make([]time.Time, trials+1)
+	submit := func(n int) { submitted[n] = time.Now(); c.Submit(task(n)) }
 	byWorker := map[string][]Result{}
 	start := time.Now()
 	next := 1
 	for ; next <= min(workers+queue, trials); next++ {
-		c.Submit(task(next))
+		submit(next)
 	}
 	for n := 0; n < trials; {
 		var r Result
@@ -124,6 +130,8 @@ func simulate(tb testing.TB, trials, workers, queue int, delay time.Duration) si
 			tb.Fatalf("trial %d: %v", r.Trial, r.Err())
 		}
 		if !done[r.Trial] {
+			rep.back += time.Since(r.Finished)
+			rep.out += r.Started.Sub(submitted[r.Trial])
 			done[r.Trial] = true
 			n++
 			if _, err := fmt.Fprintf(ledger, "%d %s %d\n", r.Trial, r.Worker, r.Delivery); err != nil {
@@ -137,7 +145,7 @@ func simulate(tb testing.TB, trials, workers, queue int, delay time.Duration) si
 				rep.redelivered++
 			}
 			if next <= trials {
-				c.Submit(task(next))
+				submit(next)
 				next++
 			}
 		}
@@ -146,6 +154,8 @@ func simulate(tb testing.TB, trials, workers, queue int, delay time.Duration) si
 		}
 	}
 	rep.wall = time.Since(start)
+	rep.back /= time.Duration(trials)
+	rep.out /= time.Duration(trials)
 	var gaps time.Duration
 	n := 0
 	for _, rs := range byWorker {
