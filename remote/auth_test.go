@@ -1,17 +1,22 @@
 package remote
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
+	"errors"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -279,6 +284,69 @@ func TestRedactURLs(t *testing.T) {
 	} {
 		if got := redactURLs(in); got != want {
 			t.Errorf("redactURLs(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// workerPermissions is all a worker may publish and subscribe to (the
+// README lists them for servers that give each worker its own user).
+var workerPermissions = &server.Permissions{
+	Publish: &server.SubjectPermission{Allow: []string{
+		"$JS.API.CONSUMER.INFO.TRIALS.workers",     // find the queue
+		"$JS.API.CONSUMER.MSG.NEXT.TRIALS.workers", // ask for a trial
+		"$JS.ACK.TRIALS.workers.>",                 // heartbeat, ack, hand back
+		"results.>",                                // send results
+	}},
+	Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
+}
+
+// A worker whose user may only use the subjects above does its work.
+func TestWorkerPermissions(t *testing.T) {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
+		StoreDir: t.TempDir(), NoSigs: true, NoLog: true, Users: []*server.User{
+			{Username: "coordinator", Password: "c-pw"},
+			{Username: "worker", Password: "w-pw", Permissions: workerPermissions},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	addr := ns.Addr().String()
+	var violations []string
+	var mu sync.Mutex
+	wnc := mustConnect(t, "nats://worker:w-pw@"+addr, ConnOptions{Logf: func(f string, a ...any) {
+		mu.Lock()
+		violations = append(violations, fmt.Sprintf(f, a...))
+		mu.Unlock()
+	}})
+	c := newCoordinator(t, mustConnect(t, "nats://coordinator:c-pw@"+addr, ConnOptions{}), "perm", Topology{AckWait: time.Second})
+	inner := sleepEval("w1", 1500*time.Millisecond) // heartbeats too
+	goWorker(t, wnc, func(ctx context.Context, tk Task) (json.RawMessage, error) {
+		if tk.Trial == 2 {
+			return nil, errors.New("out of memory")
+		}
+		return inner(ctx, tk)
+	}, WorkerOptions{Name: "w1"})
+	c.Submit(task(1))
+	c.Submit(task(2))
+	l := newLedger()
+	l.collect(t, c, 2, 15*time.Second)
+	if r, _ := l.get(1); r.Err() != nil || r.Delivery != 1 {
+		t.Errorf("trial 1: delivery %d, %v", r.Delivery, r.Err())
+	}
+	if r, _ := l.get(2); r.Error != "out of memory" {
+		t.Errorf("trial 2: %q", r.Error)
+	}
+	assertQueuesEmpty(t, &Server{ns: ns, opts: ServerOptions{User: "coordinator", Password: "c-pw"}})
+	mu.Lock()
+	defer mu.Unlock()
+	for _, v := range violations {
+		if strings.Contains(strings.ToLower(v), "permission") {
+			t.Errorf("worker: %s", v)
 		}
 	}
 }

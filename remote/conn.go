@@ -53,7 +53,7 @@ func Connect(urls string, o ConnOptions) (*nats.Conn, error) {
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { logf("reconnected to %s", redactURLs(nc.ConnectedUrl())) }),
-		nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) { logf("nats: %v", err) }),
+		nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) { logf("%v", err) }),
 	}
 	if o.Creds != "" {
 		if _, err := os.Stat(o.Creds); err != nil {
