@@ -78,35 +78,7 @@ func TestPoisonTrial(t *testing.T) {
 	c := newCoordinator(t, connectIn(t, s, "coordinator"), "poison", topo)
 	url := "nats://" + s.Addr()
 
-	// Two worker slots, each restarted when its worker dies, as a service
-	// manager would.
-	var mu sync.Mutex
-	deaths, started := 0, 0
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				started++
-				name := fmt.Sprintf("w%d", started)
-				mu.Unlock()
-				p := startWorker(t, url, name, "REMOTE_DELAY=100ms", "REMOTE_POISON=3")
-				select {
-				case <-p.done:
-					mu.Lock()
-					deaths++
-					mu.Unlock()
-				case <-stop:
-					return
-				}
-			}
-		}()
-	}
-	defer func() { close(stop); wg.Wait() }()
-
+	deaths := superviseWorkers(t, url, 2, "REMOTE_DELAY=100ms", "REMOTE_POISON=3")
 	for i := 1; i <= 6; i++ {
 		c.Submit(task(i))
 	}
@@ -126,11 +98,9 @@ func TestPoisonTrial(t *testing.T) {
 			t.Errorf("poison trial: delivery %d, worker %q, error %q (%v)", r.Delivery, r.Worker, r.Error, r.Err())
 		}
 	}
-	mu.Lock()
-	if deaths != 3 {
-		t.Errorf("%d workers died: want 3, one per delivery", deaths)
+	if n := deaths(); n != 3 {
+		t.Errorf("%d workers died: want 3, one per delivery", n)
 	}
-	mu.Unlock()
 	assertQueuesEmpty(t, s) // the given-up trial was deleted from the work queue
 	st, err := jsFor(t, s).Stream(context.Background(), advisoriesStream)
 	if err != nil {
@@ -139,6 +109,72 @@ func TestPoisonTrial(t *testing.T) {
 	if info, err := st.Info(context.Background()); err != nil || info.State.Msgs == 0 {
 		t.Errorf("the max-deliveries advisory was not captured: %v %+v", err, info)
 	}
+}
+
+// superviseWorkers keeps slots worker processes running, starting a new
+// one whenever one dies, as a service manager would; deaths counts them.
+func superviseWorkers(t *testing.T, url string, slots int, env ...string) (deaths func() int) {
+	var mu sync.Mutex
+	died, started := 0, 0
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range slots {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				started++
+				name := fmt.Sprintf("w%d", started)
+				mu.Unlock()
+				p := startWorker(t, url, name, env...)
+				select {
+				case <-p.done:
+					mu.Lock()
+					died++
+					mu.Unlock()
+				case <-stop:
+					return
+				}
+			}
+		}()
+	}
+	t.Cleanup(func() { close(stop); wg.Wait() })
+	return func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return died
+	}
+}
+
+// A trial that reaches MaxDeliver while no coordinator runs is reported to
+// the next one: the server's advisory waited in its stream, and the trial
+// is found from the message's headers (this coordinator never published
+// it).
+func TestPoisonTrialWhileCoordinatorDown(t *testing.T) {
+	s := newServer(t, true)
+	topo := Topology{AckWait: 500 * time.Millisecond, MaxDeliver: 2}
+	first, err := NewCoordinator(context.Background(), connectIn(t, s, "first"), "down", CoordinatorOptions{Topology: topo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Submit(task(4))
+	deaths := superviseWorkers(t, "nats://"+s.Addr(), 1, "REMOTE_POISON=4")
+	for deadline := time.Now().Add(10 * time.Second); deaths() < 2; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d workers died", deaths())
+		}
+	}
+	first.Close()
+	time.Sleep(2 * topo.AckWait) // the last lease runs out: the advisory goes out with no one listening
+
+	second := newCoordinator(t, connectIn(t, s, "second"), "down", topo)
+	l := newLedger()
+	l.collect(t, second, 1, 10*time.Second)
+	if r, _ := l.get(4); !errors.Is(r.Err(), ErrMaxDeliveries) || r.Attempt != 1 || r.Delivery != 2 {
+		t.Errorf("trial 4: attempt %d, delivery %d, %v", r.Attempt, r.Delivery, r.Err())
+	}
+	assertQueuesEmpty(t, s)
 }
 
 // Ctrl-C on a worker with no grace hands its trial back at once: it is
