@@ -52,10 +52,17 @@ type attemptKey struct{ trial, attempt int }
 // starts taking the results of search. nc stays the caller's: Close does
 // not close it.
 //
+// search identifies the search on the server. Every coordinator sharing a
+// server needs its own (two with one name would take each other's
+// results), so make it unique to the search's record, for instance its
+// name and creation time.
+//
 // On a restart, submit again every task the store says is in flight, with
 // the attempt it was submitted with: the server recognises the message id
 // and neither queues nor runs it again, and results that arrived while
-// the coordinator was down are delivered now.
+// the coordinator was down are delivered now. (After a break longer than
+// the server's one-hour duplicate window such a task is queued and run
+// again; the caller drops its second result.)
 func NewCoordinator(ctx context.Context, nc *nats.Conn, search string, o CoordinatorOptions) (*Coordinator, error) {
 	if search == "" {
 		return nil, errors.New("coordinator: the search name is empty")
