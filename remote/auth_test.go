@@ -97,6 +97,8 @@ func TestTokenAuth(t *testing.T) {
 	}
 	t.Cleanup(s.Close)
 	connectRefused(t, "nats://not-it@"+s.Addr(), "not-it", ConnOptions{})
+	connectRefused(t, "nats://"+s.Addr(), "not-it", ConnOptions{Token: "not-it"})
+	mustConnect(t, "nats://"+s.Addr(), ConnOptions{Token: "s3cret-token"})
 	oneTrial(t, connectIn(t, s, "coordinator"), mustConnect(t, "nats://s3cret-token@"+s.Addr(), ConnOptions{}), "token")
 }
 

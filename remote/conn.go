@@ -20,6 +20,10 @@ import (
 type ConnOptions struct {
 	// Name identifies the client to the server (its monitoring shows it).
 	Name string
+	// Token authenticates when the URL carries no credentials: read from a
+	// file or the environment, it stays off command lines that other users
+	// of the host can list.
+	Token string
 	// Creds is a credentials file (a user JWT and its nkey seed, as nsc
 	// writes them) for servers run in operator mode.
 	Creds string
@@ -54,6 +58,9 @@ func Connect(urls string, o ConnOptions) (*nats.Conn, error) {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { logf("reconnected to %s", redactURLs(nc.ConnectedUrl())) }),
 		nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) { logf("%v", err) }),
+	}
+	if o.Token != "" {
+		opts = append(opts, nats.Token(o.Token))
 	}
 	if o.Creds != "" {
 		if _, err := os.Stat(o.Creds); err != nil {
