@@ -62,7 +62,7 @@ func (e *TrainEvaluator) Load(seed uint64) (*data.Dataset, error) {
 }
 
 // Host describes this machine.
-func (e *TrainEvaluator) Host() measure.Host { return measureHost(trainer.HostInfo()) }
+func (e *TrainEvaluator) Host() measure.Host { return trainer.HostInfo() }
 
 // Evaluate trains t.Arch (or, for the baseline, only times it).
 func (e *TrainEvaluator) Evaluate(ctx context.Context, t Task, gate *Gate) (measure.Metrics, error) {
@@ -86,43 +86,13 @@ func (e *TrainEvaluator) Evaluate(ctx context.Context, t Task, gate *Gate) (meas
 			return measure.Metrics{}, err
 		}
 		b := e.Budget.WithDefaults(a)
-		size, batch := b.ImageSize, b.Batch
-		st, fw, err := net.Measure(ctx, trainer.Timing{Batch: batch, ImageSize: size, Warmup: b.TimingWarmup, Steps: max(b.TimingSteps, 1)}, s)
-		if err != nil {
-			return measure.Metrics{}, err
-		}
-		acc, _ := a.Count(size, 0)
-		return measure.Metrics{StepTime: measureStats(st), ForwardTime: measureStats(fw), Params: acc.Total.Params,
-			ParamsTotal: acc.Total.ParamsTotal, MACs: acc.Total.MACs, ImageSize: size, Batch: batch,
-			Host: measureHost(trainer.HostInfo())}, nil
+		return net.Measure(ctx, trainer.Timing{Batch: b.Batch, ImageSize: b.ImageSize, Warmup: b.TimingWarmup, Steps: max(b.TimingSteps, 1)}, s)
 	}
 	res, _, err := trainer.Train(ctx, trainer.Problem{Arch: a, Data: ds, Train: e.train, Val: e.val}, s, e.Budget)
 	if err != nil {
 		return measure.Metrics{}, err
 	}
-	return measureMetrics(res), nil
-}
-
-// The converters below are temporary: package trainer still reports in its
-// own types (Result, Stats, Host), which spell the measurement a second
-// time. They go away when the trainer returns measure types.
-
-// measureMetrics converts a trainer result.
-func measureMetrics(r trainer.Result) measure.Metrics {
-	return measure.Metrics{Accuracy: r.Accuracy, Loss: r.Loss, StepTime: measureStats(r.StepTime), ForwardTime: measureStats(r.ForwardTime),
-		Params: r.Params, ParamsTotal: r.ParamsTotal, MACs: r.MACs, WallTime: r.WallTime.Seconds(), TrainTime: r.TrainTime.Seconds(),
-		Epochs: r.Epochs, Steps: r.Steps, ImageSize: r.ImageSize, Batch: r.Batch, Host: measureHost(r.Host),
-		Extra: map[string]float64{"train_loss": r.TrainLoss}}
-}
-
-// measureStats converts step-time statistics. The allocation figures are
-// left out, as the search has always stored them.
-func measureStats(s trainer.Stats) measure.StepStats {
-	return measure.StepStats{Median: s.Median, P10: s.P10, P90: s.P90, Mean: s.Mean, Count: s.Count}
-}
-
-// measureHost converts a host description.
-func measureHost(h trainer.Host) measure.Host {
-	return measure.Host{Hostname: h.Hostname, OS: h.OS, Arch: h.Arch, CPU: h.CPU, Cores: h.Cores, GOMAXPROCS: h.GOMAXPROCS,
-		GoVersion: h.GoVersion, Backend: h.Backend}
+	m := res.Metrics
+	m.Extra = map[string]float64{"train_loss": res.TrainLoss}
+	return m, nil
 }

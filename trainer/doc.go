@@ -1,8 +1,12 @@
 // Package trainer trains, scores and times the networks of a search: it
 // builds an architecture (package searchspace) as a gorgonia graph from the
 // ops of package ops, trains it on a dataset of package data and measures
-// what the search and the reward need (Result: accuracy, losses, step
-// time, size, host).
+// what the search and the reward need. It reports in the vocabulary of
+// package measure: a Result is a measure.Metrics (accuracy, loss, step
+// time, size, host) plus the figures only a trainer's caller uses (test
+// accuracy, training loss, input normalisation); Net.Measure returns the
+// timing part of a measure.Metrics; HostInfo is this machine as a
+// measure.Host.
 //
 // # Train
 //
@@ -26,7 +30,8 @@
 //
 // Net.Evaluate scores a network at an image size, optionally re-estimating
 // the BatchNorm statistics there first (Eval). Net.Measure times training
-// steps and forward passes on random inputs (Timing), and Net.Profile
+// steps and forward passes on random inputs (Timing; the statistics are
+// measure.StepStats), and Net.Profile
 // breaks a step down by op (OpProfile, ByOp). Neither changes the network.
 // SaveCheckpoint and LoadCheckpoint keep a trained network with its
 // normalisation.

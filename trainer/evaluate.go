@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/trainer/data"
 )
 
@@ -58,7 +59,7 @@ func (n *Net) evaluate(ctx context.Context, p Problem, e Eval) (Result, error) {
 	}
 	if e.RecalBatches > 0 && p.Data != nil && len(p.Train) > 0 {
 		if err := n.recalibrate(ctx, p.Data, p.Train, e.Batch, e.RecalBatches, e.ImageSize, e.Norm, e.Seed); err != nil {
-			return Result{ImageSize: e.ImageSize}, err
+			return Result{Metrics: measure.Metrics{ImageSize: e.ImageSize}}, err
 		}
 	}
 	return n.score(ctx, p, e.ImageSize, e.Batch, e.Norm)
@@ -67,7 +68,7 @@ func (n *Net) evaluate(ctx context.Context, p Problem, e Eval) (Result, error) {
 // score measures p.Val and p.Test (those given) at an image size with the
 // running BatchNorm statistics.
 func (n *Net) score(ctx context.Context, p Problem, size, batch int, norm *data.Norm) (Result, error) {
-	res := Result{ImageSize: size}
+	res := Result{Metrics: measure.Metrics{ImageSize: size}}
 	var err error
 	if len(p.Val) > 0 {
 		if res.Accuracy, res.Loss, err = n.accuracy(ctx, p.Data, p.Val, batch, size, norm); err != nil {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/trainer/ops"
 )
 
@@ -29,13 +30,21 @@ func (t Timing) validate() error {
 
 // Measure times training steps (forward, backward, update with s's
 // optimizer) and forward passes of the network on random inputs, apart from
-// training. Parameters and BatchNorm statistics are restored afterwards, so
-// measuring does not change the network. With s.Gate set, it holds the gate
-// exclusively throughout. train also counts the heap allocations per step.
-func (n *Net) Measure(ctx context.Context, t Timing, s Settings) (train, forward Stats, err error) {
-	if err = t.validate(); err != nil {
-		return
+// training, and returns the timing part of a measurement: StepTime (with
+// the heap allocations per step), ForwardTime, Params, ParamsTotal and MACs
+// at the image size, Batch, ImageSize and Host. Parameters and BatchNorm
+// statistics are restored afterwards, so measuring does not change the
+// network. With s.Gate set, it holds the gate exclusively throughout.
+func (n *Net) Measure(ctx context.Context, t Timing, s Settings) (measure.Metrics, error) {
+	if err := t.validate(); err != nil {
+		return measure.Metrics{}, err
 	}
+	acc, err := n.Arch.Count(t.ImageSize, 0)
+	if err != nil {
+		return measure.Metrics{}, err
+	}
+	m := measure.Metrics{Params: acc.Total.Params, ParamsTotal: acc.Total.ParamsTotal, MACs: acc.Total.MACs,
+		Batch: t.Batch, ImageSize: t.ImageSize, Host: HostInfo()}
 	s = s.withDefaults()
 	saved := snapshot(n)
 	defer saved.restore(n)
@@ -45,51 +54,51 @@ func (n *Net) Measure(ctx context.Context, t Timing, s Settings) (train, forward
 	}
 	st, err := n.randomStepper(t, s)
 	if err != nil {
-		return
+		return m, err
 	}
 	defer st.close()
 	d := make([]time.Duration, 0, t.Steps)
 	var m0, m1 runtime.MemStats
 	for i := 0; i < t.Warmup+t.Steps; i++ {
-		if err = ctx.Err(); err != nil {
-			return
+		if err := ctx.Err(); err != nil {
+			return m, err
 		}
 		if i == t.Warmup {
 			runtime.ReadMemStats(&m0)
 		}
 		start := time.Now()
-		if _, err = st.step(s.LR * 1e-3); err != nil {
-			return
+		if _, err := st.step(s.LR * 1e-3); err != nil {
+			return m, err
 		}
 		if i >= t.Warmup {
 			d = append(d, time.Since(start))
 		}
 	}
 	runtime.ReadMemStats(&m1)
-	train = StatsOf(d)
+	m.StepTime = StatsOf(d)
 	if t.Steps > 0 {
-		train.Allocs = float64(m1.Mallocs-m0.Mallocs) / float64(t.Steps)
-		train.Bytes = float64(m1.TotalAlloc-m0.TotalAlloc) / float64(t.Steps)
+		m.StepTime.Allocs = float64(m1.Mallocs-m0.Mallocs) / float64(t.Steps)
+		m.StepTime.Bytes = float64(m1.TotalAlloc-m0.TotalAlloc) / float64(t.Steps)
 	}
 	n.SetBNMode(false, false)
 	inf, err := newInference(n, t.Batch, t.ImageSize)
 	if err != nil {
-		return
+		return m, err
 	}
 	defer inf.vm.Close()
 	copy(inf.x, st.x)
 	d = d[:0]
 	for i := 0; i < t.Warmup+t.Steps; i++ {
 		start := time.Now()
-		if _, err = inf.run(); err != nil {
-			return
+		if _, err := inf.run(); err != nil {
+			return m, err
 		}
 		if i >= t.Warmup {
 			d = append(d, time.Since(start))
 		}
 	}
-	forward = StatsOf(d)
-	return
+	m.ForwardTime = StatsOf(d)
+	return m, nil
 }
 
 // randomStepper builds a training graph fed with one seeded random batch

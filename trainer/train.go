@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/trainer/data"
 	"gorgonia.org/tensor"
 )
@@ -37,7 +38,7 @@ func Train(ctx context.Context, p Problem, s Settings, b Budget) (Result, *Net, 
 		return Result{}, nil, err
 	}
 	r, err := net.Train(ctx, p, s, b)
-	r.WallTime = time.Since(start)
+	r.WallTime = time.Since(start).Seconds()
 	return r, net, err
 }
 
@@ -102,15 +103,15 @@ func (n *Net) trainFixed(ctx context.Context, p Problem, s Settings, b Budget) (
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Params: acc.Total.Params, ParamsTotal: acc.Total.ParamsTotal, MACs: acc.Total.MACs,
-		Batch: b.Batch, ImageSize: b.ImageSize, Host: HostInfo()}
+	res := Result{Metrics: measure.Metrics{Params: acc.Total.Params, ParamsTotal: acc.Total.ParamsTotal, MACs: acc.Total.MACs,
+		Batch: b.Batch, ImageSize: b.ImageSize, Host: HostInfo()}}
 	if res.Params != n.NumParams() {
 		return res, fmt.Errorf("trainer: built network has %d parameters, accounting says %d", n.NumParams(), res.Params)
 	}
 	norm := p.norm()
 	res.Norm = norm
 	if err := trainLoop(ctx, n, p, s, b, &norm, &res); err != nil {
-		res.WallTime = time.Since(start)
+		res.WallTime = time.Since(start).Seconds()
 		return res, err
 	}
 	if b.RecalBatches > 0 {
@@ -127,12 +128,13 @@ func (n *Net) trainFixed(ctx context.Context, p Problem, s Settings, b Budget) (
 	res.Accuracy, res.Loss, res.TestAccuracy, res.TestLoss = e.Accuracy, e.Loss, e.TestAccuracy, e.TestLoss
 	if b.TimingSteps > 0 {
 		report(s, Progress{Phase: PhaseTime})
-		res.StepTime, res.ForwardTime, err = n.Measure(ctx, Timing{Batch: b.Batch, ImageSize: b.ImageSize, Warmup: b.TimingWarmup, Steps: b.TimingSteps}, s)
+		m, err := n.Measure(ctx, Timing{Batch: b.Batch, ImageSize: b.ImageSize, Warmup: b.TimingWarmup, Steps: b.TimingSteps}, s)
 		if err != nil {
 			return res, err
 		}
+		res.StepTime, res.ForwardTime = m.StepTime, m.ForwardTime
 	}
-	res.WallTime = time.Since(start)
+	res.WallTime = time.Since(start).Seconds()
 	return res, nil
 }
 
@@ -216,7 +218,7 @@ func trainLoop(ctx context.Context, net *Net, p Problem, s Settings, b Budget, n
 		}
 		report(s, Progress{Phase: PhaseTrain, Step: step + 1, Steps: total, Epoch: float64(off+step+1) / float64(perEpoch), Loss: avg, StepLoss: loss, LR: lr})
 	}
-	res.TrainTime = time.Since(t0)
+	res.TrainTime = time.Since(t0).Seconds()
 	res.Steps = total
 	res.Epochs = float64(total) / float64(perEpoch)
 	tail := lastLosses[len(lastLosses)-max(1, len(lastLosses)/10):]

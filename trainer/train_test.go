@@ -168,12 +168,15 @@ func TestMeasureAndProfileStep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, _, err := net.Measure(context.Background(), Timing{Batch: 8, ImageSize: a.TrainSize(), Warmup: 1, Steps: 3}, Settings{Seed: 1})
+	m, err := net.Measure(context.Background(), Timing{Batch: 8, ImageSize: a.TrainSize(), Warmup: 1, Steps: 3}, Settings{Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tr.Count != 3 || !(tr.Allocs > 0) || !(tr.Bytes > 0) {
-		t.Fatalf("step stats %+v", tr)
+	if tr := m.StepTime; tr.Count != 3 || !(tr.Allocs > 0) || !(tr.Bytes > 0) || m.ForwardTime.Count != 3 {
+		t.Fatalf("step stats %+v, forward %+v", tr, m.ForwardTime)
+	}
+	if acc, _ := a.Count(a.TrainSize(), 0); m.Params != acc.Total.Params || m.MACs != acc.Total.MACs || m.Batch != 8 || m.ImageSize != a.TrainSize() || m.Host.Cores < 1 {
+		t.Fatalf("measurement %+v", m)
 	}
 	p, err := net.Profile(context.Background(), Timing{Batch: 8, ImageSize: a.TrainSize(), Warmup: 1, Steps: 2}, Settings{Seed: 1})
 	if err != nil {
@@ -199,7 +202,7 @@ func TestMeasureAndProfileStep(t *testing.T) {
 	if PeakRSS() < 0 {
 		t.Error("PeakRSS")
 	}
-	if _, _, err := net.Measure(context.Background(), Timing{Batch: 0, ImageSize: 12, Steps: 1}, Settings{}); err == nil || !strings.Contains(err.Error(), "batch 0") {
+	if _, err := net.Measure(context.Background(), Timing{Batch: 0, ImageSize: 12, Steps: 1}, Settings{}); err == nil || !strings.Contains(err.Error(), "batch 0") {
 		t.Errorf("batch 0: %v", err)
 	}
 }

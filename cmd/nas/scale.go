@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/effnas/effnas/fielderr"
 	"github.com/effnas/effnas/scaling"
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer"
@@ -29,22 +30,15 @@ func setFlags(fs *flag.FlagSet) map[string]bool {
 	return set
 }
 
-// flagError turns an option error of the scaling or trainer package into a
+// flagError turns a field error (of the scaling or trainer package) into a
 // usage error naming the flag ("--width = -1: want ..."), when the field is
 // one of fs's flags.
 func flagError(fs *flag.FlagSet, err error) error {
-	var field, allowed string
-	var value any
-	var se *scaling.OptionError
-	var pe *trainer.ProgressiveError
-	switch {
-	case errors.As(err, &se):
-		field, value, allowed = se.Field, se.Value, se.Allowed
-	case errors.As(err, &pe):
-		field, value, allowed = pe.Field, pe.Value, pe.Allowed
-	default:
+	var fe *fielderr.Error
+	if !errors.As(err, &fe) {
 		return err
 	}
+	field, value, allowed := fe.Field, fe.Value, fe.Allowed
 	if field == "alpha*beta^2*gamma^2" {
 		return usagef("--alpha, --beta, --gamma: %s = %v: %s (or widen --tolerance)", field, value, allowed)
 	}
@@ -315,7 +309,7 @@ func trainFamily(f recipe.Family, out, title string) error {
 		bar.Finish()
 		r, m := run.Result, rows[len(rows)-1]
 		fmt.Fprintf(os.Stderr, "%s: test accuracy %.2f%% at %dx%d (trained at %d, %d steps in %s), step %.1f ms\n", m.Name,
-			100*r.TestAccuracy, m.ImageSize, m.ImageSize, m.TrainImageSize, r.Steps, r.TrainTime.Round(time.Second), m.StepTimeMS)
+			100*r.TestAccuracy, m.ImageSize, m.ImageSize, m.TrainImageSize, r.Steps, time.Duration(r.TrainTime*float64(time.Second)).Round(time.Second), m.StepTimeMS)
 		if out != "" {
 			return writeJSONFile(out, rows)
 		}

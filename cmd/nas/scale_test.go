@@ -146,8 +146,8 @@ func TestTrainProgressiveCommand(t *testing.T) {
 			TrainLoss float64 `json:"train_loss"`
 		} `json:"stages"`
 		Final struct {
-			TestAccuracy float64
-			Steps        int
+			TestAccuracy float64 `json:"test_accuracy"`
+			Steps        int     `json:"steps"`
 		} `json:"final"`
 	}
 	if err := json.Unmarshal([]byte(out), &r); err != nil {

@@ -165,7 +165,7 @@ re-estimation. --epochs is the total over all stages.`,
 					return writeJSON(res)
 				}
 				fmt.Fprintf(stdout, "%s on %s: %d steps (%.2f epochs, batch %d, %dx%d) in %s\n", a.Name, *df.dataset, res.Steps,
-					res.Epochs, res.Batch, res.ImageSize, res.ImageSize, res.TrainTime.Round(time.Millisecond))
+					res.Epochs, res.Batch, res.ImageSize, res.ImageSize, time.Duration(res.TrainTime*float64(time.Second)).Round(time.Millisecond))
 				if len(p.Val) > 0 {
 					fmt.Fprintf(stdout, "validation accuracy %.2f%% (loss %.4f)\n", 100*res.Accuracy, res.Loss)
 				}
@@ -329,7 +329,7 @@ func printProgressive(run recipe.Run, dataset, ckpt string, val bool, testN int,
 	}
 	r, st := run.Result, run.Schedule
 	fmt.Fprintf(stdout, "%s on %s: progressive, %d stages (%s rule), %d steps (%.2f epochs, batch %d) in %s\n", run.Net.Arch.Name, dataset,
-		st.Stages, st.Rule, r.Steps, r.Epochs, r.Batch, r.TrainTime.Round(time.Millisecond))
+		st.Stages, st.Rule, r.Steps, r.Epochs, r.Batch, time.Duration(r.TrainTime*float64(time.Second)).Round(time.Millisecond))
 	for _, sr := range run.Stages {
 		fmt.Fprintf(stdout, "  %s: train loss %.4f (first step %.4f), %s\n", sr.StagePlan, sr.TrainLoss, sr.FirstLoss, sr.TrainTime.Round(time.Millisecond))
 	}

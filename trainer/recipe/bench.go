@@ -3,6 +3,7 @@ package recipe
 import (
 	"context"
 
+	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer"
 	"gorgonia.org/tensor"
@@ -26,16 +27,16 @@ type BenchResult struct {
 	Arch          string             `json:"arch"`
 	Batch         int                `json:"batch"`
 	BytesPerStep  float64            `json:"bytes_per_step"`
-	Forward       trainer.Stats      `json:"forward"`
+	Forward       measure.StepStats  `json:"forward"`
 	ForwardGFLOPS float64            `json:"forward_gflops"` // at 2 FLOP per multiply-add
-	Host          trainer.Host       `json:"host"`
+	Host          measure.Host       `json:"host"`
 	ImageSize     int                `json:"image_size"`
 	Layers        *trainer.OpProfile `json:"layers,omitempty"`
 	MACs          int64              `json:"macs"`
 	Params        int64              `json:"params"`
 	PeakRSS       int64              `json:"peak_rss_bytes"`
 	TrainGFLOPS   float64            `json:"train_gflops"` // at 6 FLOP per multiply-add
-	Train         trainer.Stats      `json:"train_step"`
+	Train         measure.StepStats  `json:"train_step"`
 }
 
 // Run measures the training step and the forward pass (seed 1), and with
@@ -43,21 +44,18 @@ type BenchResult struct {
 func (b Bench) Run(ctx context.Context) (BenchResult, error) {
 	a := b.Arch
 	size := a.TrainSize()
-	acc, err := a.Count(size, 0)
-	if err != nil {
-		return BenchResult{}, err
-	}
 	net, err := trainer.NewNet(a, tensor.Float32, 1)
 	if err != nil {
 		return BenchResult{}, err
 	}
 	s := trainer.Settings{Seed: 1}
-	tr, fw, err := net.Measure(ctx, trainer.Timing{Batch: b.Batch, ImageSize: size, Warmup: b.Warmup, Steps: b.Steps}, s)
+	m, err := net.Measure(ctx, trainer.Timing{Batch: b.Batch, ImageSize: size, Warmup: b.Warmup, Steps: b.Steps}, s)
 	if err != nil {
 		return BenchResult{}, err
 	}
-	r := BenchResult{Arch: a.Name, Batch: b.Batch, ImageSize: size, Params: acc.Total.Params, MACs: acc.Total.MACs,
-		Train: tr, Forward: fw, AllocsPerStep: tr.Allocs, BytesPerStep: tr.Bytes}
+	tr, fw := m.StepTime, m.ForwardTime
+	r := BenchResult{Arch: a.Name, Batch: b.Batch, ImageSize: size, Params: m.Params, MACs: m.MACs,
+		Train: tr, Forward: fw, AllocsPerStep: tr.Allocs, BytesPerStep: tr.Bytes, Host: m.Host}
 	if b.Layers {
 		p, err := net.Profile(ctx, trainer.Timing{Batch: b.Batch, ImageSize: size, Warmup: 1, Steps: max(3, b.Steps/2)}, s)
 		if err != nil {
@@ -66,9 +64,9 @@ func (b Bench) Run(ctx context.Context) (BenchResult, error) {
 		r.Layers = &p
 	}
 	gflops := func(sec, flopsPerMAC float64) float64 {
-		return flopsPerMAC * float64(acc.Total.MACs) * float64(b.Batch) / sec / 1e9
+		return flopsPerMAC * float64(m.MACs) * float64(b.Batch) / sec / 1e9
 	}
 	r.TrainGFLOPS, r.ForwardGFLOPS = gflops(tr.Median, 6), gflops(fw.Median, 2)
-	r.PeakRSS, r.Host = trainer.PeakRSS(), trainer.HostInfo()
+	r.PeakRSS = trainer.PeakRSS()
 	return r, nil
 }
