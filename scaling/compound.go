@@ -167,7 +167,8 @@ func (o FamilyOptions) withDefaults() FamilyOptions {
 	return o
 }
 
-// Validate checks the options (after defaults); errors are *OptionError.
+// Validate checks the options (after defaults); errors are *fielderr.Error
+// wrapping ErrBadOption.
 func (o FamilyOptions) Validate() error {
 	o = o.withDefaults()
 	return firstErr(
