@@ -73,37 +73,13 @@ func (s archSource) load(args []string) (searchspace.Arch, error) {
 	if db == "" {
 		db = defaultDB
 	}
-	_, trials, err := loadTrials(db, *s.name)
+	r, err := store.ReadSearch(db, *s.name)
 	if err != nil {
-		return searchspace.Arch{}, err
+		return searchspace.Arch{}, readHint(db, err)
 	}
-	return trialArch(db, trials, *s.trial, *s.best)
-}
-
-// trialArch is the architecture of trial id (or the best trial), named
-// trial-ID when it has no name.
-func trialArch(db string, trials []store.Trial, id int, best bool) (searchspace.Arch, error) {
-	t, ok := store.BestTrial(trials)
-	if best && !ok {
-		return searchspace.Arch{}, fmt.Errorf("%s: no finished trial yet", db)
-	}
-	if !best {
-		ok = false
-		for _, tr := range trials {
-			if tr.ID == id {
-				t, ok = tr, true
-			}
-		}
-		if !ok {
-			return searchspace.Arch{}, fmt.Errorf("%s: trial %d: the search has %d trials", db, id, len(trials))
-		}
-	}
-	a := t.Arch.Clone()
-	if a.Name == "" {
-		a.Name = fmt.Sprintf("trial-%d", t.ID)
-	}
-	if err := a.Validate(); err != nil {
-		return searchspace.Arch{}, fmt.Errorf("%s: trial %d: %w", db, t.ID, err)
+	a, err := r.TrialArch(*s.trial) // 0: the best trial
+	if err != nil {
+		return searchspace.Arch{}, fmt.Errorf("%s: %w", db, err)
 	}
 	return a, nil
 }
