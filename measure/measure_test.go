@@ -128,3 +128,11 @@ func TestFloat(t *testing.T) {
 		}
 	}
 }
+
+func TestCommas(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 7139704: "7,139,704", -1234567: "-1,234,567"} {
+		if got := Commas(n); got != want {
+			t.Errorf("Commas(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
