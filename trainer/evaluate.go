@@ -47,6 +47,12 @@ func (n *Net) Evaluate(ctx context.Context, p Problem, e Eval) (Result, error) {
 	case len(p.Val) > 0 && p.Data == nil:
 		return Result{}, fmt.Errorf("trainer: validation samples without data")
 	}
+	for _, ds := range []*data.Dataset{p.Data, p.Test} {
+		if a := n.Arch; ds != nil && (ds.C != a.InputChannels || ds.NumClasses != a.NumClasses) {
+			return Result{}, fmt.Errorf("trainer: the network takes %d channels and %d classes, %s has %d and %d",
+				a.InputChannels, a.NumClasses, ds.Name, ds.C, ds.NumClasses)
+		}
+	}
 	return n.evaluate(ctx, p, e)
 }
 

@@ -3,6 +3,7 @@ package trainer
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"runtime"
 	"sort"
@@ -207,4 +208,27 @@ func (n *Net) Profile(ctx context.Context, t Timing, s Settings) (OpProfile, err
 	}
 	p.Other = max(0, p.Step-sum)
 	return p, nil
+}
+
+// WriteTable writes the profile as "nas bench --layers" shows it: the
+// time per step of each op type with its share and calls, then the 15
+// largest entries by op type and output shape, with the achieved GFLOP/s
+// of the convolutions.
+func (p OpProfile) WriteTable(w io.Writer) error {
+	fmt.Fprintf(w, "profiled step (timers on, %d steps): %.2f ms\n%-24s %9s %6s %6s\n", p.Steps, p.Step.Seconds()*1e3, "op", "ms/step", "share", "calls")
+	for _, o := range p.ByOp() {
+		fmt.Fprintf(w, "%-24s %9.2f %5.1f%% %6d\n", o.Op, o.Total.Seconds()*1e3, p.Share(o.Total), o.Calls)
+	}
+	fmt.Fprintf(w, "%-24s %9.2f %5.1f%%\n", "other (gorgonia, update)", p.Other.Seconds()*1e3, p.Share(p.Other))
+	fmt.Fprintf(w, "\nlargest by op and output shape (GFLOP/s for convolutions, 2 FLOP per multiply-add):\n")
+	for _, o := range p.Ops[:min(15, len(p.Ops))] {
+		rate := ""
+		if g := o.GFLOPS(); g > 0 {
+			rate = fmt.Sprintf("%7.1f GFLOP/s", g)
+		}
+		if _, err := fmt.Fprintf(w, "%-24s %-16s %9.2f %5.1f%% %s\n", o.Op, o.Shape, o.Total.Seconds()*1e3, p.Share(o.Total), rate); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package trainer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -235,5 +236,11 @@ func TestEvaluateNeedsSomethingToScore(t *testing.T) {
 	r, err := net.Evaluate(context.Background(), Problem{Data: p.Data, Val: p.Val}, Eval{})
 	if err != nil || r.ImageSize != p.Arch.ImageSize || !(r.Loss > 0) {
 		t.Fatalf("default size: %+v, %v", r, err)
+	}
+	other := *p.Data
+	other.NumClasses++
+	if _, err := net.Evaluate(context.Background(), Problem{Data: p.Data, Val: p.Val, Test: &other}, Eval{}); err == nil ||
+		!strings.Contains(err.Error(), fmt.Sprintf("the network takes 1 channels and %d classes", p.Arch.NumClasses)) {
+		t.Fatalf("test set with other classes: %v", err)
 	}
 }

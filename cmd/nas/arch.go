@@ -1,12 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
 
+	"github.com/effnas/effnas/report"
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/store"
 	"github.com/effnas/effnas/trainer/data"
@@ -93,22 +93,15 @@ func loadSpace(path string) (searchspace.Space, error) {
 }
 
 // writeJSON prints v as indented JSON.
-func writeJSON(v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(stdout, "%s\n", b)
-	return err
-}
+func writeJSON(v any) error { return writeJSONFile("", v) }
 
-// writeJSONFile writes v as indented JSON to path.
+// writeJSONFile writes v as indented JSON to path (see writeOutput).
 func writeJSONFile(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
+	b, err := report.Encode(v)
 	if err != nil {
 		return err
 	}
-	return writeOutput(path, append(b, '\n'))
+	return writeOutput(path, b)
 }
 
 // writeOutput writes data to path, or to standard output when path is "" or "-".

@@ -27,6 +27,7 @@ type BenchResult struct {
 	Arch          string             `json:"arch"`
 	Batch         int                `json:"batch"`
 	BytesPerStep  float64            `json:"bytes_per_step"`
+	Channels      int                `json:"channels"`
 	Forward       measure.StepStats  `json:"forward"`
 	ForwardGFLOPS float64            `json:"forward_gflops"` // at 2 FLOP per multiply-add
 	Host          measure.Host       `json:"host"`
@@ -54,7 +55,7 @@ func (b Bench) Run(ctx context.Context) (BenchResult, error) {
 		return BenchResult{}, err
 	}
 	tr, fw := m.StepTime, m.ForwardTime
-	r := BenchResult{Arch: a.Name, Batch: b.Batch, ImageSize: size, Params: m.Params, MACs: m.MACs,
+	r := BenchResult{Arch: a.Name, Batch: b.Batch, ImageSize: size, Channels: a.InputChannels, Params: m.Params, MACs: m.MACs,
 		Train: tr, Forward: fw, AllocsPerStep: tr.Allocs, BytesPerStep: tr.Bytes, Host: m.Host}
 	if b.Layers {
 		p, err := net.Profile(ctx, trainer.Timing{Batch: b.Batch, ImageSize: size, Warmup: 1, Steps: max(3, b.Steps/2)}, s)
