@@ -32,7 +32,7 @@ type Settings struct {
 	LR        float64 // 1e-3
 	Momentum  float64 // 0.9 (RMSProp and SGD)
 	RMSDecay  float64 // 0.9
-	Epsilon   float64 // 1e-3 (RMSProp), 1e-8 (Adam)
+	Epsilon   float64 // 1e-3 (RMSProp: inside the square root, as TensorFlow), 1e-8 (Adam)
 	// WeightDecay is L2 on convolution and dense kernels, sparing BatchNorm
 	// and biases (1e-5; negative disables).
 	WeightDecay float64

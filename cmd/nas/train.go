@@ -63,8 +63,9 @@ func init() {
 dataset (input channels, classes; stem stride 1 for images up to 64 pixels).
 Training uses the whole training split unless --val holds some of it out;
 the test split is evaluated once at the end, after the BatchNorm statistics
-are re-estimated on training batches. The default recipe is RMSProp (decay
-0.9, momentum 0.9, epsilon 1e-3) at learning rate 1e-3, batch 64.
+are re-estimated on training batches. The default recipe is TensorFlow's
+RMSProp (decay 0.9, momentum 0.9, epsilon 1e-3 inside the square root) at
+learning rate 1e-3, batch 64.
 
 With --progressive, training is split into --stages M stages of equal steps
 (EfficientNetV2 progressive learning with adaptive regularization): stage i
