@@ -31,18 +31,27 @@
 // Net.Evaluate scores a network at an image size, optionally re-estimating
 // the BatchNorm statistics there first (Eval). Net.Measure times training
 // steps and forward passes on random inputs (Timing; the statistics are
-// measure.StepStats), and Net.Profile
+// measure.StepStats); with Settings.Baseline it times them against a
+// baseline network kept built, in alternating bursts, for a step time
+// relative to the baseline that load coming and going on the machine does
+// not change (Baseline, Interleave). Net.Profile
 // breaks a step down by op (OpProfile, ByOp). Neither changes the network.
 // SaveCheckpoint and LoadCheckpoint keep a trained network with its
 // normalisation.
+//
+// # Parallel trainings
+//
+// Settings.Gate (Gate) keeps a timing alone on the machine while other
+// trainings run: every computation holds it shared, in short slices, and
+// a timing holds it exclusively.
 //
 // # Files
 //
 // settings.go (Problem, Settings, Budget, Progress), train.go (the entry
 // points and the training loop), step.go (the training and inference
 // graph runners), progressive.go (the schedule and the stages),
-// evaluate.go, measure.go, snapshot.go (parameters saved around a
-// measurement), solver.go (RMSProp, Adam, SGD), net.go (the network
+// evaluate.go, measure.go, relative.go (timing against a baseline),
+// gate.go, snapshot.go (parameters saved around a measurement), solver.go (RMSProp, Adam, SGD), net.go (the network
 // builder), checkpoint.go, result.go and host.go (what a run measured and
 // where). Recipes built on these (a family's training, the benchmark) are
 // in package recipe.

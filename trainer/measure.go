@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"runtime"
 	"sort"
 	"time"
 
@@ -33,9 +32,14 @@ func (t Timing) validate() error {
 // optimizer) and forward passes of the network on random inputs, apart from
 // training, and returns the timing part of a measurement: StepTime (with
 // the heap allocations per step), ForwardTime, Params, ParamsTotal and MACs
-// at the image size, Batch, ImageSize and Host. Parameters and BatchNorm
-// statistics are restored afterwards, so measuring does not change the
-// network. With s.Gate set, it holds the gate exclusively throughout.
+// at the image size, Batch, ImageSize and Host. With s.Baseline set, the
+// training steps are timed against the baseline, interleaved (see
+// Interleave): t.Warmup untimed steps of each, then the bursts, which give
+// StepTime, RelativeStepTime and Interleaved; t.Steps then counts only the
+// forward passes. Parameters and BatchNorm statistics are restored
+// afterwards, so measuring does not change the network. With s.Gate set,
+// the graphs are built holding it shared and the timing holds it
+// exclusively.
 func (n *Net) Measure(ctx context.Context, t Timing, s Settings) (measure.Metrics, error) {
 	if err := t.validate(); err != nil {
 		return measure.Metrics{}, err
@@ -47,59 +51,80 @@ func (n *Net) Measure(ctx context.Context, t Timing, s Settings) (measure.Metric
 	m := measure.Metrics{Params: acc.Total.Params, ParamsTotal: acc.Total.ParamsTotal, MACs: acc.Total.MACs,
 		Batch: t.Batch, ImageSize: t.ImageSize, Host: HostInfo()}
 	s = s.withDefaults()
-	saved := snapshot(n)
-	defer saved.restore(n)
+	var tm *stepTimer
+	var inf *inference
+	err = shared(s.Gate, func() (err error) {
+		if tm, err = n.newStepTimer(t, s); err != nil {
+			return err
+		}
+		if inf, err = newInference(n, t.Batch, t.ImageSize); err != nil {
+			tm.close()
+		}
+		return err
+	})
+	if err != nil {
+		return m, err
+	}
+	defer shared(s.Gate, func() error { tm.close(); inf.vm.Close(); return nil })
+	var base *stepTimer
+	if b := s.Baseline; b != nil {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if base, err = b.stepTimer(t, s); err != nil {
+			return m, err
+		}
+	}
 	if s.Gate != nil {
 		s.Gate.Lock()
 		defer s.Gate.Unlock()
 	}
-	st, err := n.randomStepper(t, s)
-	if err != nil {
-		return m, err
+	return m, n.time(ctx, &m, tm, base, inf, t, s)
+}
+
+// time is Measure's timing, alone on the machine: the training steps
+// (against base when given), then the forward passes.
+func (n *Net) time(ctx context.Context, m *measure.Metrics, tm, base *stepTimer, inf *inference, t Timing, s Settings) error {
+	for _, x := range []*stepTimer{tm, base} {
+		if x != nil {
+			if _, err := x.burst(ctx, t.Warmup); err != nil {
+				return err
+			}
+		}
 	}
-	defer st.close()
+	tm.steps, tm.allocs, tm.bytes = 0, 0, 0
+	if base == nil {
+		d, err := tm.burst(ctx, t.Steps)
+		if err != nil {
+			return err
+		}
+		m.StepTime = StatsOf(d)
+	} else {
+		rel, d, how, err := interleave(ctx, tm, base, s.Baseline.in)
+		base.restore()
+		if err != nil {
+			return err
+		}
+		how.Against = s.Baseline.arch.Name
+		m.StepTime, m.RelativeStepTime, m.Interleaved = StatsOf(d), rel, &how
+	}
+	m.StepTime.Allocs, m.StepTime.Bytes = tm.perStep()
+	n.SetBNMode(false, false)
+	copy(inf.x, tm.st.x)
 	d := make([]time.Duration, 0, t.Steps)
-	var m0, m1 runtime.MemStats
 	for i := 0; i < t.Warmup+t.Steps; i++ {
 		if err := ctx.Err(); err != nil {
-			return m, err
+			return err
 		}
-		if i == t.Warmup {
-			runtime.ReadMemStats(&m0)
-		}
-		start := time.Now()
-		if _, err := st.step(s.LR * 1e-3); err != nil {
-			return m, err
-		}
-		if i >= t.Warmup {
-			d = append(d, time.Since(start))
-		}
-	}
-	runtime.ReadMemStats(&m1)
-	m.StepTime = StatsOf(d)
-	if t.Steps > 0 {
-		m.StepTime.Allocs = float64(m1.Mallocs-m0.Mallocs) / float64(t.Steps)
-		m.StepTime.Bytes = float64(m1.TotalAlloc-m0.TotalAlloc) / float64(t.Steps)
-	}
-	n.SetBNMode(false, false)
-	inf, err := newInference(n, t.Batch, t.ImageSize)
-	if err != nil {
-		return m, err
-	}
-	defer inf.vm.Close()
-	copy(inf.x, st.x)
-	d = d[:0]
-	for i := 0; i < t.Warmup+t.Steps; i++ {
 		start := time.Now()
 		if _, err := inf.run(); err != nil {
-			return m, err
+			return err
 		}
 		if i >= t.Warmup {
 			d = append(d, time.Since(start))
 		}
 	}
 	m.ForwardTime = StatsOf(d)
-	return m, nil
+	return nil
 }
 
 // randomStepper builds a training graph fed with one seeded random batch

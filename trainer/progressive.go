@@ -389,7 +389,7 @@ func (n *Net) trainProgressive(ctx context.Context, p Problem, s Settings, b Bud
 	if err != nil {
 		return Result{}, err
 	}
-	norm := p.norm()
+	norm := p.norm(s.Gate)
 	state := s.State
 	if state == nil {
 		state = &TrainState{}
@@ -442,7 +442,8 @@ func (n *Net) trainProgressive(ctx context.Context, p Problem, s Settings, b Bud
 	}
 	if pg.EvalImageSize > 0 && pg.EvalImageSize != pg.MaxImageSize {
 		report(s, Progress{Phase: PhaseRecalibrate})
-		e, err := n.evaluate(ctx, p, Eval{ImageSize: pg.EvalImageSize, Batch: b.EvalBatch, Norm: &norm, RecalBatches: b.RecalBatches, Seed: s.Seed})
+		e, err := n.evaluate(ctx, p, Eval{ImageSize: pg.EvalImageSize, Batch: b.EvalBatch, Norm: &norm, RecalBatches: b.RecalBatches, Seed: s.Seed,
+			Gate: s.Gate})
 		if err != nil {
 			return res, err
 		}

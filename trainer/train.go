@@ -33,7 +33,11 @@ func Train(ctx context.Context, p Problem, s Settings, b Budget) (Result, *Net, 
 		return Result{}, nil, fmt.Errorf("trainer: the data has %d channels and %d classes, the architecture %d and %d (adapt it, e.g. with --classes)",
 			p.Data.C, p.Data.NumClasses, arch.InputChannels, arch.NumClasses)
 	}
-	net, err := NewNet(arch, tensor.Float32, s.Seed)
+	var net *Net
+	err := shared(s.Gate, func() (err error) {
+		net, err = NewNet(arch, tensor.Float32, s.Seed)
+		return err
+	})
 	if err != nil {
 		return Result{}, nil, err
 	}
@@ -78,12 +82,15 @@ func (p Problem) check(batch int) error {
 	return nil
 }
 
-// norm is the input normalisation: p.Norm, else the statistics of p.Train.
-func (p Problem) norm() data.Norm {
+// norm is the input normalisation: p.Norm, else the statistics of p.Train
+// (computed holding g shared).
+func (p Problem) norm(g Gate) data.Norm {
 	if p.Norm != nil {
 		return *p.Norm
 	}
-	return p.Data.ChannelNorm(p.Train)
+	var n data.Norm
+	_ = shared(g, func() error { n = p.Data.ChannelNorm(p.Train); return nil })
+	return n
 }
 
 // trainFixed trains at one image size (one stage of a progressive run),
@@ -108,7 +115,7 @@ func (n *Net) trainFixed(ctx context.Context, p Problem, s Settings, b Budget) (
 	if res.Params != n.NumParams() {
 		return res, fmt.Errorf("trainer: built network has %d parameters, accounting says %d", n.NumParams(), res.Params)
 	}
-	norm := p.norm()
+	norm := p.norm(s.Gate)
 	res.Norm = norm
 	if err := trainLoop(ctx, n, p, s, b, &norm, &res); err != nil {
 		res.WallTime = time.Since(start).Seconds()
@@ -116,12 +123,12 @@ func (n *Net) trainFixed(ctx context.Context, p Problem, s Settings, b Budget) (
 	}
 	if b.RecalBatches > 0 {
 		report(s, Progress{Phase: PhaseRecalibrate})
-		if err := n.recalibrate(ctx, p.Data, p.Train, b.EvalBatch, b.RecalBatches, b.ImageSize, &norm, s.Seed); err != nil {
+		if err := n.recalibrate(ctx, s.Gate, p.Data, p.Train, b.EvalBatch, b.RecalBatches, b.ImageSize, &norm, s.Seed); err != nil {
 			return res, err
 		}
 	}
 	report(s, Progress{Phase: PhaseEvaluate})
-	e, err := n.score(ctx, p, b.ImageSize, b.EvalBatch, &norm)
+	e, err := n.score(ctx, s.Gate, p, b.ImageSize, b.EvalBatch, &norm)
 	if err != nil {
 		return res, err
 	}
@@ -144,15 +151,26 @@ func report(s Settings, p Progress) {
 	}
 }
 
+// trainLoop runs the training steps, each with the preparation of its
+// batch as one slice of computation (see Gate).
 func trainLoop(ctx context.Context, net *Net, p Problem, s Settings, b Budget, norm *data.Norm, res *Result) error {
-	batcher, err := data.NewBatcher(p.Data, data.BatchConfig{Size: b.ImageSize, Norm: norm, Aug: withSmoothing(s), Precompute: true})
+	var batcher *data.Batcher
+	var sampler *data.Sampler
+	var st *stepper
+	err := shared(s.Gate, func() (err error) {
+		if batcher, err = data.NewBatcher(p.Data, data.BatchConfig{Size: b.ImageSize, Norm: norm, Aug: withSmoothing(s), Precompute: true}); err != nil {
+			return err
+		}
+		if sampler, err = data.NewSampler(p.Train, b.Batch, true); err != nil {
+			return err
+		}
+		st, err = newStepper(net, b.Batch, b.ImageSize, s, s.Seed, s.State)
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	sampler, err := data.NewSampler(p.Train, b.Batch, true)
-	if err != nil {
-		return err
-	}
+	defer st.close()
 	perEpoch := sampler.Batches()
 	total := b.Steps
 	if total <= 0 {
@@ -160,11 +178,6 @@ func trainLoop(ctx context.Context, net *Net, p Problem, s Settings, b Budget, n
 	}
 	off := b.StepOffset
 	runTotal := max(b.TotalSteps, off+total)
-	st, err := newStepper(net, b.Batch, b.ImageSize, s, s.Seed, s.State)
-	if err != nil {
-		return err
-	}
-	defer st.close()
 	net.SetBNMode(true, false)
 	defer net.SetBNMode(false, false)
 	t0 := time.Now()
@@ -175,36 +188,35 @@ func trainLoop(ctx context.Context, net *Net, p Problem, s Settings, b Budget, n
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		idx, ok := sampler.Next()
-		if !ok || step == 0 {
-			if step > 0 {
-				epoch++
-			}
-			sampler.Reset()
-			sampler.Shuffle(data.EpochRand(s.Seed, epoch))
-			augRng = data.NewRand(s.Seed, uint64(1000+epoch))
-			if step == 0 {
-				// continue the run's epoch where StepOffset left it
-				for range off % perEpoch {
-					sampler.Next()
-				}
-			}
-			idx, _ = sampler.Next()
-		}
-		if _, err := batcher.Fill(st.x, st.y, idx, augRng); err != nil {
-			return err
-		}
 		lr := schedule(s, off+step, runTotal, perEpoch)
 		var loss float64
-		if s.Gate != nil {
-			s.Gate.RLock()
-		}
-		loss, err = st.step(lr)
-		if s.Gate != nil {
-			s.Gate.RUnlock()
-		}
+		err := shared(s.Gate, func() (err error) {
+			idx, ok := sampler.Next()
+			if !ok || step == 0 {
+				if step > 0 {
+					epoch++
+				}
+				sampler.Reset()
+				sampler.Shuffle(data.EpochRand(s.Seed, epoch))
+				augRng = data.NewRand(s.Seed, uint64(1000+epoch))
+				if step == 0 {
+					// continue the run's epoch where StepOffset left it
+					for range off % perEpoch {
+						sampler.Next()
+					}
+				}
+				idx, _ = sampler.Next()
+			}
+			if _, err := batcher.Fill(st.x, st.y, idx, augRng); err != nil {
+				return err
+			}
+			if loss, err = st.step(lr); err != nil {
+				return fmt.Errorf("trainer: step %d: %w", step+1, err)
+			}
+			return nil
+		})
 		if err != nil {
-			return fmt.Errorf("trainer: step %d: %w", step+1, err)
+			return err
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return fmt.Errorf("%w: loss is %v at step %d of %d (epoch %.2f); lower the learning rate (now %g)",
