@@ -119,6 +119,7 @@ func trainProxy(o ProxyOptions) (Proxy, error) {
 	if te.Budget.ImageSize == 0 {
 		te.Budget.ImageSize = sp.Backbone.TrainSize()
 	}
+	te.Baseline = sp.Backbone
 	return Proxy{Space: sp, Evaluator: te, Record: te.Describe()}, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/effnas/effnas/measure"
+	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer"
 	"github.com/effnas/effnas/trainer/data"
 	"gorgonia.org/tensor"
@@ -23,6 +24,17 @@ type TrainEvaluator struct {
 	ValSize     int
 	Settings    trainer.Settings
 	Budget      trainer.Budget
+	// Baseline is the network trials are timed against (the space's
+	// backbone; NewProxy sets it). Each trial's step time is then also
+	// measured relative to it, interleaved as Interleave says
+	// (trainer.Baseline), and the reward uses the relative time. When it
+	// is not set, the architecture of the baseline task is used once it has
+	// run in this process; before that, trials are timed alone.
+	Baseline   searchspace.Arch
+	Interleave trainer.Interleave
+
+	baseMu sync.Mutex
+	base   *trainer.Baseline
 
 	once  sync.Once
 	ds    *data.Dataset
@@ -64,9 +76,16 @@ func (e *TrainEvaluator) Load(seed uint64) (*data.Dataset, error) {
 // Host describes this machine.
 func (e *TrainEvaluator) Host() measure.Host { return trainer.HostInfo() }
 
-// Evaluate trains t.Arch (or, for the baseline, only times it).
+// Evaluate trains t.Arch and times it against the baseline, or for the
+// baseline task only times it (its relative step time is 1). Everything it
+// computes holds gate: shared in slices, exclusively to time (see
+// trainer.Gate).
 func (e *TrainEvaluator) Evaluate(ctx context.Context, t Task, gate *Gate) (measure.Metrics, error) {
-	ds, err := e.Load(0x5e1ec7)
+	var ds *data.Dataset
+	err := gate.Shared(func() (err error) {
+		ds, err = e.Load(0x5e1ec7)
+		return err
+	})
 	if err != nil {
 		return measure.Metrics{}, err
 	}
@@ -81,13 +100,17 @@ func (e *TrainEvaluator) Evaluate(ctx context.Context, t Task, gate *Gate) (meas
 		s.Gate = gate
 	}
 	if t.Baseline {
-		net, err := trainer.NewNet(a, tensor.Float32, t.Seed)
-		if err != nil {
+		e.baseline(&a)
+		var net *trainer.Net
+		if err := gate.Shared(func() (err error) { net, err = trainer.NewNet(a, tensor.Float32, t.Seed); return err }); err != nil {
 			return measure.Metrics{}, err
 		}
 		b := e.Budget.WithDefaults(a)
-		return net.Measure(ctx, trainer.Timing{Batch: b.Batch, ImageSize: b.ImageSize, Warmup: b.TimingWarmup, Steps: max(b.TimingSteps, 1)}, s)
+		m, err := net.Measure(ctx, trainer.Timing{Batch: b.Batch, ImageSize: b.ImageSize, Warmup: b.TimingWarmup, Steps: max(b.TimingSteps, 1)}, s)
+		m.RelativeStepTime = 1
+		return m, err
 	}
+	s.Baseline = e.baseline(nil)
 	res, _, err := trainer.Train(ctx, trainer.Problem{Arch: a, Data: ds, Train: e.train, Val: e.val}, s, e.Budget)
 	if err != nil {
 		return measure.Metrics{}, err
@@ -95,4 +118,21 @@ func (e *TrainEvaluator) Evaluate(ctx context.Context, t Task, gate *Gate) (meas
 	m := res.Metrics
 	m.Extra = map[string]float64{"train_loss": res.TrainLoss}
 	return m, nil
+}
+
+// baseline returns the network trials are timed against: e.Baseline, else
+// the first baseline task's architecture (task), nil while there is none.
+func (e *TrainEvaluator) baseline(task *searchspace.Arch) *trainer.Baseline {
+	e.baseMu.Lock()
+	defer e.baseMu.Unlock()
+	if e.base == nil {
+		a := e.Baseline
+		if len(a.Stages) == 0 && task != nil {
+			a = *task
+		}
+		if len(a.Stages) > 0 {
+			e.base = trainer.NewBaseline(a, e.Interleave)
+		}
+	}
+	return e.base
 }

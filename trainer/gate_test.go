@@ -62,7 +62,7 @@ func TestGateCoversEveryComputation(t *testing.T) {
 	base := NewBaseline(tinyBackbone(), Interleave{Pairs: 2, Burst: 1})
 	b := Budget{Steps: 6, Batch: 32, EvalBatch: 64, RecalBatches: 3, TimingWarmup: 1, TimingSteps: 2}
 	var wg sync.WaitGroup
-	errs := make([]error, 2)
+	errs, res := make([]error, 2), make([]Result, 2)
 	for i, who := range []string{"A", "B"} {
 		h := &holder{g: g, who: who, phase: "setup"}
 		s := Settings{Seed: uint64(i + 1), Gate: h, Progress: func(pr Progress) { h.phase = pr.Phase }}
@@ -72,7 +72,7 @@ func TestGateCoversEveryComputation(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _, errs[i] = Train(context.Background(), p, s, b)
+			res[i], _, errs[i] = Train(context.Background(), p, s, b)
 		}()
 	}
 	wg.Wait()
@@ -80,6 +80,9 @@ func TestGateCoversEveryComputation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+	if res[0].Interleaved != nil || res[1].Interleaved == nil || !(res[1].RelativeStepTime > 0) || res[1].StepTime.Count != 2 {
+		t.Fatalf("A alone %+v, B against the baseline %+v %+v", res[0].Metrics, res[1].Metrics, res[1].Interleaved)
 	}
 	valBatches := (len(p.Val) + b.EvalBatch - 1) / b.EvalBatch
 	for _, who := range []string{"A", "B"} {

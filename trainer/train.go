@@ -139,7 +139,7 @@ func (n *Net) trainFixed(ctx context.Context, p Problem, s Settings, b Budget) (
 		if err != nil {
 			return res, err
 		}
-		res.StepTime, res.ForwardTime = m.StepTime, m.ForwardTime
+		res.StepTime, res.ForwardTime, res.RelativeStepTime, res.Interleaved = m.StepTime, m.ForwardTime, m.RelativeStepTime, m.Interleaved
 	}
 	res.WallTime = time.Since(start).Seconds()
 	return res, nil
