@@ -104,6 +104,12 @@ func TestInterleaveRetimesNoisyBursts(t *testing.T) {
 	if how.Noise != least {
 		t.Fatalf("kept noise %v, the least of the timings is %v", how.Noise, least)
 	}
+	// By default a noisy timing is repeated twice.
+	m = erratic()
+	if _, _, h, _ := interleave(context.Background(), fakeNet{m, 120 * time.Millisecond}, fakeNet{m, 100 * time.Millisecond},
+		Interleave{MaxNoise: 0.01}); h.Retimed != 2 {
+		t.Fatalf("default: retimed %d, want 2", h.Retimed)
+	}
 }
 
 func TestMeasureAgainstBaseline(t *testing.T) {

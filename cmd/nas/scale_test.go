@@ -194,3 +194,33 @@ func TestFamilyTrain(t *testing.T) {
 		t.Errorf("rows %v", rows)
 	}
 }
+
+func TestBenchAgainst(t *testing.T) {
+	arch := filepath.Join(t.TempDir(), "tiny.json")
+	writeTiny(t, arch)
+	out, errs, code := nas(t, "bench", arch, "--against", "bench-dw", "--image-size", "16", "--batch", "4", "--steps", "1", "--warmup", "1",
+		"--pairs", "2", "--burst", "1", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var r struct {
+		Against     string  `json:"against"`
+		Relative    float64 `json:"relative_step_time"`
+		Interleaved struct {
+			Pairs    int       `json:"pairs"`
+			Ratios   []float64 `json:"ratios"`
+			Baseline struct {
+				Count int `json:"count"`
+			} `json:"baseline"`
+		} `json:"interleaved"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Against != "bench-dw" || !(r.Relative > 0) || r.Interleaved.Pairs != 2 || len(r.Interleaved.Ratios) != 2 || r.Interleaved.Baseline.Count < 2 {
+		t.Fatalf("%s", out)
+	}
+	if _, errs, code := nas(t, "bench", arch, "--pairs", "3"); code != 2 || !strings.Contains(errs, "--pairs needs --against") {
+		t.Fatalf("--pairs alone: exit %d, %s", code, errs)
+	}
+}

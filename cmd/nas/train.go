@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/effnas/effnas/measure"
+	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer"
 	"github.com/effnas/effnas/trainer/recipe"
 	"github.com/schollz/progressbar/v3"
@@ -183,16 +184,24 @@ final measurement.`,
 	})
 	register(&command{
 		name:    "bench",
-		args:    "ARCH [--batch 64] [--image-size 28] [--channels 1] [--classes 10] [--threads N] [--layers] [--json]",
+		args:    "ARCH [--against BASE [--pairs 6] [--burst 3]] [--batch 64] [--image-size 28] [--channels 1] [--classes 10] [--threads N] [--layers] [--json]",
 		summary: "measure training-step and forward time of an architecture on this machine",
 		help: `Times training steps (forward, backward, RMSProp update) and forward passes
 on random inputs, after warm-up steps, and reports median, 10th and 90th
 percentile, allocations and bytes allocated per training step and the peak
 resident memory of the process. Without --image-size, --channels and
---classes the architecture's own input is used. --threads sets GOMAXPROCS
-(the trainer's parallelism) for 1-core and multi-core figures. --layers adds
-a breakdown of the training step by op type and output shape, from extra
-profiled steps with timers around every op.`,
+--classes the architecture's own input is used (for ARCH and BASE alike).
+--threads sets GOMAXPROCS (the trainer's parallelism) for 1-core and
+multi-core figures. --layers adds a breakdown of the training step by op
+type and output shape, from extra profiled steps with timers around every op.
+
+--against BASE times ARCH's training step relative to BASE's, as a search
+times its trials against its backbone: after warm-up, --pairs pairs of
+bursts of --burst steps, ARCH's then BASE's, so that load that comes and goes
+on the machine falls on both; the relative step time (JSON key
+relative_step_time) is the median of the pairs' ratios, its noise their
+median absolute deviation over it, and a timing noisier than 5% is repeated
+(at most twice). --steps then counts only the forward passes.`,
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			batch := fs.Int("batch", 64, "batch size")
 			size := fs.Int("image-size", 0, "image size (default: the architecture's training size)")
@@ -203,12 +212,18 @@ profiled steps with timers around every op.`,
 			asJSON := fs.Bool("json", false, "print the result as JSON")
 			threads := fs.Int("threads", 0, "GOMAXPROCS for the measurement (default: unchanged)")
 			layers := fs.Bool("layers", false, "also report where a training step's time goes, by op")
+			against := fs.String("against", "", "also time the training step relative to this architecture's, interleaved")
+			pairs := fs.Int("pairs", 6, "with --against: pairs of bursts")
+			burst := fs.Int("burst", 3, "with --against: timed steps per burst")
 			return func(args []string) error {
 				if len(args) != 1 {
 					return usagef("want exactly one ARCH")
 				}
-				if *batch < 1 || *steps < 1 || *warm < 0 || *size < 0 || *threads < 0 {
-					return usagef("--batch and --steps must be positive, --warmup, --image-size and --threads not negative")
+				if *batch < 1 || *steps < 1 || *pairs < 1 || *burst < 1 || *warm < 0 || *size < 0 || *threads < 0 {
+					return usagef("--batch, --steps, --pairs and --burst must be positive, --warmup, --image-size and --threads not negative")
+				}
+				if err := needs(setFlags(fs), "against", "pairs", "burst"); *against == "" && err != nil {
+					return err
 				}
 				if *threads > 0 {
 					defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(*threads))
@@ -217,12 +232,23 @@ profiled steps with timers around every op.`,
 				if err != nil {
 					return err
 				}
-				if *size > 0 || *channels > 0 || *classes > 0 {
-					a = a.WithInput(*size, *channels, *classes, false)
+				bench := recipe.Bench{Arch: a, Batch: *batch, Warmup: *warm, Steps: *steps, Layers: *layers,
+					Interleave: trainer.Interleave{Pairs: *pairs, Burst: *burst}}
+				if *against != "" {
+					base, err := loadArch(*against)
+					if err != nil {
+						return err
+					}
+					bench.Against = &base
+				}
+				for _, x := range []*searchspace.Arch{&bench.Arch, bench.Against} {
+					if x != nil && (*size > 0 || *channels > 0 || *classes > 0) {
+						*x = x.WithInput(*size, *channels, *classes, false)
+					}
 				}
 				ctx, stop := interruptible()
 				defer stop()
-				r, err := recipe.Bench{Arch: a, Batch: *batch, Warmup: *warm, Steps: *steps, Layers: *layers}.Run(ctx)
+				r, err := bench.Run(ctx)
 				if err != nil {
 					return err
 				}

@@ -156,6 +156,17 @@ func TestBench(t *testing.T) {
 			t.Errorf("no %q in\n%s", want, b.String())
 		}
 	}
+	r, err = Bench{Arch: a, Batch: 4, Warmup: 1, Steps: 2, Against: &a, Interleave: trainer.Interleave{Pairs: 3, Burst: 2}}.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Against != "tiny" || !(r.RelativeStepTime > 0) || r.Interleaved == nil || r.Train.Count != 6 || r.Forward.Count != 2 {
+		t.Fatalf("against itself: %+v", r)
+	}
+	b.Reset()
+	if err := r.WriteText(&b); err != nil || !strings.Contains(b.String(), "relative to tiny: ") || !strings.Contains(b.String(), "3 pairs of 2-step bursts") {
+		t.Fatalf("%v\n%s", err, b.String())
+	}
 }
 
 func TestTextAndCheckpoint(t *testing.T) {

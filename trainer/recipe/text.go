@@ -18,6 +18,10 @@ func (r BenchResult) WriteText(w io.Writer) error {
 		measure.Commas(r.Params), measure.Commas(r.MACs))
 	fmt.Fprintf(w, "training step: median %.2f ms (p10 %.2f, p90 %.2f, %d steps), %.1f GFLOP/s at 6 FLOP per multiply-add\n",
 		tr.Median*1e3, tr.P10*1e3, tr.P90*1e3, tr.Count, r.TrainGFLOPS)
+	if iv := r.Interleaved; iv != nil {
+		fmt.Fprintf(w, "relative to %s: %.3f (noise %.3f, %d pairs of %d-step bursts, retimed %d times); %s's step: median %.2f ms (p10 %.2f, p90 %.2f)\n",
+			r.Against, r.RelativeStepTime, iv.Noise, iv.Pairs, iv.Burst, iv.Retimed, r.Against, iv.Baseline.Median*1e3, iv.Baseline.P10*1e3, iv.Baseline.P90*1e3)
+	}
 	fmt.Fprintf(w, "forward:       median %.2f ms (p10 %.2f, p90 %.2f, %d runs), %.1f GFLOP/s\n",
 		fw.Median*1e3, fw.P10*1e3, fw.P90*1e3, fw.Count, r.ForwardGFLOPS)
 	fmt.Fprintf(w, "memory: %.0f allocations and %.2f MiB allocated per training step, peak resident %.1f MiB\n",
