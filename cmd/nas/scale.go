@@ -75,27 +75,20 @@ summary to standard error.`,
 		summary: "compound-scale an architecture into a family; with --train, train and compare the members",
 		help: `Member phi = 0 .. N-1 has depth alpha^phi, width beta^phi and evaluation size
 base x gamma^phi (a multiple of 4, capped at --max-image-size), and trains at
---train-ratio x that size (a multiple of 8, or of 4 for small images). ARCH is
-a built-in name, a JSON file, or a search trial (--db FILE with --trial ID or
---best), typically the winner of a search.
+--train-ratio x that size. ARCH is a built-in name, a JSON file, or a search
+trial (--db FILE with --trial ID or --best).
 
-The cap follows EfficientNetV2 §3.3: 480 by default, and for an architecture
-fitted to small images (stem stride 1, as "nas train" and the search proxy
-make them for inputs up to 64 pixels) twice its native size (56 for 28x28
-Fashion-MNIST); --max-image-size 0 removes it. Small-image members train at
-their evaluation size (--train-ratio 1) unless told otherwise: without
-random-resized crops, training smaller than testing changes the apparent
-object size. The family is printed as a table, or as JSON with --json;
--o FILE writes the JSON, with every member's architecture.
+The cap follows EfficientNetV2 §3.3: 480, or twice the native size for an
+architecture fitted to small images (stem stride 1; 56 for Fashion-MNIST),
+whose members also train at their evaluation size: without random-resized
+crops, training smaller than testing changes the apparent object size.
 
-With --train the base is fitted to the dataset, then every member is trained
-on the whole training split at its training size (with the training flags of
-"nas train"; with --progressive by Table 6's profile s for phi 0, m for phi 1
-and l beyond, or --profile for all) and its test accuracy measured at its
-evaluation size after BatchNorm re-estimation. The table shows the sizes,
-params, multiply-adds, step time and test accuracy; -o FILE writes them as
-JSON ({name, params, macs, step_time_ms, accuracy, image_size,
-train_image_size, width, depth, phi}) after every member.`,
+With --train the base is fitted to the dataset and every member trained with
+the flags of "nas train" (with --progressive by Table 6's profile s, m, l by
+phi, or --profile for all) at its training size and tested at its evaluation
+size. -o FILE writes the family as JSON, or with --train the results after
+every member ({name, params, macs, step_time_ms, accuracy, image_size,
+train_image_size, width, depth, phi}).`,
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			src := addArchSourceFlags(fs)
 			members := fs.Int("members", 3, fmt.Sprintf("number of members, phi = 0 .. N-1 (1 to %d)", scaling.MaxMembers))

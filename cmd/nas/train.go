@@ -60,29 +60,21 @@ func init() {
 		name:    "train",
 		args:    "ARCH [--dataset fashion-mnist] [--epochs N] [--batch B] [--image-size S] [--seed N] [-o CKPT] [--progressive [--stages M] [--profile s|m|l] [--min-image-size S] [--max-image-size S] [--min-dropout P --max-dropout P --min-randaug M --max-randaug M --min-mixup A --max-mixup A]]",
 		summary: "train an architecture on a dataset, report test accuracy, save a checkpoint",
-		help: `ARCH is a built-in name or an architecture JSON file. It is adapted to the
-dataset (input channels, classes; stem stride 1 for images up to 64 pixels).
-Training uses the whole training split unless --val holds some of it out;
-the test split is evaluated once at the end, after the BatchNorm statistics
-are re-estimated on training batches. The default recipe is TensorFlow's
-RMSProp (decay 0.9, momentum 0.9, epsilon 1e-3 inside the square root) at
-learning rate 1e-3, batch 64.
+		help: `ARCH is a built-in name or an architecture JSON file, adapted to the dataset
+(input channels, classes; stem stride 1 for images up to 64 pixels). It trains
+on the whole training split (--val holds some out) with TensorFlow's RMSProp
+(decay 0.9, momentum 0.9, epsilon 1e-3 inside the square root), learning rate
+1e-3, batch 64; the test split is scored once at the end, after the BatchNorm
+statistics are re-estimated on training batches.
 
-With --progressive, training is split into --stages M stages of equal steps
-(EfficientNetV2 progressive learning with adaptive regularization): stage i
-trains at an image size and with dropout, RandAugment magnitude and mixup
-alpha interpolated linearly from the --min-* values (first stage) to the
---max-* values (last stage); weights, BatchNorm statistics and the
-optimizer state carry over. The defaults are the paper's Table 6 for
---profile s, m or l (RandAugment 5 -> 15/20/25, mixup 0 -> 0/0.2/0.4,
-dropout 0.1 -> 0.3/0.4/0.5, image 128 -> 300/380 scaled to the dataset: the
-last stage trains at --max-image-size, default --image-size or the
-dataset's size, and the first at the same ratio, a multiple of 4 and at
-least 16: 16 -> 28 for Fashion-MNIST). --rule official uses the official
-code's variant (sizes min + (max-min)(i+1)/M, dropout not scheduled). The
-test split is evaluated at the last stage's size. --epochs is the total
-over all stages. --json prints the run: the schedule, each stage and the
-final measurement.`,
+--progressive trains in --stages M stages of equal steps (EfficientNetV2 §4.2):
+image size, dropout, RandAugment magnitude and mixup alpha go linearly from
+the --min-* values (first stage) to the --max-* values (last stage), weights,
+BatchNorm statistics and optimizer state carrying over. Values not given are
+Table 6's for --profile s, m or l, the sizes scaled to the dataset (16 -> 28
+for Fashion-MNIST); --rule official is the official code's variant. --epochs
+is the total; the test split is scored at the last stage's size. --json
+prints the run: the schedule, each stage and the final measurement.`,
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			tf := addTrainFlags(fs)
 			size := fs.Int("image-size", 0, "image size (default: the dataset's)")
@@ -187,21 +179,17 @@ final measurement.`,
 		args:    "ARCH [--against BASE [--pairs 6] [--burst 3]] [--batch 64] [--image-size 28] [--channels 1] [--classes 10] [--threads N] [--layers] [--json]",
 		summary: "measure training-step and forward time of an architecture on this machine",
 		help: `Times training steps (forward, backward, RMSProp update) and forward passes
-on random inputs, after warm-up steps, and reports median, 10th and 90th
-percentile, allocations and bytes allocated per training step and the peak
-resident memory of the process. Without --image-size, --channels and
---classes the architecture's own input is used (for ARCH and BASE alike).
---threads sets GOMAXPROCS (the trainer's parallelism) for 1-core and
-multi-core figures. --layers adds a breakdown of the training step by op
-type and output shape, from extra profiled steps with timers around every op.
+on random inputs after warm-up steps: median, 10th and 90th percentile,
+allocations per training step, peak resident memory. --image-size,
+--channels and --classes change the input (of ARCH and BASE alike); --threads
+sets GOMAXPROCS; --layers breaks a step down by op type and output shape.
 
---against BASE times ARCH's training step relative to BASE's, as a search
-times its trials against its backbone: after warm-up, --pairs pairs of
-bursts of --burst steps, ARCH's then BASE's, so that load that comes and goes
-on the machine falls on both; the relative step time (JSON key
-relative_step_time) is the median of the pairs' ratios, its noise their
-median absolute deviation over it, and a timing noisier than 5% is repeated
-(at most twice). --steps then counts only the forward passes.`,
+--against BASE times ARCH's training step relative to BASE's as a search
+times its trials against its backbone: --pairs pairs of bursts of --burst
+steps, ARCH's then BASE's, so that load that comes and goes falls on both.
+The relative step time (JSON relative_step_time) is the median of the pairs'
+ratios, its noise their median absolute deviation over it; a timing noisier
+than 5% is repeated, at most twice. --steps then counts forward passes only.`,
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			batch := fs.Int("batch", 64, "batch size")
 			size := fs.Int("image-size", 0, "image size (default: the architecture's training size)")
