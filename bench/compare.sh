@@ -19,7 +19,7 @@ for rep in $(seq "$REPS"); do
     python3 - "$tmp/o.json" "$v $s $c $th" >> "$tmp/ours.txt" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1])); t = d["train_step"]
-print(sys.argv[2], t["Median"] * 1e3, d["train_gflops"], t["Allocs"], t["Bytes"] / 2**20, d["peak_rss_bytes"] / 2**20)
+print(sys.argv[2], t["median"] * 1e3, d["train_gflops"], t["allocs"], t["bytes"] / 2**20, d["peak_rss_bytes"] / 2**20)
 PY
     extra=""; [ "$c" = 3 ] && extra="--channels 3 --size 32"
     /usr/bin/time -f "%M" -o "$tmp/rss" env GLIBC_TUNABLES=$T /usr/bin/python3 bench/torch_step.py --variant "$v" $extra --threads "$th" > "$tmp/t.json"

@@ -17,10 +17,10 @@
 //
 // # Adding a measurement
 //
-// Measurements to come (a step time relative to a re-timed baseline with
-// its noise, the version of the code that measured, the worker that ran
-// the evaluation, the device in a host) are added as optional fields, so
-// that old records and older programs keep working: the zero value means
+// Measurements are added as optional fields (so was the step time relative
+// to a re-timed baseline, Metrics.RelativeStepTime with Interleaved; to
+// come: the version of the code that measured, the worker that ran the
+// evaluation, the device in a host), so that old records and older programs keep working: the zero value means
 // "not measured" (omitempty, or a pointer to a small struct for a group of
 // figures, nil when there is none), float fields go through the NaN-safe
 // JSON above, and an older record reads as the zero value. A field added to

@@ -86,6 +86,40 @@ func (s *StepStats) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+type interleavedAlias Interleaved
+
+type interleavedJSON struct {
+	*interleavedAlias
+	Ratios   []Float `json:"ratios"`
+	Noise    Float   `json:"noise"`
+	MaxNoise Float   `json:"max_noise"`
+}
+
+// MarshalJSON writes the measurement, non-finite values as strings.
+func (v Interleaved) MarshalJSON() ([]byte, error) {
+	j := interleavedJSON{interleavedAlias: (*interleavedAlias)(&v), Ratios: make([]Float, len(v.Ratios)), Noise: Float(v.Noise),
+		MaxNoise: Float(v.MaxNoise)}
+	for i, r := range v.Ratios {
+		j.Ratios[i] = Float(r)
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (v *Interleaved) UnmarshalJSON(b []byte) error {
+	var out Interleaved
+	j := interleavedJSON{interleavedAlias: (*interleavedAlias)(&out)}
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	out.Noise, out.MaxNoise, out.Ratios = float64(j.Noise), float64(j.MaxNoise), nil
+	for _, r := range j.Ratios {
+		out.Ratios = append(out.Ratios, float64(r))
+	}
+	*v = out
+	return nil
+}
+
 type metricsAlias Metrics
 
 type metricsJSON struct {
@@ -95,13 +129,14 @@ type metricsJSON struct {
 	WallTime  Float            `json:"wall_time"`
 	TrainTime Float            `json:"train_time"`
 	Epochs    Float            `json:"epochs"`
+	Relative  Float            `json:"relative_step_time,omitempty"`
 	Extra     map[string]Float `json:"extra,omitempty"`
 }
 
 // MarshalJSON writes the metrics, non-finite values as strings.
 func (m Metrics) MarshalJSON() ([]byte, error) {
 	j := metricsJSON{metricsAlias: (*metricsAlias)(&m), Accuracy: Float(m.Accuracy), Loss: Float(m.Loss),
-		WallTime: Float(m.WallTime), TrainTime: Float(m.TrainTime), Epochs: Float(m.Epochs)}
+		WallTime: Float(m.WallTime), TrainTime: Float(m.TrainTime), Epochs: Float(m.Epochs), Relative: Float(m.RelativeStepTime)}
 	if len(m.Extra) > 0 {
 		j.Extra = make(map[string]Float, len(m.Extra))
 		for k, v := range m.Extra {
@@ -120,6 +155,7 @@ func (m *Metrics) UnmarshalJSON(b []byte) error {
 	}
 	out.Accuracy, out.Loss = float64(j.Accuracy), float64(j.Loss)
 	out.WallTime, out.TrainTime, out.Epochs = float64(j.WallTime), float64(j.TrainTime), float64(j.Epochs)
+	out.RelativeStepTime = float64(j.Relative)
 	out.Extra = nil
 	if len(j.Extra) > 0 {
 		out.Extra = make(map[string]float64, len(j.Extra))

@@ -37,6 +37,14 @@ type Metrics struct {
 	// ImageSize and Batch are the training image size and batch size.
 	ImageSize int `json:"image_size"`
 	Batch     int `json:"batch"`
+	// RelativeStepTime is StepTime relative to a baseline network's,
+	// measured interleaved with it (Interleaved): in a search the
+	// baseline is the space's backbone, whose own relative time is 1. 0
+	// when not measured.
+	RelativeStepTime float64 `json:"relative_step_time,omitempty"`
+	// Interleaved is how RelativeStepTime was measured; nil when it was
+	// not. StepTime then comes from the network's bursts.
+	Interleaved *Interleaved `json:"interleaved,omitempty"`
 	// Host is the machine the timings were measured on.
 	Host Host `json:"host"`
 	// Extra holds further named measurements (e.g. "train_loss"); optional.
@@ -54,6 +62,31 @@ type StepStats struct {
 	// step, where measured; optional.
 	Allocs float64 `json:"allocs,omitempty"`
 	Bytes  float64 `json:"bytes,omitempty"`
+}
+
+// Interleaved is how a step time relative to a baseline network was
+// measured: after warm-up, Pairs pairs of bursts of Burst timed training
+// steps, the network's then the baseline's (ABAB...), so that load that
+// comes and goes on the machine falls on both alike. Each pair gives a
+// ratio, the median step of the network's burst over the median step of
+// the baseline's; the relative step time is the median of the ratios.
+type Interleaved struct {
+	// Against names the baseline network.
+	Against string `json:"against,omitempty"`
+	// Baseline is the baseline's step time over its bursts, in seconds
+	// (the network's is Metrics.StepTime).
+	Baseline StepStats `json:"baseline"`
+	Pairs    int       `json:"pairs"`
+	Burst    int       `json:"burst"`
+	// Ratios are the pairs' ratios.
+	Ratios []float64 `json:"ratios"`
+	// Noise is the spread of Ratios: their median absolute deviation
+	// over their median. Timings whose noise was above MaxNoise were
+	// repeated, at most a few times (Retimed); the figures are the least
+	// noisy timing's.
+	Noise    float64 `json:"noise"`
+	MaxNoise float64 `json:"max_noise"`
+	Retimed  int     `json:"retimed,omitempty"`
 }
 
 // Host describes the machine and software that measured a timing.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -126,5 +127,41 @@ func TestFloat(t *testing.T) {
 		if !(float64(y) == x || math.IsNaN(x) && math.IsNaN(float64(y))) {
 			t.Errorf("%v -> %s -> %v", x, b, y)
 		}
+	}
+}
+
+func TestCommas(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 7139704: "7,139,704", -1234567: "-1,234,567"} {
+		if got := Commas(n); got != want {
+			t.Errorf("Commas(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// The relative step time and how it was measured are optional: absent from
+// a record that has none (TestMetricsJSONAsStored), written NaN-safe and
+// read back when there are.
+func TestRelativeStepTimeJSON(t *testing.T) {
+	m := testMetrics()
+	m.RelativeStepTime = 1.25
+	m.Interleaved = &Interleaved{Against: "base", Baseline: StepStats{Median: 0.08, Count: 18}, Pairs: 6, Burst: 3,
+		Ratios: []float64{1.2, 1.25, 1.3, math.NaN(), 1.25, 1.25}, Noise: 0.02, MaxNoise: 0.05, Retimed: 1}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"relative_step_time":1.25`, `"interleaved":{"against":"base","baseline":{"count":18,"median":0.08`,
+		`"ratios":[1.2,1.25,1.3,"NaN",1.25,1.25]`, `"noise":0.02`, `"max_noise":0.05`, `"retimed":1`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("no %s in %s", want, b)
+		}
+	}
+	var back Metrics
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.RelativeStepTime != 1.25 || back.Interleaved == nil || back.Interleaved.Retimed != 1 || !math.IsNaN(back.Interleaved.Ratios[3]) ||
+		back.Interleaved.Baseline.Median != 0.08 || back.Interleaved.Ratios[5] != 1.25 {
+		t.Fatalf("round trip: %+v %+v", back, back.Interleaved)
 	}
 }

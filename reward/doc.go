@@ -48,6 +48,19 @@
 // training step time and P its trainable parameters ([CheckMetrics] says
 // what it refuses).
 //
+// # Step time relative to the baseline
+//
+// A search measures each trial's step time against its baseline, the two
+// networks timed in alternating bursts (measure.Metrics.RelativeStepTime),
+// because a step time measured alone is only as good as the machine was
+// quiet at that moment. When a measurement has a relative step time, S/S0
+// is that relative time: the absolute times, which follow the load of the
+// machine, do not enter the reward, and the baseline's own relative time is
+// 1. S0, the baseline's absolute step time, stays in Time.Ref for display
+// and for measurements without a relative time. A target T that is not the
+// baseline's time (MnasNet) compares S = relative time · Time.Base with T,
+// Time.Base being the baseline's absolute step time.
+//
 // # Pareto fronts and hypervolume
 //
 // A [Point] is an ID and an objective vector; a [Directions] value gives the

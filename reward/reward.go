@@ -51,6 +51,13 @@ type Term struct {
 	Alpha *float64 `json:"alpha,omitempty"`
 	// Beta is the exponent used when x > Ref.
 	Beta *float64 `json:"beta,omitempty"`
+	// Base is the baseline's value in Ref's unit, which a measurement
+	// relative to the baseline multiplies: a step time measured relative
+	// to the search's baseline (measure.Metrics.RelativeStepTime) is
+	// S = RelativeStepTime·Base. 0 means Ref, the EfficientNetV2 reward's
+	// case, whose reference is the baseline's step time S0: S/S0 is then
+	// the relative time itself. Only the time term uses it.
+	Base float64 `json:"base,omitempty"`
 }
 
 // Settings configures the reward. The zero value selects KindEffNetV2 with its
@@ -146,6 +153,9 @@ func (s Settings) Validate() error {
 	what := "the backbone's step time S0, or the step-time target T"
 	errs = append(errs, checkRef("time.ref", s.Time.Ref, what))
 	errs = append(errs, checkExponent("time.alpha", s.Time.Alpha), checkExponent("time.beta", s.Time.Beta))
+	if b := s.Time.Base; !finite(b) || b < 0 {
+		errs = append(errs, badField("time.base", b, "must be a finite number >= 0 (0 = time.ref)"))
+	}
 	what = "the backbone's parameter count P0, or the parameter target T"
 	errs = append(errs, checkRef("params.ref", s.Params.Ref, what))
 	errs = append(errs, checkExponent("params.alpha", s.Params.Alpha), checkExponent("params.beta", s.Params.Beta))
@@ -176,16 +186,18 @@ func (s Settings) Resolve() (Settings, error) {
 
 // The reward reads three figures of a measurement: the validation
 // accuracy A, the median training step time S (in the unit of
-// Settings.Time.Ref, seconds in a search) and the trainable parameters P.
-// Every function of this package that takes a measure.Metrics reads these
-// and nothing else.
+// Settings.Time.Ref, seconds in a search) and the trainable parameters P;
+// and, when it was measured, the step time relative to the baseline, which
+// then takes S's place in the time term (see Settings.Score). Every
+// function of this package that takes a measure.Metrics reads these and
+// nothing else.
 func objectives(m measure.Metrics) (acc, step, params float64) {
 	return m.Accuracy, m.StepTime.Median, float64(m.Params)
 }
 
 // CheckMetrics reports every figure of m the reward cannot use, joined; each
 // is a *fielderr.Error naming the JSON field (accuracy, step_time.median,
-// params).
+// relative_step_time, params).
 func CheckMetrics(m measure.Metrics) error {
 	acc, step, params := objectives(m)
 	var errs []error
@@ -194,6 +206,9 @@ func CheckMetrics(m measure.Metrics) error {
 	}
 	if !finite(step) || step <= 0 {
 		errs = append(errs, badField("step_time.median", step, "must be a positive finite number"))
+	}
+	if r := m.RelativeStepTime; !finite(r) || r < 0 {
+		errs = append(errs, badField("relative_step_time", r, "must be a positive finite number, or 0 for none"))
 	}
 	if !finite(params) || params <= 0 {
 		errs = append(errs, badField("params", m.Params, "must be a positive number"))
@@ -232,12 +247,29 @@ type Breakdown struct {
 
 // Factor returns (x/ref)^alpha if x <= ref and (x/ref)^beta otherwise. It does
 // not check its arguments.
-func Factor(x, ref, alpha, beta float64) float64 {
+func Factor(x, ref, alpha, beta float64) float64 { return ratioFactor(x/ref, alpha, beta) }
+
+// ratioFactor returns r^alpha if r <= 1 and r^beta otherwise.
+func ratioFactor(r, alpha, beta float64) float64 {
 	e := beta
-	if x <= ref {
+	if r <= 1 {
 		e = alpha
 	}
-	return math.Pow(x/ref, e)
+	return math.Pow(r, e)
+}
+
+// timeRatio is S/T of the time term: with a step time measured relative to
+// the baseline, RelativeStepTime·Base/Ref (the relative time itself when
+// Base is Ref or 0); else the median step time over Ref.
+func (t Term) timeRatio(m measure.Metrics) float64 {
+	r := m.RelativeStepTime
+	switch {
+	case r == 0:
+		return m.StepTime.Median / t.Ref
+	case t.Base == 0 || t.Base == t.Ref:
+		return r
+	}
+	return r * t.Base / t.Ref
 }
 
 // Evaluate validates s and m (see CheckMetrics) and returns the reward of
@@ -250,10 +282,10 @@ func (s Settings) Evaluate(m measure.Metrics) (Breakdown, error) {
 	if err := CheckMetrics(m); err != nil {
 		return Breakdown{}, err
 	}
-	acc, step, params := objectives(m)
+	acc, _, params := objectives(m)
 	b := Breakdown{
 		Accuracy:     acc,
-		TimeFactor:   Factor(step, r.Time.Ref, *r.Time.Alpha, *r.Time.Beta),
+		TimeFactor:   ratioFactor(r.Time.timeRatio(m), *r.Time.Alpha, *r.Time.Beta),
 		ParamsFactor: Factor(params, r.Params.Ref, *r.Params.Alpha, *r.Params.Beta),
 	}
 	b.Reward = b.Accuracy * b.TimeFactor * b.ParamsFactor
@@ -261,8 +293,10 @@ func (s Settings) Evaluate(m measure.Metrics) (Breakdown, error) {
 }
 
 // Score returns R = A · Π_i (x_i/T_i)^(x_i <= T_i ? α_i : β_i) over the step
-// time and params terms of s, for the accuracy, median step time and
-// trainable parameters of m.
+// time and params terms of s, for the accuracy, step time and trainable
+// parameters of m. The step time's S/T is m's step time relative to the
+// baseline when it was measured (times Time.Base/Time.Ref, 1 for the
+// EfficientNetV2 reward), else its median step time over Time.Ref.
 func (s Settings) Score(m measure.Metrics) (float64, error) {
 	b, err := s.Evaluate(m)
 	return b.Reward, err

@@ -206,6 +206,8 @@ func TestMetricsValidation(t *testing.T) {
 		{meas(0.5, math.NaN(), 1), "step_time.median"},
 		{meas(0.5, 1, 0), "params"},
 		{meas(0.5, 1, -1), "params"},
+		{func() measure.Metrics { m := meas(0.5, 1, 1); m.RelativeStepTime = -1; return m }(), "relative_step_time"},
+		{func() measure.Metrics { m := meas(0.5, 1, 1); m.RelativeStepTime = math.Inf(1); return m }(), "relative_step_time"},
 	}
 	for _, c := range cases {
 		_, err := s.Score(c.m)
@@ -286,5 +288,39 @@ func TestDecodeSettings(t *testing.T) {
 	}
 	if _, err := DecodeSettings([]byte(`{"time":`)); err == nil || !strings.Contains(err.Error(), "reward settings") {
 		t.Errorf("truncated: %v", err)
+	}
+}
+
+// A step time measured relative to the baseline replaces S/S0: the
+// absolute times (here of a loaded machine, 3 times the quiet ones) do not
+// count. The baseline's own relative time is 1, so it scores its accuracy.
+// With a target T other than the baseline's time S0 (Base = S0), S is the
+// relative time times S0.
+func TestRelativeStepTime(t *testing.T) {
+	const s0, p0 = 0.1, 1000.0
+	rel := func(acc, step, r float64) measure.Metrics { m := meas(acc, step, p0); m.RelativeStepTime = r; return m }
+	s := EfficientNetV2(s0, p0)
+	if got := mustScore(t, s, rel(0.8, 0.3, 2)); !near(got, 0.8*pow2m007, 1e-15) {
+		t.Errorf("relative 2 (absolute 3x the baseline): %v, want 0.8*2^-0.07", got)
+	}
+	if got := mustScore(t, s, rel(0.8, 0.9, 1)); got != 0.8 {
+		t.Errorf("the baseline (relative 1): %v, want exactly its accuracy", got)
+	}
+	if got, want := mustScore(t, s, meas(0.8, 0.2, p0)), 0.8*pow2m007; !near(got, want, 1e-15) {
+		t.Errorf("no relative time: absolute S/S0 = 2 gives %v, want %v", got, want)
+	}
+	hard := MnasNetHard(0.15, p0)
+	hard.Time.Base = s0
+	if got := mustScore(t, hard, rel(0.8, 0.9, 1.4)); got != 0.8 {
+		t.Errorf("hard target 0.15 s, relative 1.4 of 0.1 s (0.14 s): %v, want 0.8", got)
+	}
+	if got := mustScore(t, hard, rel(0.8, 0.01, 3)); !near(got, 0.8*0.15/0.3, 1e-15) {
+		t.Errorf("hard target 0.15 s, relative 3 of 0.1 s (0.3 s): %v, want 0.8*0.5", got)
+	}
+	bad := s
+	bad.Time.Base = -1
+	var fe *fielderr.Error
+	if _, err := bad.Score(rel(0.8, 0.1, 1)); !errors.As(err, &fe) || fe.Field != "time.base" {
+		t.Errorf("negative base: %v", err)
 	}
 }

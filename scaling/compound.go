@@ -132,17 +132,21 @@ type FamilyOptions struct {
 	Divisor, MinDepth int
 }
 
-// Member is one network of a family.
+// Member is one network of a family. Its JSON form is what "nas family
+// -o" writes: name, phi, width, depth, params, params_total, macs,
+// image_size, train_image_size, capped and the architecture.
 type Member struct {
-	Name                      string
-	Phi                       int
-	Width, Depth              float64
-	ImageSize, TrainImageSize int
-	// Capped reports that MaxImageSize lowered the evaluation size.
-	Capped bool
-	Arch   searchspace.Arch
+	Name  string  `json:"name"`
+	Phi   int     `json:"phi"`
+	Width float64 `json:"width"`
+	Depth float64 `json:"depth"`
 	// Count is the tally at ImageSize and the family's classes.
-	Count searchspace.Count
+	searchspace.Count
+	ImageSize      int `json:"image_size"`
+	TrainImageSize int `json:"train_image_size"`
+	// Capped reports that MaxImageSize lowered the evaluation size.
+	Capped bool             `json:"capped"`
+	Arch   searchspace.Arch `json:"arch"`
 }
 
 func (o FamilyOptions) withDefaults() FamilyOptions {
@@ -167,7 +171,8 @@ func (o FamilyOptions) withDefaults() FamilyOptions {
 	return o
 }
 
-// Validate checks the options (after defaults); errors are *OptionError.
+// Validate checks the options (after defaults); errors are *fielderr.Error
+// wrapping ErrBadOption.
 func (o FamilyOptions) Validate() error {
 	o = o.withDefaults()
 	return firstErr(

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/effnas/effnas/fielderr"
 )
 
 func TestCompoundDefaults(t *testing.T) {
@@ -147,7 +149,7 @@ func TestFamilyErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, err := Family(base, c.o)
-		var oe *OptionError
+		var oe *fielderr.Error
 		if !errors.As(err, &oe) || oe.Field != c.field || !strings.Contains(err.Error(), "want") {
 			t.Errorf("%+v: %v, want an error naming %s", c.o, err, c.field)
 		}

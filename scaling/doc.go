@@ -79,6 +79,6 @@
 // training ratio from its base (ImageNet's 480 and 0.8, or twice the native
 // size and 1 for a base fitted to small images).
 //
-// Option errors are *OptionError values (wrapping ErrBadOption) that name
-// the field, the value and the allowed range.
+// Option errors are *fielderr.Error values (wrapping ErrBadOption) that
+// name the field, the value and the allowed range.
 package scaling

@@ -11,13 +11,6 @@ import (
 // ErrBadOption marks an invalid scaling option.
 var ErrBadOption = errors.New("invalid scaling option")
 
-// OptionError is the field-error type of every effnas package.
-//
-// Deprecated: use *fielderr.Error with errors.As. This alias only keeps
-// callers outside the package compiling until they switch; it is not a type
-// of its own.
-type OptionError = fielderr.Error
-
 // badOption reports an invalid option: a *fielderr.Error scoped "scaling"
 // and wrapping ErrBadOption.
 func badOption(field string, v any, allowed string) error {

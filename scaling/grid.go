@@ -35,7 +35,8 @@ func (g GridOptions) withDefaults() GridOptions {
 	return g
 }
 
-// Validate checks the options; errors are *OptionError.
+// Validate checks the options; errors are *fielderr.Error
+// wrapping ErrBadOption.
 func (g GridOptions) Validate() error {
 	g = g.withDefaults()
 	return firstErr(

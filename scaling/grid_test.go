@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/effnas/effnas/fielderr"
 )
 
 func TestCandidates(t *testing.T) {
@@ -50,7 +52,7 @@ func TestCandidates(t *testing.T) {
 	}
 	t.Logf("%d candidates at tolerance 0.1, %d at 0.01", len(cands), len(tight))
 	for _, g := range []GridOptions{{Step: -0.05}, {Step: math.NaN()}, {Max: 0.5}, {Tolerance: -1}} {
-		var oe *OptionError
+		var oe *fielderr.Error
 		if _, err := Candidates(g); !errors.As(err, &oe) {
 			t.Errorf("%+v: %v", g, err)
 		}

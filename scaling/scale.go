@@ -40,7 +40,8 @@ type Options struct {
 	Rounding Rounding
 }
 
-// Validate checks the options; errors are *OptionError.
+// Validate checks the options; errors are *fielderr.Error
+// wrapping ErrBadOption.
 func (o Options) Validate() error {
 	return firstErr(
 		checkFloat("width", o.Width, 0, MaxWidth, " (0 = unchanged)"),

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/effnas/effnas/fielderr"
 	"github.com/effnas/effnas/searchspace"
 )
 
@@ -215,9 +216,9 @@ func TestScaleErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, err := Scale(a, c.o)
-		var oe *OptionError
+		var oe *fielderr.Error
 		if !errors.As(err, &oe) || !errors.Is(err, ErrBadOption) {
-			t.Errorf("%+v: error %v, want *OptionError", c.o, err)
+			t.Errorf("%+v: error %v, want *fielderr.Error", c.o, err)
 			continue
 		}
 		msg := err.Error()

@@ -25,8 +25,12 @@
 //
 // Evaluators. An Evaluator turns an architecture into a measurement
 // (measure.Metrics): the baseline (the space's backbone, timed once at the
-// start) and every trial. The search stores it as it is and scores it with
-// reward.Settings.Score. NewProxy builds the proxy task of a search from
+// start, for the record) and every trial. The search stores it as it is and
+// scores it with reward.Settings.Score. TrainEvaluator times every trial
+// against the backbone again, in alternating bursts with a copy of it kept
+// built, so that the reward's S/S0 is a relative step time that load coming
+// and going on the machine does not change (trainer.Baseline); with several
+// trials at once, the Gate keeps each timing alone. NewProxy builds the proxy task of a search from
 // options: an evaluator chosen by name ("train": TrainEvaluator, real
 // training; "synthetic": Synthetic, a formula) and the space it searches
 // (ProxySpace: the EfficientNetV2 space fitted to the dataset and scaled

@@ -30,28 +30,29 @@ type Evaluator interface {
 }
 
 // Gate keeps step-time measurements alone on the machine while other trials
-// train in parallel: training holds the gate shared around each step, timing
-// holds it exclusively, so no training step of another trial runs while a
-// trial's step time is measured. A nil *Gate does nothing.
-type Gate struct{ rw sync.RWMutex }
+// train in parallel: everything an evaluation computes holds the gate
+// shared, in short slices (a training step with its batch, a batch scored,
+// a graph built; see trainer.Gate), and timing holds it exclusively, so no
+// other trial computes while a trial's step time is measured, and a timing
+// waits at most for the slices under way. A nil *Gate does nothing.
+type Gate struct {
+	rw sync.RWMutex
+	// trace, when set (tests), is called after every hold is taken and
+	// before it is released.
+	trace func(exclusive, taken bool)
+}
 
 // Shared runs fn while no exclusive holder runs.
 func (g *Gate) Shared(fn func() error) error {
-	if g == nil {
-		return fn()
-	}
-	g.rw.RLock()
-	defer g.rw.RUnlock()
+	g.RLock()
+	defer g.RUnlock()
 	return fn()
 }
 
 // Exclusive runs fn alone.
 func (g *Gate) Exclusive(fn func() error) error {
-	if g == nil {
-		return fn()
-	}
-	g.rw.Lock()
-	defer g.rw.Unlock()
+	g.Lock()
+	defer g.Unlock()
 	return fn()
 }
 
@@ -60,12 +61,14 @@ func (g *Gate) Exclusive(fn func() error) error {
 func (g *Gate) Lock() {
 	if g != nil {
 		g.rw.Lock()
+		g.traced(true, true)
 	}
 }
 
 // Unlock releases an exclusive hold.
 func (g *Gate) Unlock() {
 	if g != nil {
+		g.traced(true, false)
 		g.rw.Unlock()
 	}
 }
@@ -74,13 +77,21 @@ func (g *Gate) Unlock() {
 func (g *Gate) RLock() {
 	if g != nil {
 		g.rw.RLock()
+		g.traced(false, true)
 	}
 }
 
 // RUnlock releases a shared hold.
 func (g *Gate) RUnlock() {
 	if g != nil {
+		g.traced(false, false)
 		g.rw.RUnlock()
+	}
+}
+
+func (g *Gate) traced(exclusive, taken bool) {
+	if g.trace != nil {
+		g.trace(exclusive, taken)
 	}
 }
 

@@ -119,15 +119,17 @@ func trainProxy(o ProxyOptions) (Proxy, error) {
 	if te.Budget.ImageSize == 0 {
 		te.Budget.ImageSize = sp.Backbone.TrainSize()
 	}
+	te.Baseline = sp.Backbone
 	return Proxy{Space: sp, Evaluator: te, Record: te.Describe()}, nil
 }
 
 // ProxySpace is the default search space fitted to a dataset: the
 // EfficientNetV2 space (searchspace.NewSpace) over efficientnetv2-b0, whose
-// backbone takes the dataset's channels and classes at o.ImageSize (the
-// dataset's image height when 0), with the stem's stride 1 for images of
-// up to 64 pixels (as for CIFAR- and MNIST-sized inputs), scaled by o.Width
-// and o.Depth (0.5 each when 0) so that each trial trains in seconds.
+// backbone is fitted (Arch.FitTo) to the dataset's channels and classes at
+// o.ImageSize (the dataset's image height when 0), so with the stem's
+// stride 1 for small images (searchspace.SmallImageMax, as for CIFAR- and
+// MNIST-sized inputs), scaled by o.Width and o.Depth (0.5 each when 0) so
+// that each trial trains in seconds.
 // o.SearchSE adds the squeeze-excite ratio to the decisions.
 func ProxySpace(ds *data.Dataset, o ProxyOptions) (searchspace.Space, error) {
 	b, err := searchspace.Reference("efficientnetv2-b0")
@@ -144,7 +146,7 @@ func ProxySpace(ds *data.Dataset, o ProxyOptions) (searchspace.Space, error) {
 	if depth == 0 {
 		depth = 0.5
 	}
-	b = b.WithInput(size, ds.C, ds.NumClasses, size <= 64)
+	b, _, _ = b.FitTo(searchspace.Input{ImageSize: size, Channels: ds.C, Classes: ds.NumClasses})
 	b, err = scaling.Scale(b, scaling.Options{Width: width, Depth: depth})
 	if err != nil {
 		return searchspace.Space{}, err

@@ -123,6 +123,9 @@ func TestNewProxy(t *testing.T) {
 	if b := p.Space.Backbone; b.ImageSize != 16 || b.NumClasses != 10 || b.Stem.Stride != 1 {
 		t.Fatalf("fitted backbone %+v", b)
 	}
+	if mustJSON(t, te.Baseline) != mustJSON(t, p.Space.Backbone) {
+		t.Fatalf("trials are timed against %s, not the backbone", te.Baseline.Name)
+	}
 	if rec, ok := p.Record.(map[string]any); !ok || rec["name"] != "train" || rec["image_size"] != 16 || rec["dataset"] != "synthetic" {
 		t.Fatalf("record %v", p.Record)
 	}

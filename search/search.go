@@ -156,6 +156,8 @@ func Run(ctx context.Context, st *store.Store, space searchspace.Space, s Settin
 	}
 	if s.Reward.Time.Ref == 0 {
 		s.Reward.Time.Ref = rec.Baseline.StepTime.Median
+	} else if s.Reward.Time.Base == 0 { // a target: relative times are times S0
+		s.Reward.Time.Base = rec.Baseline.StepTime.Median
 	}
 	if s.Reward.Params.Ref == 0 {
 		s.Reward.Params.Ref = float64(rec.Baseline.Params)

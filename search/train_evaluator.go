@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/effnas/effnas/measure"
+	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer"
 	"github.com/effnas/effnas/trainer/data"
 	"gorgonia.org/tensor"
@@ -23,6 +24,17 @@ type TrainEvaluator struct {
 	ValSize     int
 	Settings    trainer.Settings
 	Budget      trainer.Budget
+	// Baseline is the network trials are timed against (the space's
+	// backbone; NewProxy sets it). Each trial's step time is then also
+	// measured relative to it, interleaved as Interleave says
+	// (trainer.Baseline), and the reward uses the relative time. When it
+	// is not set, the architecture of the baseline task is used once it has
+	// run in this process; before that, trials are timed alone.
+	Baseline   searchspace.Arch
+	Interleave trainer.Interleave
+
+	baseMu sync.Mutex
+	base   *trainer.Baseline
 
 	once  sync.Once
 	ds    *data.Dataset
@@ -62,11 +74,18 @@ func (e *TrainEvaluator) Load(seed uint64) (*data.Dataset, error) {
 }
 
 // Host describes this machine.
-func (e *TrainEvaluator) Host() measure.Host { return measureHost(trainer.HostInfo()) }
+func (e *TrainEvaluator) Host() measure.Host { return trainer.HostInfo() }
 
-// Evaluate trains t.Arch (or, for the baseline, only times it).
+// Evaluate trains t.Arch and times it against the baseline, or for the
+// baseline task only times it (its relative step time is 1). Everything it
+// computes holds gate: shared in slices, exclusively to time (see
+// trainer.Gate).
 func (e *TrainEvaluator) Evaluate(ctx context.Context, t Task, gate *Gate) (measure.Metrics, error) {
-	ds, err := e.Load(0x5e1ec7)
+	var ds *data.Dataset
+	err := gate.Shared(func() (err error) {
+		ds, err = e.Load(0x5e1ec7)
+		return err
+	})
 	if err != nil {
 		return measure.Metrics{}, err
 	}
@@ -81,48 +100,39 @@ func (e *TrainEvaluator) Evaluate(ctx context.Context, t Task, gate *Gate) (meas
 		s.Gate = gate
 	}
 	if t.Baseline {
-		net, err := trainer.NewNet(a, tensor.Float32, t.Seed)
-		if err != nil {
+		e.baseline(&a)
+		var net *trainer.Net
+		if err := gate.Shared(func() (err error) { net, err = trainer.NewNet(a, tensor.Float32, t.Seed); return err }); err != nil {
 			return measure.Metrics{}, err
 		}
 		b := e.Budget.WithDefaults(a)
-		size, batch := b.ImageSize, b.Batch
-		st, fw, err := net.Measure(ctx, trainer.Timing{Batch: batch, ImageSize: size, Warmup: b.TimingWarmup, Steps: max(b.TimingSteps, 1)}, s)
-		if err != nil {
-			return measure.Metrics{}, err
-		}
-		acc, _ := a.Count(size, 0)
-		return measure.Metrics{StepTime: measureStats(st), ForwardTime: measureStats(fw), Params: acc.Total.Params,
-			ParamsTotal: acc.Total.ParamsTotal, MACs: acc.Total.MACs, ImageSize: size, Batch: batch,
-			Host: measureHost(trainer.HostInfo())}, nil
+		m, err := net.Measure(ctx, trainer.Timing{Batch: b.Batch, ImageSize: b.ImageSize, Warmup: b.TimingWarmup, Steps: max(b.TimingSteps, 1)}, s)
+		m.RelativeStepTime = 1
+		return m, err
 	}
+	s.Baseline = e.baseline(nil)
 	res, _, err := trainer.Train(ctx, trainer.Problem{Arch: a, Data: ds, Train: e.train, Val: e.val}, s, e.Budget)
 	if err != nil {
 		return measure.Metrics{}, err
 	}
-	return measureMetrics(res), nil
+	m := res.Metrics
+	m.Extra = map[string]float64{"train_loss": res.TrainLoss}
+	return m, nil
 }
 
-// The converters below are temporary: package trainer still reports in its
-// own types (Result, Stats, Host), which spell the measurement a second
-// time. They go away when the trainer returns measure types.
-
-// measureMetrics converts a trainer result.
-func measureMetrics(r trainer.Result) measure.Metrics {
-	return measure.Metrics{Accuracy: r.Accuracy, Loss: r.Loss, StepTime: measureStats(r.StepTime), ForwardTime: measureStats(r.ForwardTime),
-		Params: r.Params, ParamsTotal: r.ParamsTotal, MACs: r.MACs, WallTime: r.WallTime.Seconds(), TrainTime: r.TrainTime.Seconds(),
-		Epochs: r.Epochs, Steps: r.Steps, ImageSize: r.ImageSize, Batch: r.Batch, Host: measureHost(r.Host),
-		Extra: map[string]float64{"train_loss": r.TrainLoss}}
-}
-
-// measureStats converts step-time statistics. The allocation figures are
-// left out, as the search has always stored them.
-func measureStats(s trainer.Stats) measure.StepStats {
-	return measure.StepStats{Median: s.Median, P10: s.P10, P90: s.P90, Mean: s.Mean, Count: s.Count}
-}
-
-// measureHost converts a host description.
-func measureHost(h trainer.Host) measure.Host {
-	return measure.Host{Hostname: h.Hostname, OS: h.OS, Arch: h.Arch, CPU: h.CPU, Cores: h.Cores, GOMAXPROCS: h.GOMAXPROCS,
-		GoVersion: h.GoVersion, Backend: h.Backend}
+// baseline returns the network trials are timed against: e.Baseline, else
+// the first baseline task's architecture (task), nil while there is none.
+func (e *TrainEvaluator) baseline(task *searchspace.Arch) *trainer.Baseline {
+	e.baseMu.Lock()
+	defer e.baseMu.Unlock()
+	if e.base == nil {
+		a := e.Baseline
+		if len(a.Stages) == 0 && task != nil {
+			a = *task
+		}
+		if len(a.Stages) > 0 {
+			e.base = trainer.NewBaseline(a, e.Interleave)
+		}
+	}
+	return e.base
 }

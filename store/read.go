@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/effnas/effnas/searchspace"
 )
 
 // ErrAmbiguous is returned when a search is asked for without a name and
@@ -102,4 +104,39 @@ func readOnly(path string, fn func(*Tx) error) error {
 	}
 	defer st.Close()
 	return st.View(fn)
+}
+
+// Trial returns trial id of the search, or its best trial (BestTrial) when
+// id is 0.
+func (st SearchTrials) Trial(id int) (Trial, error) {
+	if id == 0 {
+		t, ok := BestTrial(st.Trials)
+		if !ok {
+			return Trial{}, fmt.Errorf("search %q: no finished trial yet", st.Search.Name)
+		}
+		return t, nil
+	}
+	for _, t := range st.Trials {
+		if t.ID == id {
+			return t, nil
+		}
+	}
+	return Trial{}, fmt.Errorf("trial %d: search %q has %d trials: %w", id, st.Search.Name, len(st.Trials), ErrNotFound)
+}
+
+// TrialArch returns the architecture of Trial(id) (the best trial when id
+// is 0), named "trial-ID" when it has no name, after validating it.
+func (st SearchTrials) TrialArch(id int) (searchspace.Arch, error) {
+	t, err := st.Trial(id)
+	if err != nil {
+		return searchspace.Arch{}, err
+	}
+	a := t.Arch.Clone()
+	if a.Name == "" {
+		a.Name = fmt.Sprintf("trial-%d", t.ID)
+	}
+	if err := a.Validate(); err != nil {
+		return searchspace.Arch{}, fmt.Errorf("search %q: trial %d: %w", st.Search.Name, t.ID, err)
+	}
+	return a, nil
 }

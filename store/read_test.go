@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/effnas/effnas/searchspace"
 )
 
 func TestReadHelpers(t *testing.T) {
@@ -64,5 +66,37 @@ func TestReadHelpers(t *testing.T) {
 	}
 	if _, err := os.Stat(none); !errors.Is(err, os.ErrNotExist) {
 		t.Fatal("reading created the file")
+	}
+}
+
+func TestTrialArch(t *testing.T) {
+	b0, err := searchspace.Reference("efficientnetv2-b0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := b0.Clone()
+	named.Name = "mine"
+	broken := b0.Clone()
+	broken.Stages = nil
+	st := SearchTrials{Search: Search{Name: "s"}, Trials: []Trial{
+		{ID: 1, Status: StatusDone, Reward: 0.5, Arch: func() searchspace.Arch { a := b0.Clone(); a.Name = ""; return a }()},
+		{ID: 2, Status: StatusDone, Reward: 0.7, Arch: named},
+		{ID: 3, Status: StatusFailed, Arch: broken},
+	}}
+	if a, err := st.TrialArch(1); err != nil || a.Name != "trial-1" {
+		t.Fatalf("trial 1: %q %v", a.Name, err)
+	}
+	if a, err := st.TrialArch(0); err != nil || a.Name != "mine" {
+		t.Fatalf("best: %q %v", a.Name, err)
+	}
+	if _, err := st.TrialArch(3); err == nil || !strings.Contains(err.Error(), `search "s": trial 3:`) {
+		t.Fatalf("invalid architecture: %v", err)
+	}
+	if _, err := st.TrialArch(9); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), `trial 9: search "s" has 3 trials`) {
+		t.Fatalf("missing trial: %v", err)
+	}
+	st.Trials = st.Trials[2:]
+	if _, err := st.TrialArch(0); err == nil || !strings.Contains(err.Error(), "no finished trial yet") {
+		t.Fatalf("no best trial: %v", err)
 	}
 }

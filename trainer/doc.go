@@ -1,8 +1,12 @@
 // Package trainer trains, scores and times the networks of a search: it
 // builds an architecture (package searchspace) as a gorgonia graph from the
 // ops of package ops, trains it on a dataset of package data and measures
-// what the search and the reward need (Result: accuracy, losses, step
-// time, size, host).
+// what the search and the reward need. It reports in the vocabulary of
+// package measure: a Result is a measure.Metrics (accuracy, loss, step
+// time, size, host) plus the figures only a trainer's caller uses (test
+// accuracy, training loss, input normalisation); Net.Measure returns the
+// timing part of a measure.Metrics; HostInfo is this machine as a
+// measure.Host.
 //
 // # Train
 //
@@ -26,18 +30,28 @@
 //
 // Net.Evaluate scores a network at an image size, optionally re-estimating
 // the BatchNorm statistics there first (Eval). Net.Measure times training
-// steps and forward passes on random inputs (Timing), and Net.Profile
+// steps and forward passes on random inputs (Timing; the statistics are
+// measure.StepStats); with Settings.Baseline it times them against a
+// baseline network kept built, in alternating bursts, for a step time
+// relative to the baseline that load coming and going on the machine does
+// not change (Baseline, Interleave). Net.Profile
 // breaks a step down by op (OpProfile, ByOp). Neither changes the network.
 // SaveCheckpoint and LoadCheckpoint keep a trained network with its
 // normalisation.
+//
+// # Parallel trainings
+//
+// Settings.Gate (Gate) keeps a timing alone on the machine while other
+// trainings run: every computation holds it shared, in short slices, and
+// a timing holds it exclusively.
 //
 // # Files
 //
 // settings.go (Problem, Settings, Budget, Progress), train.go (the entry
 // points and the training loop), step.go (the training and inference
 // graph runners), progressive.go (the schedule and the stages),
-// evaluate.go, measure.go, snapshot.go (parameters saved around a
-// measurement), solver.go (RMSProp, Adam, SGD), net.go (the network
+// evaluate.go, measure.go, relative.go (timing against a baseline),
+// gate.go, snapshot.go (parameters saved around a measurement), solver.go (RMSProp, Adam, SGD), net.go (the network
 // builder), checkpoint.go, result.go and host.go (what a run measured and
 // where). Recipes built on these (a family's training, the benchmark) are
 // in package recipe.

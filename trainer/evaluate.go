@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/trainer/data"
 )
 
@@ -25,6 +26,8 @@ type Eval struct {
 	// than it evaluates).
 	RecalBatches int
 	Seed         uint64
+	// Gate, when set, is held shared around every batch (see Gate).
+	Gate Gate
 }
 
 // Evaluate measures the accuracy and mean cross-entropy of the network on
@@ -46,6 +49,12 @@ func (n *Net) Evaluate(ctx context.Context, p Problem, e Eval) (Result, error) {
 	case len(p.Val) > 0 && p.Data == nil:
 		return Result{}, fmt.Errorf("trainer: validation samples without data")
 	}
+	for _, ds := range []*data.Dataset{p.Data, p.Test} {
+		if a := n.Arch; ds != nil && (ds.C != a.InputChannels || ds.NumClasses != a.NumClasses) {
+			return Result{}, fmt.Errorf("trainer: the network takes %d channels and %d classes, %s has %d and %d",
+				a.InputChannels, a.NumClasses, ds.Name, ds.C, ds.NumClasses)
+		}
+	}
 	return n.evaluate(ctx, p, e)
 }
 
@@ -53,29 +62,29 @@ func (n *Net) Evaluate(ctx context.Context, p Problem, e Eval) (Result, error) {
 // re-estimates the statistics.
 func (n *Net) evaluate(ctx context.Context, p Problem, e Eval) (Result, error) {
 	if e.Norm == nil && p.Data != nil && len(p.Train) > 0 {
-		norm := p.Data.ChannelNorm(p.Train)
+		norm := Problem{Data: p.Data, Train: p.Train}.norm(e.Gate)
 		e.Norm = &norm
 	}
 	if e.RecalBatches > 0 && p.Data != nil && len(p.Train) > 0 {
-		if err := n.recalibrate(ctx, p.Data, p.Train, e.Batch, e.RecalBatches, e.ImageSize, e.Norm, e.Seed); err != nil {
-			return Result{ImageSize: e.ImageSize}, err
+		if err := n.recalibrate(ctx, e.Gate, p.Data, p.Train, e.Batch, e.RecalBatches, e.ImageSize, e.Norm, e.Seed); err != nil {
+			return Result{Metrics: measure.Metrics{ImageSize: e.ImageSize}}, err
 		}
 	}
-	return n.score(ctx, p, e.ImageSize, e.Batch, e.Norm)
+	return n.score(ctx, e.Gate, p, e.ImageSize, e.Batch, e.Norm)
 }
 
 // score measures p.Val and p.Test (those given) at an image size with the
 // running BatchNorm statistics.
-func (n *Net) score(ctx context.Context, p Problem, size, batch int, norm *data.Norm) (Result, error) {
-	res := Result{ImageSize: size}
+func (n *Net) score(ctx context.Context, g Gate, p Problem, size, batch int, norm *data.Norm) (Result, error) {
+	res := Result{Metrics: measure.Metrics{ImageSize: size}}
 	var err error
 	if len(p.Val) > 0 {
-		if res.Accuracy, res.Loss, err = n.accuracy(ctx, p.Data, p.Val, batch, size, norm); err != nil {
+		if res.Accuracy, res.Loss, err = n.accuracy(ctx, g, p.Data, p.Val, batch, size, norm); err != nil {
 			return res, err
 		}
 	}
 	if p.Test != nil {
-		if res.TestAccuracy, res.TestLoss, err = n.accuracy(ctx, p.Test, p.Test.All(), batch, size, norm); err != nil {
+		if res.TestAccuracy, res.TestLoss, err = n.accuracy(ctx, g, p.Test, p.Test.All(), batch, size, norm); err != nil {
 			return res, err
 		}
 	}
@@ -86,25 +95,18 @@ func (n *Net) score(ctx context.Context, p Problem, size, batch int, norm *data.
 // cumulative average of the batch statistics of up to batches un-augmented
 // batches of samples idx of ds (batch size min(batch, len(idx)), shuffled
 // by seed) at image size, with the current weights. Training does this
-// before scoring; Evaluate does it on request at another size.
-func (n *Net) recalibrate(ctx context.Context, ds *data.Dataset, idx []int, batch, batches, size int, norm *data.Norm, seed uint64) error {
+// before scoring; Evaluate does it on request at another size. Each batch
+// is a slice of computation holding g shared.
+func (n *Net) recalibrate(ctx context.Context, g Gate, ds *data.Dataset, idx []int, batch, batches, size int, norm *data.Norm, seed uint64) error {
 	if len(idx) == 0 || batch < 1 {
 		return fmt.Errorf("trainer: recalibrate: %d samples, batch %d", len(idx), batch)
 	}
 	batch = min(batch, len(idx))
-	inf, err := newInference(n, batch, size)
+	inf, batcher, sampler, err := n.scorer(g, ds, idx, batch, size, norm, true)
 	if err != nil {
 		return err
 	}
 	defer inf.vm.Close()
-	batcher, err := data.NewBatcher(ds, data.BatchConfig{Size: size, Norm: norm, Precompute: true})
-	if err != nil {
-		return err
-	}
-	sampler, err := data.NewSampler(idx, batch, true)
-	if err != nil {
-		return err
-	}
 	sampler.Shuffle(data.NewRand(seed, 0xbeef))
 	for _, bn := range n.BNs {
 		bn.ResetStats()
@@ -119,36 +121,51 @@ func (n *Net) recalibrate(ctx context.Context, ds *data.Dataset, idx []int, batc
 		if !ok {
 			break
 		}
-		if _, err := batcher.Fill(inf.x, nil, ix, nil); err != nil {
+		err := shared(g, func() error {
+			if _, err := batcher.Fill(inf.x, nil, ix, nil); err != nil {
+				return err
+			}
+			_, err := inf.run()
 			return err
-		}
-		if _, err := inf.run(); err != nil {
+		})
+		if err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// scorer builds, holding g shared, an inference graph and the batches of
+// samples idx of ds.
+func (n *Net) scorer(g Gate, ds *data.Dataset, idx []int, batch, size int, norm *data.Norm, dropLast bool) (inf *inference, b *data.Batcher, s *data.Sampler, err error) {
+	err = shared(g, func() (err error) {
+		if inf, err = newInference(n, batch, size); err != nil {
+			return err
+		}
+		if b, err = data.NewBatcher(ds, data.BatchConfig{Size: size, Norm: norm, Precompute: true}); err == nil {
+			s, err = data.NewSampler(idx, batch, dropLast)
+		}
+		if err != nil {
+			inf.vm.Close()
+		}
+		return err
+	})
+	return inf, b, s, err
+}
+
 // accuracy returns the accuracy and mean cross-entropy of the network on
-// samples idx of ds, with BatchNorm running statistics.
-func (n *Net) accuracy(ctx context.Context, ds *data.Dataset, idx []int, batch, size int, norm *data.Norm) (acc, loss float64, err error) {
+// samples idx of ds, with BatchNorm running statistics; each batch is a
+// slice of computation holding g shared.
+func (n *Net) accuracy(ctx context.Context, g Gate, ds *data.Dataset, idx []int, batch, size int, norm *data.Norm) (acc, loss float64, err error) {
 	if len(idx) == 0 {
 		return 0, 0, fmt.Errorf("trainer: nothing to evaluate")
 	}
 	batch = min(batch, len(idx))
-	inf, err := newInference(n, batch, size)
+	inf, batcher, sampler, err := n.scorer(g, ds, idx, batch, size, norm, false)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer inf.vm.Close()
-	batcher, err := data.NewBatcher(ds, data.BatchConfig{Size: size, Norm: norm, Precompute: true})
-	if err != nil {
-		return 0, 0, err
-	}
-	sampler, err := data.NewSampler(idx, batch, false)
-	if err != nil {
-		return 0, 0, err
-	}
 	n.SetBNMode(false, false)
 	k := n.Arch.NumClasses
 	correct, total, sum := 0, 0, 0.0
@@ -160,32 +177,38 @@ func (n *Net) accuracy(ctx context.Context, ds *data.Dataset, idx []int, batch, 
 		if !ok {
 			break
 		}
-		rows, err := batcher.Fill(inf.x, nil, ix, nil)
-		if err != nil {
-			return 0, 0, err
-		}
-		logits, err := inf.run()
-		if err != nil {
-			return 0, 0, err
-		}
-		for j := 0; j < rows; j++ {
-			row := logits[j*k : (j+1)*k]
-			label := ds.Labels[ix[j]]
-			best, mx := 0, row[0]
-			for c, v := range row {
-				if v > mx {
-					best, mx = c, v
+		err := shared(g, func() error {
+			rows, err := batcher.Fill(inf.x, nil, ix, nil)
+			if err != nil {
+				return err
+			}
+			logits, err := inf.run()
+			if err != nil {
+				return err
+			}
+			for j := 0; j < rows; j++ {
+				row := logits[j*k : (j+1)*k]
+				label := ds.Labels[ix[j]]
+				best, mx := 0, row[0]
+				for c, v := range row {
+					if v > mx {
+						best, mx = c, v
+					}
 				}
+				if best == label {
+					correct++
+				}
+				lse := 0.0
+				for _, v := range row {
+					lse += math.Exp(float64(v - mx))
+				}
+				sum += math.Log(lse) - float64(row[label]-mx)
+				total++
 			}
-			if best == label {
-				correct++
-			}
-			lse := 0.0
-			for _, v := range row {
-				lse += math.Exp(float64(v - mx))
-			}
-			sum += math.Log(lse) - float64(row[label]-mx)
-			total++
+			return nil
+		})
+		if err != nil {
+			return 0, 0, err
 		}
 	}
 	return float64(correct) / float64(total), sum / float64(total), nil

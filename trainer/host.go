@@ -6,24 +6,15 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/trainer/kernels"
 )
 
-// Host describes the machine a measurement ran on, so that step times from
-// different hosts are never mixed silently.
-type Host struct {
-	Hostname   string
-	OS, Arch   string
-	CPU        string
-	Cores      int
-	GOMAXPROCS int
-	GoVersion  string
-	Backend    string // the float32 kernel backend
-}
-
-// HostInfo describes this process's machine.
-func HostInfo() Host {
-	h := Host{OS: runtime.GOOS, Arch: runtime.GOARCH, Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+// HostInfo describes this process's machine (measure.Host), so that step
+// times from different hosts are never mixed silently; Backend is the
+// float32 kernel backend.
+func HostInfo() measure.Host {
+	h := measure.Host{OS: runtime.GOOS, Arch: runtime.GOARCH, Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 		GoVersion: runtime.Version(), Backend: "cpu/" + kernels.Backend(), CPU: cpuModel()}
 	h.Hostname, _ = os.Hostname()
 	return h

@@ -3,11 +3,12 @@ package trainer
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
-	"runtime"
 	"sort"
 	"time"
 
+	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/trainer/ops"
 )
 
@@ -29,67 +30,101 @@ func (t Timing) validate() error {
 
 // Measure times training steps (forward, backward, update with s's
 // optimizer) and forward passes of the network on random inputs, apart from
-// training. Parameters and BatchNorm statistics are restored afterwards, so
-// measuring does not change the network. With s.Gate set, it holds the gate
-// exclusively throughout. train also counts the heap allocations per step.
-func (n *Net) Measure(ctx context.Context, t Timing, s Settings) (train, forward Stats, err error) {
-	if err = t.validate(); err != nil {
-		return
+// training, and returns the timing part of a measurement: StepTime (with
+// the heap allocations per step), ForwardTime, Params, ParamsTotal and MACs
+// at the image size, Batch, ImageSize and Host. With s.Baseline set, the
+// training steps are timed against the baseline, interleaved (see
+// Interleave): t.Warmup untimed steps of each, then the bursts, which give
+// StepTime, RelativeStepTime and Interleaved; t.Steps then counts only the
+// forward passes. Parameters and BatchNorm statistics are restored
+// afterwards, so measuring does not change the network. With s.Gate set,
+// the graphs are built holding it shared and the timing holds it
+// exclusively.
+func (n *Net) Measure(ctx context.Context, t Timing, s Settings) (measure.Metrics, error) {
+	if err := t.validate(); err != nil {
+		return measure.Metrics{}, err
 	}
+	acc, err := n.Arch.Count(t.ImageSize, 0)
+	if err != nil {
+		return measure.Metrics{}, err
+	}
+	m := measure.Metrics{Params: acc.Total.Params, ParamsTotal: acc.Total.ParamsTotal, MACs: acc.Total.MACs,
+		Batch: t.Batch, ImageSize: t.ImageSize, Host: HostInfo()}
 	s = s.withDefaults()
-	saved := snapshot(n)
-	defer saved.restore(n)
+	var tm *stepTimer
+	var inf *inference
+	err = shared(s.Gate, func() (err error) {
+		if tm, err = n.newStepTimer(t, s); err != nil {
+			return err
+		}
+		if inf, err = newInference(n, t.Batch, t.ImageSize); err != nil {
+			tm.close()
+		}
+		return err
+	})
+	if err != nil {
+		return m, err
+	}
+	defer shared(s.Gate, func() error { tm.close(); inf.vm.Close(); return nil })
+	var base *stepTimer
+	if b := s.Baseline; b != nil {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if base, err = b.stepTimer(t, s); err != nil {
+			return m, err
+		}
+	}
 	if s.Gate != nil {
 		s.Gate.Lock()
 		defer s.Gate.Unlock()
 	}
-	st, err := n.randomStepper(t, s)
-	if err != nil {
-		return
-	}
-	defer st.close()
-	d := make([]time.Duration, 0, t.Steps)
-	var m0, m1 runtime.MemStats
-	for i := 0; i < t.Warmup+t.Steps; i++ {
-		if err = ctx.Err(); err != nil {
-			return
-		}
-		if i == t.Warmup {
-			runtime.ReadMemStats(&m0)
-		}
-		start := time.Now()
-		if _, err = st.step(s.LR * 1e-3); err != nil {
-			return
-		}
-		if i >= t.Warmup {
-			d = append(d, time.Since(start))
+	return m, n.time(ctx, &m, tm, base, inf, t, s)
+}
+
+// time is Measure's timing, alone on the machine: the training steps
+// (against base when given), then the forward passes.
+func (n *Net) time(ctx context.Context, m *measure.Metrics, tm, base *stepTimer, inf *inference, t Timing, s Settings) error {
+	for _, x := range []*stepTimer{tm, base} {
+		if x != nil {
+			if _, err := x.burst(ctx, t.Warmup); err != nil {
+				return err
+			}
 		}
 	}
-	runtime.ReadMemStats(&m1)
-	train = StatsOf(d)
-	if t.Steps > 0 {
-		train.Allocs = float64(m1.Mallocs-m0.Mallocs) / float64(t.Steps)
-		train.Bytes = float64(m1.TotalAlloc-m0.TotalAlloc) / float64(t.Steps)
+	tm.steps, tm.allocs, tm.bytes = 0, 0, 0
+	if base == nil {
+		d, err := tm.burst(ctx, t.Steps)
+		if err != nil {
+			return err
+		}
+		m.StepTime = StatsOf(d)
+	} else {
+		rel, d, how, err := interleave(ctx, tm, base, s.Baseline.in)
+		base.restore()
+		if err != nil {
+			return err
+		}
+		how.Against = s.Baseline.arch.Name
+		m.StepTime, m.RelativeStepTime, m.Interleaved = StatsOf(d), rel, &how
 	}
+	m.StepTime.Allocs, m.StepTime.Bytes = tm.perStep()
 	n.SetBNMode(false, false)
-	inf, err := newInference(n, t.Batch, t.ImageSize)
-	if err != nil {
-		return
-	}
-	defer inf.vm.Close()
-	copy(inf.x, st.x)
-	d = d[:0]
+	copy(inf.x, tm.st.x)
+	d := make([]time.Duration, 0, t.Steps)
 	for i := 0; i < t.Warmup+t.Steps; i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		start := time.Now()
-		if _, err = inf.run(); err != nil {
-			return
+		if _, err := inf.run(); err != nil {
+			return err
 		}
 		if i >= t.Warmup {
 			d = append(d, time.Since(start))
 		}
 	}
-	forward = StatsOf(d)
-	return
+	m.ForwardTime = StatsOf(d)
+	return nil
 }
 
 // randomStepper builds a training graph fed with one seeded random batch
@@ -198,4 +233,27 @@ func (n *Net) Profile(ctx context.Context, t Timing, s Settings) (OpProfile, err
 	}
 	p.Other = max(0, p.Step-sum)
 	return p, nil
+}
+
+// WriteTable writes the profile as "nas bench --layers" shows it: the
+// time per step of each op type with its share and calls, then the 15
+// largest entries by op type and output shape, with the achieved GFLOP/s
+// of the convolutions.
+func (p OpProfile) WriteTable(w io.Writer) error {
+	fmt.Fprintf(w, "profiled step (timers on, %d steps): %.2f ms\n%-24s %9s %6s %6s\n", p.Steps, p.Step.Seconds()*1e3, "op", "ms/step", "share", "calls")
+	for _, o := range p.ByOp() {
+		fmt.Fprintf(w, "%-24s %9.2f %5.1f%% %6d\n", o.Op, o.Total.Seconds()*1e3, p.Share(o.Total), o.Calls)
+	}
+	fmt.Fprintf(w, "%-24s %9.2f %5.1f%%\n", "other (gorgonia, update)", p.Other.Seconds()*1e3, p.Share(p.Other))
+	fmt.Fprintf(w, "\nlargest by op and output shape (GFLOP/s for convolutions, 2 FLOP per multiply-add):\n")
+	for _, o := range p.Ops[:min(15, len(p.Ops))] {
+		rate := ""
+		if g := o.GFLOPS(); g > 0 {
+			rate = fmt.Sprintf("%7.1f GFLOP/s", g)
+		}
+		if _, err := fmt.Fprintf(w, "%-24s %-16s %9.2f %5.1f%% %s\n", o.Op, o.Shape, o.Total.Seconds()*1e3, p.Share(o.Total), rate); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -24,10 +24,16 @@ const (
 	KindBias
 	KindGamma
 	KindBeta
+	// KindPointwise is a 1x1 convolution kept as an (in, out) matrix: the
+	// squeeze-excite reduce and expand kernels, which the official code
+	// builds as Conv2D layers with the convolution initialiser.
+	KindPointwise
 )
 
 // Decays reports whether weight decay applies to the kind.
-func (k ParamKind) Decays() bool { return k == KindConv || k == KindDepthwise || k == KindDense }
+func (k ParamKind) Decays() bool {
+	return k == KindConv || k == KindDepthwise || k == KindDense || k == KindPointwise
+}
 
 // Param is one trainable tensor of a network. Every graph built from the
 // network binds the same Value, so a solver updating it in place updates
@@ -56,10 +62,11 @@ type Net struct {
 }
 
 // NewNet creates an architecture's parameters with the official
-// initialisers, drawn from one seeded generator in a fixed order: conv and
-// depthwise kernels normal(0, sqrt(2/fan_out)) with fan_out = kh*kw*out
-// (out = 1 for depthwise), the classifier uniform(+-1/sqrt(classes)), biases
-// and BatchNorm beta 0, gamma 1.
+// initialisers, drawn from one seeded generator in a fixed order: conv,
+// depthwise and squeeze-excite kernels normal(0, sqrt(2/fan_out)) with
+// fan_out = kh*kw*out (out = 1 for depthwise; kh = kw = 1 for
+// squeeze-excite), the classifier uniform(+-1/sqrt(classes)), biases and
+// BatchNorm beta 0, gamma 1.
 func NewNet(a searchspace.Arch, dtype tensor.Dtype, seed uint64) (*Net, error) {
 	if err := a.Validate(); err != nil {
 		return nil, err
@@ -94,12 +101,17 @@ func fill(p *Param, r *rand.Rand) {
 	shape := p.Value.Shape()
 	var gen func() float64
 	switch p.Kind {
-	case KindConv, KindDepthwise:
-		out := 1 // depthwise: the channel multiplier
-		if p.Kind == KindConv {
-			out = shape[3]
+	case KindConv, KindDepthwise, KindPointwise:
+		// fan_out = kh*kw*out: conv HWIO; depthwise HWC, out the channel
+		// multiplier 1; pointwise (in, out), kh = kw = 1.
+		fanOut := shape[0] * shape[1]
+		switch p.Kind {
+		case KindConv:
+			fanOut *= shape[3]
+		case KindPointwise:
+			fanOut = shape[1]
 		}
-		std := math.Sqrt(2 / float64(shape[0]*shape[1]*out))
+		std := math.Sqrt(2 / float64(fanOut))
 		gen = func() float64 { return r.NormFloat64() * std }
 	case KindDense:
 		lim := 1 / math.Sqrt(float64(shape[1]))
@@ -142,9 +154,9 @@ func (n *Net) walk(param func(name string, kind ParamKind, shape ...int) error, 
 			err = bn(name, c)
 		}
 	}
-	dense := func(name string, in, out int) {
+	dense := func(name string, kind ParamKind, in, out int) {
 		if err == nil {
-			err = param(name+".w", KindDense, in, out)
+			err = param(name+".w", kind, in, out)
 		}
 		if err == nil {
 			err = param(name+".b", KindBias, out)
@@ -157,8 +169,8 @@ func (n *Net) walk(param func(name string, kind ParamKind, shape ...int) error, 
 		mid := b.Mid()
 		se := func() {
 			if s := b.SEChannels(); s > 0 {
-				dense(p+".se.reduce", mid, s)
-				dense(p+".se.expand", s, mid)
+				dense(p+".se.reduce", KindPointwise, mid, s)
+				dense(p+".se.expand", KindPointwise, s, mid)
 			}
 		}
 		switch {
@@ -189,7 +201,7 @@ func (n *Net) walk(param func(name string, kind ParamKind, shape ...int) error, 
 	last := a.Stages[len(a.Stages)-1].Out
 	conv("head.conv", 1, last, a.HeadChannels)
 	norm("head.bn", a.HeadChannels)
-	dense("classifier", a.HeadChannels, a.NumClasses)
+	dense("classifier", KindDense, a.HeadChannels, a.NumClasses)
 	return err
 }
 

@@ -61,6 +61,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/effnas/effnas/fielderr"
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer/data"
 )
@@ -86,19 +87,12 @@ const (
 // ErrBadProgressive marks invalid progressive-learning settings.
 var ErrBadProgressive = errors.New("invalid progressive-learning setting")
 
-// ProgressiveError names a bad setting: the field, its value and what is
-// allowed. Field names are the JSON names (min_dropout, stages, ...).
-type ProgressiveError struct {
-	Field   string
-	Value   any
-	Allowed string
+// badProgressive reports a bad setting: a *fielderr.Error scoped
+// "progressive", named by its JSON name (min_dropout, stages, ...) and
+// wrapping ErrBadProgressive.
+func badProgressive(field string, v any, allowed string) error {
+	return &fielderr.Error{Scope: "progressive", Field: field, Value: v, Allowed: allowed, Err: ErrBadProgressive}
 }
-
-func (e *ProgressiveError) Error() string {
-	return fmt.Sprintf("trainer: progressive %s = %v: %s", e.Field, e.Value, e.Allowed)
-}
-
-func (e *ProgressiveError) Unwrap() error { return ErrBadProgressive }
 
 // Progressive configures progressive learning; set Settings.Progressive to
 // train with it. The zero value is 4 stages
@@ -159,7 +153,7 @@ func ProfileNames() []string { return []string{"s", "m", "l"} }
 func ProgressiveProfile(name string) (Progressive, error) {
 	p, ok := profiles[strings.ToLower(name)]
 	if !ok {
-		return Progressive{}, &ProgressiveError{"profile", fmt.Sprintf("%q", name), "want s, m or l (Table 6)"}
+		return Progressive{}, badProgressive("profile", fmt.Sprintf("%q", name), "want s, m or l (Table 6)")
 	}
 	return Progressive{Stages: DefaultStages, Rule: RulePaper, ReferenceMaxImageSize: p.maxSize,
 		MinDropout: 0.1, MaxDropout: p.dropout, MinRandAug: 5, MaxRandAug: p.randAug, MinMixup: 0, MaxMixup: p.mixup,
@@ -207,9 +201,9 @@ func (pg Progressive) withDefaults(trainSize int, aug data.Augment) Progressive 
 }
 
 // Validate checks the settings as given (zero image sizes allowed, meaning
-// derived); errors are *ProgressiveError.
+// derived); errors are *fielderr.Error wrapping ErrBadProgressive.
 func (pg Progressive) Validate() error {
-	bad := func(f string, v any, allowed string) error { return &ProgressiveError{f, v, allowed} }
+	bad := badProgressive
 	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 	switch {
 	case pg.Stages < 0 || pg.Stages > MaxStages:
@@ -291,11 +285,11 @@ func (pg Progressive) Plan(total, trainSize int) ([]StagePlan, error) {
 		return nil, err
 	}
 	if pg.MaxImageSize < 1 {
-		return nil, &ProgressiveError{"max_image_size", pg.MaxImageSize, "want a positive size"}
+		return nil, badProgressive("max_image_size", pg.MaxImageSize, "want a positive size")
 	}
 	m := pg.Stages
 	if total < m {
-		return nil, &ProgressiveError{"stages", m, fmt.Sprintf("want at most the %d training steps", total)}
+		return nil, badProgressive("stages", m, fmt.Sprintf("want at most the %d training steps", total))
 	}
 	lerp := func(lo, hi, f float64) float64 { return lo + (hi-lo)*f }
 	out := make([]StagePlan, m)
@@ -395,7 +389,7 @@ func (n *Net) trainProgressive(ctx context.Context, p Problem, s Settings, b Bud
 	if err != nil {
 		return Result{}, err
 	}
-	norm := p.norm()
+	norm := p.norm(s.Gate)
 	state := s.State
 	if state == nil {
 		state = &TrainState{}
@@ -436,8 +430,8 @@ func (n *Net) trainProgressive(ctx context.Context, p Problem, s Settings, b Bud
 		}
 		t0 := time.Now()
 		r, err := n.trainFixed(ctx, pp, ss, bb)
-		sr.TrainLoss, sr.TrainTime, sr.WallTime = r.TrainLoss, r.TrainTime, time.Since(t0)
-		trainTime += r.TrainTime
+		sr.TrainLoss, sr.TrainTime, sr.WallTime = r.TrainLoss, seconds(r.TrainTime), time.Since(t0)
+		trainTime += sr.TrainTime
 		report(s, Progress{Phase: PhaseStageDone, Stage: &sr})
 		if err != nil {
 			return res, fmt.Errorf("stage %d/%d (%dx%d): %w", st.Stage, st.Stages, st.ImageSize, st.ImageSize, err)
@@ -448,7 +442,8 @@ func (n *Net) trainProgressive(ctx context.Context, p Problem, s Settings, b Bud
 	}
 	if pg.EvalImageSize > 0 && pg.EvalImageSize != pg.MaxImageSize {
 		report(s, Progress{Phase: PhaseRecalibrate})
-		e, err := n.evaluate(ctx, p, Eval{ImageSize: pg.EvalImageSize, Batch: b.EvalBatch, Norm: &norm, RecalBatches: b.RecalBatches, Seed: s.Seed})
+		e, err := n.evaluate(ctx, p, Eval{ImageSize: pg.EvalImageSize, Batch: b.EvalBatch, Norm: &norm, RecalBatches: b.RecalBatches, Seed: s.Seed,
+			Gate: s.Gate})
 		if err != nil {
 			return res, err
 		}
@@ -456,7 +451,10 @@ func (n *Net) trainProgressive(ctx context.Context, p Problem, s Settings, b Bud
 	}
 	res.Steps = total
 	res.Epochs = float64(total) / float64(perEpoch)
-	res.TrainTime = trainTime
-	res.WallTime = time.Since(start)
+	res.TrainTime = trainTime.Seconds()
+	res.WallTime = time.Since(start).Seconds()
 	return res, nil
 }
+
+// seconds converts a measurement's seconds back to a duration.
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

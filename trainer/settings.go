@@ -32,7 +32,7 @@ type Settings struct {
 	LR        float64 // 1e-3
 	Momentum  float64 // 0.9 (RMSProp and SGD)
 	RMSDecay  float64 // 0.9
-	Epsilon   float64 // 1e-3 (RMSProp), 1e-8 (Adam)
+	Epsilon   float64 // 1e-3 (RMSProp: inside the square root, as TensorFlow), 1e-8 (Adam)
 	// WeightDecay is L2 on convolution and dense kernels, sparing BatchNorm
 	// and biases (1e-5; negative disables).
 	WeightDecay float64
@@ -57,21 +57,18 @@ type Settings struct {
 	// Progress, when set, is called after every training step and at each
 	// phase change.
 	Progress func(Progress)
-	// Gate, when set, is held shared around each training step and
-	// exclusively while step time is measured (see search.Gate).
+	// Gate, when set, is held shared around every slice of computation
+	// (a training step with its batch, a batch scored, a graph built) and
+	// exclusively while step time is measured (see Gate).
 	Gate Gate
+	// Baseline, when set, is the network the step time is also measured
+	// against, interleaved (see Baseline): the measurement then has a
+	// relative step time.
+	Baseline *Baseline
 	// Progressive, when set, is the schedule of progressive learning:
 	// training runs in stages of growing image size and regularisation
 	// (see Progressive). Nil trains at one size.
 	Progressive *Progressive
-}
-
-// Gate is the machine gate of parallel searches; *search.Gate implements it.
-type Gate interface {
-	Lock()
-	Unlock()
-	RLock()
-	RUnlock()
 }
 
 func (s Settings) withDefaults() Settings {

@@ -114,15 +114,19 @@ func (o *solver) step(lr float64, grads [][]float32) {
 		s1, s2 := o.slot1[i], o.slot2[i]
 		switch o.kind {
 		case RMSProp:
-			// PyTorch/Keras form: ms = rho*ms + (1-rho)*g^2;
-			// mom = momentum*mom + lr*g/(sqrt(ms)+eps); w -= mom.
+			// TensorFlow's form (ApplyRMSProp, the official optimizer):
+			// ms = rho*ms + (1-rho)*g^2; mom = momentum*mom +
+			// lr*g/sqrt(ms+eps); w -= mom. The epsilon sits inside the
+			// square root (PyTorch adds it outside); with eps 1e-3 this
+			// caps the step of a parameter whose gradients are small at
+			// lr*g/sqrt(eps) rather than lr*g/eps.
 			rho, m, e, l := float32(o.decay), float32(o.momentum), float32(o.eps), float32(lr)
 			for j, gj := range g {
 				if decays {
 					gj += wd * w[j]
 				}
 				s2[j] = rho*s2[j] + (1-rho)*gj*gj
-				s1[j] = m*s1[j] + l*gj/(float32(math.Sqrt(float64(s2[j])))+e)
+				s1[j] = m*s1[j] + l*gj/float32(math.Sqrt(float64(s2[j]+e)))
 				w[j] -= s1[j]
 			}
 		case Adam:

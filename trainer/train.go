@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/trainer/data"
 	"gorgonia.org/tensor"
 )
@@ -32,12 +33,16 @@ func Train(ctx context.Context, p Problem, s Settings, b Budget) (Result, *Net, 
 		return Result{}, nil, fmt.Errorf("trainer: the data has %d channels and %d classes, the architecture %d and %d (adapt it, e.g. with --classes)",
 			p.Data.C, p.Data.NumClasses, arch.InputChannels, arch.NumClasses)
 	}
-	net, err := NewNet(arch, tensor.Float32, s.Seed)
+	var net *Net
+	err := shared(s.Gate, func() (err error) {
+		net, err = NewNet(arch, tensor.Float32, s.Seed)
+		return err
+	})
 	if err != nil {
 		return Result{}, nil, err
 	}
 	r, err := net.Train(ctx, p, s, b)
-	r.WallTime = time.Since(start)
+	r.WallTime = time.Since(start).Seconds()
 	return r, net, err
 }
 
@@ -77,12 +82,15 @@ func (p Problem) check(batch int) error {
 	return nil
 }
 
-// norm is the input normalisation: p.Norm, else the statistics of p.Train.
-func (p Problem) norm() data.Norm {
+// norm is the input normalisation: p.Norm, else the statistics of p.Train
+// (computed holding g shared).
+func (p Problem) norm(g Gate) data.Norm {
 	if p.Norm != nil {
 		return *p.Norm
 	}
-	return p.Data.ChannelNorm(p.Train)
+	var n data.Norm
+	_ = shared(g, func() error { n = p.Data.ChannelNorm(p.Train); return nil })
+	return n
 }
 
 // trainFixed trains at one image size (one stage of a progressive run),
@@ -102,37 +110,38 @@ func (n *Net) trainFixed(ctx context.Context, p Problem, s Settings, b Budget) (
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Params: acc.Total.Params, ParamsTotal: acc.Total.ParamsTotal, MACs: acc.Total.MACs,
-		Batch: b.Batch, ImageSize: b.ImageSize, Host: HostInfo()}
+	res := Result{Metrics: measure.Metrics{Params: acc.Total.Params, ParamsTotal: acc.Total.ParamsTotal, MACs: acc.Total.MACs,
+		Batch: b.Batch, ImageSize: b.ImageSize, Host: HostInfo()}}
 	if res.Params != n.NumParams() {
 		return res, fmt.Errorf("trainer: built network has %d parameters, accounting says %d", n.NumParams(), res.Params)
 	}
-	norm := p.norm()
+	norm := p.norm(s.Gate)
 	res.Norm = norm
 	if err := trainLoop(ctx, n, p, s, b, &norm, &res); err != nil {
-		res.WallTime = time.Since(start)
+		res.WallTime = time.Since(start).Seconds()
 		return res, err
 	}
 	if b.RecalBatches > 0 {
 		report(s, Progress{Phase: PhaseRecalibrate})
-		if err := n.recalibrate(ctx, p.Data, p.Train, b.EvalBatch, b.RecalBatches, b.ImageSize, &norm, s.Seed); err != nil {
+		if err := n.recalibrate(ctx, s.Gate, p.Data, p.Train, b.EvalBatch, b.RecalBatches, b.ImageSize, &norm, s.Seed); err != nil {
 			return res, err
 		}
 	}
 	report(s, Progress{Phase: PhaseEvaluate})
-	e, err := n.score(ctx, p, b.ImageSize, b.EvalBatch, &norm)
+	e, err := n.score(ctx, s.Gate, p, b.ImageSize, b.EvalBatch, &norm)
 	if err != nil {
 		return res, err
 	}
 	res.Accuracy, res.Loss, res.TestAccuracy, res.TestLoss = e.Accuracy, e.Loss, e.TestAccuracy, e.TestLoss
 	if b.TimingSteps > 0 {
 		report(s, Progress{Phase: PhaseTime})
-		res.StepTime, res.ForwardTime, err = n.Measure(ctx, Timing{Batch: b.Batch, ImageSize: b.ImageSize, Warmup: b.TimingWarmup, Steps: b.TimingSteps}, s)
+		m, err := n.Measure(ctx, Timing{Batch: b.Batch, ImageSize: b.ImageSize, Warmup: b.TimingWarmup, Steps: b.TimingSteps}, s)
 		if err != nil {
 			return res, err
 		}
+		res.StepTime, res.ForwardTime, res.RelativeStepTime, res.Interleaved = m.StepTime, m.ForwardTime, m.RelativeStepTime, m.Interleaved
 	}
-	res.WallTime = time.Since(start)
+	res.WallTime = time.Since(start).Seconds()
 	return res, nil
 }
 
@@ -142,15 +151,26 @@ func report(s Settings, p Progress) {
 	}
 }
 
+// trainLoop runs the training steps, each with the preparation of its
+// batch as one slice of computation (see Gate).
 func trainLoop(ctx context.Context, net *Net, p Problem, s Settings, b Budget, norm *data.Norm, res *Result) error {
-	batcher, err := data.NewBatcher(p.Data, data.BatchConfig{Size: b.ImageSize, Norm: norm, Aug: withSmoothing(s), Precompute: true})
+	var batcher *data.Batcher
+	var sampler *data.Sampler
+	var st *stepper
+	err := shared(s.Gate, func() (err error) {
+		if batcher, err = data.NewBatcher(p.Data, data.BatchConfig{Size: b.ImageSize, Norm: norm, Aug: withSmoothing(s), Precompute: true}); err != nil {
+			return err
+		}
+		if sampler, err = data.NewSampler(p.Train, b.Batch, true); err != nil {
+			return err
+		}
+		st, err = newStepper(net, b.Batch, b.ImageSize, s, s.Seed, s.State)
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	sampler, err := data.NewSampler(p.Train, b.Batch, true)
-	if err != nil {
-		return err
-	}
+	defer st.close()
 	perEpoch := sampler.Batches()
 	total := b.Steps
 	if total <= 0 {
@@ -158,11 +178,6 @@ func trainLoop(ctx context.Context, net *Net, p Problem, s Settings, b Budget, n
 	}
 	off := b.StepOffset
 	runTotal := max(b.TotalSteps, off+total)
-	st, err := newStepper(net, b.Batch, b.ImageSize, s, s.Seed, s.State)
-	if err != nil {
-		return err
-	}
-	defer st.close()
 	net.SetBNMode(true, false)
 	defer net.SetBNMode(false, false)
 	t0 := time.Now()
@@ -173,36 +188,35 @@ func trainLoop(ctx context.Context, net *Net, p Problem, s Settings, b Budget, n
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		idx, ok := sampler.Next()
-		if !ok || step == 0 {
-			if step > 0 {
-				epoch++
-			}
-			sampler.Reset()
-			sampler.Shuffle(data.EpochRand(s.Seed, epoch))
-			augRng = data.NewRand(s.Seed, uint64(1000+epoch))
-			if step == 0 {
-				// continue the run's epoch where StepOffset left it
-				for range off % perEpoch {
-					sampler.Next()
-				}
-			}
-			idx, _ = sampler.Next()
-		}
-		if _, err := batcher.Fill(st.x, st.y, idx, augRng); err != nil {
-			return err
-		}
 		lr := schedule(s, off+step, runTotal, perEpoch)
 		var loss float64
-		if s.Gate != nil {
-			s.Gate.RLock()
-		}
-		loss, err = st.step(lr)
-		if s.Gate != nil {
-			s.Gate.RUnlock()
-		}
+		err := shared(s.Gate, func() (err error) {
+			idx, ok := sampler.Next()
+			if !ok || step == 0 {
+				if step > 0 {
+					epoch++
+				}
+				sampler.Reset()
+				sampler.Shuffle(data.EpochRand(s.Seed, epoch))
+				augRng = data.NewRand(s.Seed, uint64(1000+epoch))
+				if step == 0 {
+					// continue the run's epoch where StepOffset left it
+					for range off % perEpoch {
+						sampler.Next()
+					}
+				}
+				idx, _ = sampler.Next()
+			}
+			if _, err := batcher.Fill(st.x, st.y, idx, augRng); err != nil {
+				return err
+			}
+			if loss, err = st.step(lr); err != nil {
+				return fmt.Errorf("trainer: step %d: %w", step+1, err)
+			}
+			return nil
+		})
 		if err != nil {
-			return fmt.Errorf("trainer: step %d: %w", step+1, err)
+			return err
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return fmt.Errorf("%w: loss is %v at step %d of %d (epoch %.2f); lower the learning rate (now %g)",
@@ -216,7 +230,7 @@ func trainLoop(ctx context.Context, net *Net, p Problem, s Settings, b Budget, n
 		}
 		report(s, Progress{Phase: PhaseTrain, Step: step + 1, Steps: total, Epoch: float64(off+step+1) / float64(perEpoch), Loss: avg, StepLoss: loss, LR: lr})
 	}
-	res.TrainTime = time.Since(t0)
+	res.TrainTime = time.Since(t0).Seconds()
 	res.Steps = total
 	res.Epochs = float64(total) / float64(perEpoch)
 	tail := lastLosses[len(lastLosses)-max(1, len(lastLosses)/10):]

@@ -3,6 +3,7 @@ package trainer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -168,12 +169,15 @@ func TestMeasureAndProfileStep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, _, err := net.Measure(context.Background(), Timing{Batch: 8, ImageSize: a.TrainSize(), Warmup: 1, Steps: 3}, Settings{Seed: 1})
+	m, err := net.Measure(context.Background(), Timing{Batch: 8, ImageSize: a.TrainSize(), Warmup: 1, Steps: 3}, Settings{Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tr.Count != 3 || !(tr.Allocs > 0) || !(tr.Bytes > 0) {
-		t.Fatalf("step stats %+v", tr)
+	if tr := m.StepTime; tr.Count != 3 || !(tr.Allocs > 0) || !(tr.Bytes > 0) || m.ForwardTime.Count != 3 {
+		t.Fatalf("step stats %+v, forward %+v", tr, m.ForwardTime)
+	}
+	if acc, _ := a.Count(a.TrainSize(), 0); m.Params != acc.Total.Params || m.MACs != acc.Total.MACs || m.Batch != 8 || m.ImageSize != a.TrainSize() || m.Host.Cores < 1 {
+		t.Fatalf("measurement %+v", m)
 	}
 	p, err := net.Profile(context.Background(), Timing{Batch: 8, ImageSize: a.TrainSize(), Warmup: 1, Steps: 2}, Settings{Seed: 1})
 	if err != nil {
@@ -199,7 +203,7 @@ func TestMeasureAndProfileStep(t *testing.T) {
 	if PeakRSS() < 0 {
 		t.Error("PeakRSS")
 	}
-	if _, _, err := net.Measure(context.Background(), Timing{Batch: 0, ImageSize: 12, Steps: 1}, Settings{}); err == nil || !strings.Contains(err.Error(), "batch 0") {
+	if _, err := net.Measure(context.Background(), Timing{Batch: 0, ImageSize: 12, Steps: 1}, Settings{}); err == nil || !strings.Contains(err.Error(), "batch 0") {
 		t.Errorf("batch 0: %v", err)
 	}
 }
@@ -232,5 +236,11 @@ func TestEvaluateNeedsSomethingToScore(t *testing.T) {
 	r, err := net.Evaluate(context.Background(), Problem{Data: p.Data, Val: p.Val}, Eval{})
 	if err != nil || r.ImageSize != p.Arch.ImageSize || !(r.Loss > 0) {
 		t.Fatalf("default size: %+v, %v", r, err)
+	}
+	other := *p.Data
+	other.NumClasses++
+	if _, err := net.Evaluate(context.Background(), Problem{Data: p.Data, Val: p.Val, Test: &other}, Eval{}); err == nil ||
+		!strings.Contains(err.Error(), fmt.Sprintf("the network takes 1 channels and %d classes", p.Arch.NumClasses)) {
+		t.Fatalf("test set with other classes: %v", err)
 	}
 }

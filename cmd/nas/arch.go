@@ -1,12 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
 
+	"github.com/effnas/effnas/report"
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/store"
 	"github.com/effnas/effnas/trainer/data"
@@ -73,37 +73,13 @@ func (s archSource) load(args []string) (searchspace.Arch, error) {
 	if db == "" {
 		db = defaultDB
 	}
-	_, trials, err := loadTrials(db, *s.name)
+	r, err := store.ReadSearch(db, *s.name)
 	if err != nil {
-		return searchspace.Arch{}, err
+		return searchspace.Arch{}, readHint(db, err)
 	}
-	return trialArch(db, trials, *s.trial, *s.best)
-}
-
-// trialArch is the architecture of trial id (or the best trial), named
-// trial-ID when it has no name.
-func trialArch(db string, trials []store.Trial, id int, best bool) (searchspace.Arch, error) {
-	t, ok := store.BestTrial(trials)
-	if best && !ok {
-		return searchspace.Arch{}, fmt.Errorf("%s: no finished trial yet", db)
-	}
-	if !best {
-		ok = false
-		for _, tr := range trials {
-			if tr.ID == id {
-				t, ok = tr, true
-			}
-		}
-		if !ok {
-			return searchspace.Arch{}, fmt.Errorf("%s: trial %d: the search has %d trials", db, id, len(trials))
-		}
-	}
-	a := t.Arch.Clone()
-	if a.Name == "" {
-		a.Name = fmt.Sprintf("trial-%d", t.ID)
-	}
-	if err := a.Validate(); err != nil {
-		return searchspace.Arch{}, fmt.Errorf("%s: trial %d: %w", db, t.ID, err)
+	a, err := r.TrialArch(*s.trial) // 0: the best trial
+	if err != nil {
+		return searchspace.Arch{}, fmt.Errorf("%s: %w", db, err)
 	}
 	return a, nil
 }
@@ -117,22 +93,15 @@ func loadSpace(path string) (searchspace.Space, error) {
 }
 
 // writeJSON prints v as indented JSON.
-func writeJSON(v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(stdout, "%s\n", b)
-	return err
-}
+func writeJSON(v any) error { return writeJSONFile("", v) }
 
-// writeJSONFile writes v as indented JSON to path.
+// writeJSONFile writes v as indented JSON to path (see writeOutput).
 func writeJSONFile(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
+	b, err := report.Encode(v)
 	if err != nil {
 		return err
 	}
-	return writeOutput(path, append(b, '\n'))
+	return writeOutput(path, b)
 }
 
 // writeOutput writes data to path, or to standard output when path is "" or "-".

@@ -4,8 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"text/tabwriter"
 
+	"github.com/effnas/effnas/report"
 	"github.com/effnas/effnas/searchspace"
 )
 
@@ -40,19 +40,14 @@ for one image.`,
 					return err
 				}
 				if *asJSON {
-					return writeJSON(struct {
-						Name        string                  `json:"name"`
-						ImageSize   int                     `json:"image_size"`
-						NumClasses  int                     `json:"num_classes"`
-						Params      int64                   `json:"params"`
-						ParamsTotal int64                   `json:"params_total"`
-						MACs        int64                   `json:"macs"`
-						Parts       []searchspace.PartCount `json:"parts"`
-						Arch        searchspace.Arch        `json:"arch"`
-					}{a.Name, acc.ImageSize, acc.NumClasses, acc.Total.Params, acc.Total.ParamsTotal, acc.Total.MACs, acc.Parts, a})
+					return writeJSON(struct { // the accounting, with its total also at the top
+						Name string `json:"name"`
+						searchspace.Accounting
+						searchspace.Count
+						Arch searchspace.Arch `json:"arch"`
+					}{a.Name, acc, acc.Total, a})
 				}
-				printAccounting(a, acc)
-				return nil
+				return report.WriteAccounting(stdout, a, acc)
 			}
 		},
 	})
@@ -89,15 +84,7 @@ document is printed; save it, edit it, and pass it back with --space.`,
 					}
 					return writeOutput("", data)
 				}
-				fmt.Fprintf(stdout, "space %q over backbone %q (%d stages)\n\n", sp.Name, sp.Backbone.Name, len(sp.Stages))
-				tw := tabwriter.NewWriter(stdout, 0, 2, 2, ' ', 0)
-				fmt.Fprintln(tw, "#\tstage\tchoice\toptions")
-				for i, d := range sp.Decisions() {
-					fmt.Fprintf(tw, "%d\t%d\t%s\t%v\n", i+1, d.Stage, d.Field, d.Options)
-				}
-				tw.Flush()
-				fmt.Fprintf(stdout, "\n%d decisions, %s architectures\n", len(sp.Decisions()), sp.Size())
-				return nil
+				return report.WriteSpace(stdout, sp)
 			}
 		},
 	})
@@ -130,45 +117,4 @@ document is printed; save it, edit it, and pass it back with --space.`,
 			}
 		},
 	})
-}
-
-func printAccounting(a searchspace.Arch, acc searchspace.Accounting) {
-	fmt.Fprintf(stdout, "%s: %dx%dx%d input, %d classes\n\n", a.Name, acc.ImageSize, acc.ImageSize, a.InputChannels, acc.NumClasses)
-	tw := tabwriter.NewWriter(stdout, 0, 2, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "part\tblock\tout\tparams\tmult-adds\t")
-	for _, p := range acc.Parts {
-		block := p.Block
-		switch p.Name {
-		case "stem":
-			block = fmt.Sprintf("conv%dx%d s%d -> %d", a.Stem.Kernel, a.Stem.Kernel, a.Stem.Stride, a.Stem.Channels)
-		case "head":
-			block = fmt.Sprintf("conv1x1 -> %d", a.HeadChannels)
-		case "classifier":
-			block = fmt.Sprintf("dense -> %d", acc.NumClasses)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%dx%d\t%s\t%s\t\n", p.Name, block, p.OutSize, p.OutSize, commas(p.Params), commas(p.MACs))
-	}
-	tw.Flush()
-	fmt.Fprintf(stdout, "\nparams %s trainable, %s with BatchNorm statistics; %s multiply-adds (%.3f G)\n",
-		commas(acc.Total.Params), commas(acc.Total.ParamsTotal), commas(acc.Total.MACs), float64(acc.Total.MACs)/1e9)
-}
-
-// commas formats 7139704 as 7,139,704.
-func commas(n int64) string {
-	s := fmt.Sprint(n)
-	neg := s[0] == '-'
-	if neg {
-		s = s[1:]
-	}
-	var out []byte
-	for i := range len(s) {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			out = append(out, ',')
-		}
-		out = append(out, s[i])
-	}
-	if neg {
-		return "-" + string(out)
-	}
-	return string(out)
 }

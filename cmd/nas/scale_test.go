@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/effnas/effnas/scaling"
 	"github.com/effnas/effnas/searchspace"
 )
 
@@ -47,7 +48,7 @@ func TestFamilyWritesMembers(t *testing.T) {
 		t.Fatalf("table:\n%s", out)
 	}
 	raw, _ := os.ReadFile(p)
-	var ms []familyMember
+	var ms []scaling.Member
 	if err := json.Unmarshal(raw, &ms); err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +67,7 @@ func TestFamilyWritesMembers(t *testing.T) {
 	small := filepath.Join(t.TempDir(), "small.json")
 	writeTiny(t, small)
 	js, _, code := nas(t, "family", small, "--members", "5", "--gamma", "1.3", "--alpha", "1.1", "--beta", "1.05", "--tolerance", "1", "--json")
-	var sm []familyMember
+	var sm []scaling.Member
 	if err := json.Unmarshal([]byte(js), &sm); err != nil || code != 0 {
 		t.Fatalf("exit %d: %v", code, err)
 	}
@@ -94,6 +95,10 @@ func TestScaleAndFamilyFlagErrors(t *testing.T) {
 		{[]string{"family", "efficientnetv2-b0", "--train", "--stages", "3"}, "--stages needs --progressive"},
 		{[]string{"family", "efficientnetv2-b0", "--train", "--dataset", "synthetic", "--progressive", "--profile", "xl"}, `--profile = "xl": want s, m, l or auto`},
 		{[]string{"train", "efficientnetv2-b0", "--stages", "3"}, "--stages needs --progressive"},
+		{[]string{"train", "efficientnetv2-b0", "--progressive", "--profile", "auto"}, `--profile = "auto": want s, m or l (Table 6)`},
+		{[]string{"family", "efficientnetv2-b0", "--train", "--progressive", "--min-dropout", "0.1"}, "flag provided but not defined: -min-dropout"},
+		{[]string{"family", "efficientnetv2-b0", "--optimizer", "adam"}, "--optimizer needs --train"},
+		{[]string{"family", "efficientnetv2-b0", "--train", "--epochs", "0"}, "--epochs = 0: want a positive number"},
 		{[]string{"train", "efficientnetv2-b0", "--dataset", "synthetic", "--progressive", "--min-dropout", "1.5"}, "--min-dropout = 1.5: want a rate in [0, 1)"},
 		{[]string{"train", "efficientnetv2-b0", "--dataset", "synthetic", "--progressive", "--max-randaug", "40"}, "--max-randaug = 40: want a magnitude in [0, 30]"},
 		{[]string{"train", "efficientnetv2-b0", "--dataset", "synthetic", "--progressive", "--min-mixup", "0.5", "--max-mixup", "0.1"}, "--min-mixup = 0.5: want at most max_mixup 0.1"},
@@ -146,8 +151,8 @@ func TestTrainProgressiveCommand(t *testing.T) {
 			TrainLoss float64 `json:"train_loss"`
 		} `json:"stages"`
 		Final struct {
-			TestAccuracy float64
-			Steps        int
+			TestAccuracy float64 `json:"test_accuracy"`
+			Steps        int     `json:"steps"`
 		} `json:"final"`
 	}
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
@@ -187,5 +192,35 @@ func TestFamilyTrain(t *testing.T) {
 	}
 	if rows[1]["image_size"].(float64) != 20 || rows[1]["params"].(float64) <= rows[0]["params"].(float64) || !(rows[1]["step_time_ms"].(float64) > 0) {
 		t.Errorf("rows %v", rows)
+	}
+}
+
+func TestBenchAgainst(t *testing.T) {
+	arch := filepath.Join(t.TempDir(), "tiny.json")
+	writeTiny(t, arch)
+	out, errs, code := nas(t, "bench", arch, "--against", "bench-dw", "--image-size", "16", "--batch", "4", "--steps", "1", "--warmup", "1",
+		"--pairs", "2", "--burst", "1", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var r struct {
+		Against     string  `json:"against"`
+		Relative    float64 `json:"relative_step_time"`
+		Interleaved struct {
+			Pairs    int       `json:"pairs"`
+			Ratios   []float64 `json:"ratios"`
+			Baseline struct {
+				Count int `json:"count"`
+			} `json:"baseline"`
+		} `json:"interleaved"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Against != "bench-dw" || !(r.Relative > 0) || r.Interleaved.Pairs != 2 || len(r.Interleaved.Ratios) != 2 || r.Interleaved.Baseline.Count < 2 {
+		t.Fatalf("%s", out)
+	}
+	if _, errs, code := nas(t, "bench", arch, "--pairs", "3"); code != 2 || !strings.Contains(errs, "--pairs needs --against") {
+		t.Fatalf("--pairs alone: exit %d, %s", code, errs)
 	}
 }

@@ -2,8 +2,10 @@ package recipe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/effnas/effnas/fielderr"
 	"github.com/effnas/effnas/scaling"
 	"github.com/effnas/effnas/trainer"
 	"github.com/effnas/effnas/trainer/data"
@@ -89,16 +91,37 @@ func MemberProfile(profile string, phi int) string {
 	return trainer.ProfileNames()[min(phi, 2)]
 }
 
-// MemberSchedule is a member's progressive schedule: Table 6's profile
-// (MemberProfile) in stages by rule, up to the member's training size, with
-// the final figures at its evaluation size.
-func MemberSchedule(profile string, stages int, rule string) func(scaling.Member) (trainer.Progressive, error) {
+// Schedule is a progressive schedule: Table 6's profile ("s", "m" or "l";
+// trainer.ProgressiveProfile) with override applied (nil: none), up to
+// maxSize (0: the training size), with the final figures at evalSize (0:
+// the last stage's size), validated. Errors are *fielderr.Error naming the
+// field (profile, stages, min_dropout, ...).
+func Schedule(profile string, override func(*trainer.Progressive), maxSize, evalSize int) (trainer.Progressive, error) {
+	pg, err := trainer.ProgressiveProfile(profile)
+	if err != nil {
+		return pg, err
+	}
+	if override != nil {
+		override(&pg)
+	}
+	if maxSize > 0 {
+		pg.MaxImageSize = maxSize
+	}
+	pg.EvalImageSize = evalSize
+	return pg, pg.Validate()
+}
+
+// MemberSchedule is a member's progressive schedule: the Schedule of its
+// profile (MemberProfile; profile may be AutoProfile) with override, up to
+// the member's training size, with the final figures at its evaluation
+// size.
+func MemberSchedule(profile string, override func(*trainer.Progressive)) func(scaling.Member) (trainer.Progressive, error) {
 	return func(m scaling.Member) (trainer.Progressive, error) {
-		pg, err := trainer.ProgressiveProfile(MemberProfile(profile, m.Phi))
-		if err != nil {
-			return pg, err
+		pg, err := Schedule(MemberProfile(profile, m.Phi), override, m.TrainImageSize, m.ImageSize)
+		var fe *fielderr.Error
+		if profile != AutoProfile && errors.As(err, &fe) && fe.Field == "profile" {
+			fe.Allowed = "want s, m, l or auto"
 		}
-		pg.Stages, pg.Rule, pg.MaxImageSize, pg.EvalImageSize = stages, rule, m.TrainImageSize, m.ImageSize
-		return pg, pg.Validate()
+		return pg, err
 	}
 }

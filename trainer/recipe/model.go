@@ -17,11 +17,20 @@ type Model struct {
 	// BatchNorm statistics there (a progressive run uses its schedule's
 	// EvalImageSize instead).
 	EvalImageSize int
+	// Checkpoint, when set, is the file the trained network is saved to
+	// (trainer.SaveCheckpoint), with the run's dataset, epochs, seed,
+	// test accuracy, evaluation size and schedule as metadata.
+	Checkpoint string
 }
 
-// Run is a trained model. Its JSON form is what "nas train --progressive
-// --json" prints.
+// Run is a trained model. Its JSON form is what "nas train --json" prints.
 type Run struct {
+	// Arch and Dataset name what was trained on what; TestImages and
+	// ValImages count the images scored (0: none).
+	Arch       string `json:"arch"`
+	Dataset    string `json:"dataset"`
+	TestImages int    `json:"test_images,omitempty"`
+	ValImages  int    `json:"val_images,omitempty"`
 	// Schedule is the progressive schedule with its zero fields filled (nil
 	// for a fixed-size run), Stages what each stage measured.
 	Schedule *trainer.Progressive  `json:"settings,omitempty"`
@@ -38,7 +47,13 @@ type Run struct {
 // (PhaseStage) and end (PhaseStageDone).
 func Train(ctx context.Context, m Model, progress func(trainer.Progress)) (Run, error) {
 	s := m.Settings
-	var run Run
+	run := Run{Arch: m.Problem.Arch.Name, ValImages: len(m.Problem.Val)}
+	if m.Problem.Data != nil {
+		run.Dataset = m.Problem.Data.Name
+	}
+	if m.Problem.Test != nil {
+		run.TestImages = m.Problem.Test.N
+	}
 	s.Progress = func(pr trainer.Progress) {
 		if pr.Phase == trainer.PhaseStageDone {
 			run.Stages = append(run.Stages, *pr.Stage)
@@ -55,15 +70,23 @@ func Train(ctx context.Context, m Model, progress func(trainer.Progress)) (Run, 
 	}
 	res, net, err := trainer.Train(ctx, m.Problem, s, m.Budget)
 	run.Result, run.Net = res, net
-	if err != nil || s.Progressive != nil || m.EvalImageSize == 0 || m.EvalImageSize == b.ImageSize {
+	if err == nil && s.Progressive == nil && m.EvalImageSize != 0 && m.EvalImageSize != b.ImageSize {
+		if progress != nil {
+			progress(trainer.Progress{Phase: trainer.PhaseRecalibrate})
+		}
+		var e trainer.Result
+		e, err = net.Evaluate(ctx, m.Problem, trainer.Eval{ImageSize: m.EvalImageSize, Batch: b.EvalBatch, Norm: &res.Norm,
+			RecalBatches: b.RecalBatches, Seed: s.Seed})
+		run.Result.TestAccuracy, run.Result.TestLoss = e.TestAccuracy, e.TestLoss
+		run.EvalImageSize = m.EvalImageSize
+	}
+	if err != nil || m.Checkpoint == "" {
 		return run, err
 	}
-	if progress != nil {
-		progress(trainer.Progress{Phase: trainer.PhaseRecalibrate})
+	meta := map[string]any{"dataset": run.Dataset, "epochs": res.Epochs, "seed": s.Seed, "test_accuracy": run.Result.TestAccuracy,
+		"image_size": run.EvalImageSize}
+	if run.Schedule != nil {
+		meta["progressive"] = run.Schedule
 	}
-	e, err := net.Evaluate(ctx, m.Problem, trainer.Eval{ImageSize: m.EvalImageSize, Batch: b.EvalBatch, Norm: &res.Norm,
-		RecalBatches: b.RecalBatches, Seed: s.Seed})
-	run.Result.TestAccuracy, run.Result.TestLoss = e.TestAccuracy, e.TestLoss
-	run.EvalImageSize = m.EvalImageSize
-	return run, err
+	return run, trainer.SaveCheckpoint(m.Checkpoint, net, &res.Norm, meta)
 }

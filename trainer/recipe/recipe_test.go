@@ -3,9 +3,12 @@ package recipe
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/effnas/effnas/fielderr"
 	"github.com/effnas/effnas/scaling"
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer"
@@ -41,12 +44,22 @@ func TestMemberSchedule(t *testing.T) {
 			t.Errorf("m, phi %d: %s", phi, got)
 		}
 	}
-	pg, err := MemberSchedule(AutoProfile, 3, trainer.RuleOfficial)(scaling.Member{Phi: 1, ImageSize: 40, TrainImageSize: 32})
-	if err != nil || pg.Stages != 3 || pg.Rule != trainer.RuleOfficial || pg.MaxImageSize != 32 || pg.EvalImageSize != 40 || pg.MaxDropout != 0.4 {
+	official := func(pg *trainer.Progressive) { pg.Stages, pg.Rule, pg.MinDropout = 3, trainer.RuleOfficial, 0.2 }
+	pg, err := MemberSchedule(AutoProfile, official)(scaling.Member{Phi: 1, ImageSize: 40, TrainImageSize: 32})
+	if err != nil || pg.Stages != 3 || pg.Rule != trainer.RuleOfficial || pg.MaxImageSize != 32 || pg.EvalImageSize != 40 ||
+		pg.MaxDropout != 0.4 || pg.MinDropout != 0.2 || pg.MaxRandAug != 20 {
 		t.Fatalf("phi 1: %+v %v", pg, err)
 	}
-	if _, err := MemberSchedule("xl", 3, trainer.RulePaper)(scaling.Member{}); err == nil {
-		t.Fatal("unknown profile accepted")
+	if _, err := MemberSchedule("xl", nil)(scaling.Member{}); err == nil || !strings.Contains(err.Error(), `profile = "xl": want s, m, l or auto`) {
+		t.Fatalf("unknown profile: %v", err)
+	}
+	pg, err = Schedule("s", nil, 0, 0)
+	if err != nil || pg.MaxImageSize != 0 || pg.EvalImageSize != 0 || pg.MaxRandAug != 15 {
+		t.Fatalf("s, sizes left to derive: %+v %v", pg, err)
+	}
+	var fe *fielderr.Error
+	if _, err := Schedule("s", func(pg *trainer.Progressive) { pg.MinMixup = 1 }, 16, 0); !errors.As(err, &fe) || fe.Field != "min_mixup" {
+		t.Fatalf("min mixup above max: %v", err)
 	}
 }
 
@@ -118,7 +131,7 @@ func TestFamilyTrain(t *testing.T) {
 			t.Errorf("row %d: %+v", i, r)
 		}
 	}
-	f.Schedule = MemberSchedule("s", 2, trainer.RulePaper)
+	f.Schedule = MemberSchedule("s", func(pg *trainer.Progressive) { pg.Stages = 2 })
 	stop := f.Train
 	if _, err := stop(context.Background(), nil, func([]Trained, Run) error { return context.Canceled }); err != context.Canceled {
 		t.Fatalf("done's error: %v", err)
@@ -133,5 +146,55 @@ func TestBench(t *testing.T) {
 	}
 	if r.Arch != "tiny" || r.ImageSize != 12 || r.Train.Count != 2 || r.Forward.Count != 2 || !(r.TrainGFLOPS > 0) || r.Layers == nil || r.Layers.Steps != 3 {
 		t.Fatalf("%+v", r)
+	}
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"tiny, batch 4, 12x12x1,", "training step: median", "forward:", "memory:", "host:", "profiled step", "Conv2D"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %q in\n%s", want, b.String())
+		}
+	}
+	r, err = Bench{Arch: a, Batch: 4, Warmup: 1, Steps: 2, Against: &a, Interleave: trainer.Interleave{Pairs: 3, Burst: 2}}.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Against != "tiny" || !(r.RelativeStepTime > 0) || r.Interleaved == nil || r.Train.Count != 6 || r.Forward.Count != 2 {
+		t.Fatalf("against itself: %+v", r)
+	}
+	b.Reset()
+	if err := r.WriteText(&b); err != nil || !strings.Contains(b.String(), "relative to tiny: ") || !strings.Contains(b.String(), "3 pairs of 2-step bursts") {
+		t.Fatalf("%v\n%s", err, b.String())
+	}
+}
+
+func TestTextAndCheckpoint(t *testing.T) {
+	a, ds, test := tiny(t)
+	ckpt := filepath.Join(t.TempDir(), "tiny.ckpt")
+	p := trainer.Problem{Arch: a, Data: ds, Train: ds.All()[:192], Val: ds.All()[192:], Test: test}
+	run, err := Train(context.Background(), Model{Problem: p, Settings: trainer.Settings{Seed: 1}, Checkpoint: ckpt,
+		Budget: trainer.Budget{Steps: 4, Batch: 32, TimingSteps: 2, TimingWarmup: 1, RecalBatches: 1}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := run.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"tiny on synthetic: 4 steps (0.67 epochs, batch 32)", "validation accuracy", "on 64 images at 12x12",
+		"test accuracy", "training step", "(p10 "} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %q in\n%s", want, b.String())
+		}
+	}
+	ck, err := trainer.LoadCheckpoint(ckpt)
+	if err != nil || ck.Meta["dataset"] != "synthetic" || ck.Meta["test_accuracy"] != run.Result.TestAccuracy || ck.Net.Arch.Name != "tiny" {
+		t.Fatalf("checkpoint: %+v %v", ck, err)
+	}
+	b.Reset()
+	if err := WriteTrained(&b, []Trained{{Name: "m0", Params: 1234567, MACs: 89, StepTimeMS: 12.34, Accuracy: 0.5}}); err != nil ||
+		!strings.Contains(b.String(), "1,234,567") || !strings.Contains(b.String(), "12.3") || !strings.Contains(b.String(), "50.00%") {
+		t.Fatalf("trained table %v:\n%s", err, b.String())
 	}
 }
