@@ -1,0 +1,4 @@
+package main
+
+func genNEON(out map[string][]byte) {}
+func genVec(out map[string][]byte)  {}
