@@ -4,8 +4,6 @@ package kernels
 
 import "golang.org/x/sys/cpu"
 
-//go:generate go run ./internal/gen
-
 // CPU and OS support (x/sys/cpu checks XCR0 for the ymm, zmm and opmask
 // state): AVX-512F for the avx512 backend, AVX2 and FMA for avx2.
 var (
