@@ -27,32 +27,20 @@ TEXT ·neonSiLU(SB), NOSPLIT, $0-24
 	MOVD dst+0(FP), R0
 	MOVD x+8(FP), R1
 	MOVD n+16(FP), R6
-	MOVD $vc<>+0(SB), R7
-	VLD1R (R7), [V16.S4]
-	MOVD $vc<>+4(SB), R7
-	VLD1R (R7), [V17.S4]
-	MOVD $vc<>+8(SB), R7
-	VLD1R (R7), [V18.S4]
-	MOVD $vc<>+12(SB), R7
-	VLD1R (R7), [V19.S4]
-	MOVD $vc<>+16(SB), R7
-	VLD1R (R7), [V20.S4]
-	MOVD $vc<>+20(SB), R7
-	VLD1R (R7), [V21.S4]
-	MOVD $vc<>+24(SB), R7
-	VLD1R (R7), [V22.S4]
-	MOVD $vc<>+28(SB), R7
-	VLD1R (R7), [V23.S4]
-	MOVD $vc<>+32(SB), R7
-	VLD1R (R7), [V24.S4]
-	MOVD $vc<>+36(SB), R7
-	VLD1R (R7), [V25.S4]
-	MOVD $vc<>+40(SB), R7
-	VLD1R (R7), [V26.S4]
-	MOVD $vc<>+44(SB), R7
-	VLD1R (R7), [V27.S4]
-	MOVD $vc<>+48(SB), R7
-	VLD1R (R7), [V28.S4]
+	MOVD $vc<>(SB), R7
+	VLD1R.P 4(R7), [V16.S4]
+	VLD1R.P 4(R7), [V17.S4]
+	VLD1R.P 4(R7), [V18.S4]
+	VLD1R.P 4(R7), [V19.S4]
+	VLD1R.P 4(R7), [V20.S4]
+	VLD1R.P 4(R7), [V21.S4]
+	VLD1R.P 4(R7), [V22.S4]
+	VLD1R.P 4(R7), [V23.S4]
+	VLD1R.P 4(R7), [V24.S4]
+	VLD1R.P 4(R7), [V25.S4]
+	VLD1R.P 4(R7), [V26.S4]
+	VLD1R.P 4(R7), [V27.S4]
+	VLD1R.P 4(R7), [V28.S4]
 vloop:
 	CMP $4, R6
 	BLT vtail
@@ -132,32 +120,20 @@ TEXT ·neonSigmoid(SB), NOSPLIT, $0-24
 	MOVD dst+0(FP), R0
 	MOVD x+8(FP), R1
 	MOVD n+16(FP), R6
-	MOVD $vc<>+0(SB), R7
-	VLD1R (R7), [V16.S4]
-	MOVD $vc<>+4(SB), R7
-	VLD1R (R7), [V17.S4]
-	MOVD $vc<>+8(SB), R7
-	VLD1R (R7), [V18.S4]
-	MOVD $vc<>+12(SB), R7
-	VLD1R (R7), [V19.S4]
-	MOVD $vc<>+16(SB), R7
-	VLD1R (R7), [V20.S4]
-	MOVD $vc<>+20(SB), R7
-	VLD1R (R7), [V21.S4]
-	MOVD $vc<>+24(SB), R7
-	VLD1R (R7), [V22.S4]
-	MOVD $vc<>+28(SB), R7
-	VLD1R (R7), [V23.S4]
-	MOVD $vc<>+32(SB), R7
-	VLD1R (R7), [V24.S4]
-	MOVD $vc<>+36(SB), R7
-	VLD1R (R7), [V25.S4]
-	MOVD $vc<>+40(SB), R7
-	VLD1R (R7), [V26.S4]
-	MOVD $vc<>+44(SB), R7
-	VLD1R (R7), [V27.S4]
-	MOVD $vc<>+48(SB), R7
-	VLD1R (R7), [V28.S4]
+	MOVD $vc<>(SB), R7
+	VLD1R.P 4(R7), [V16.S4]
+	VLD1R.P 4(R7), [V17.S4]
+	VLD1R.P 4(R7), [V18.S4]
+	VLD1R.P 4(R7), [V19.S4]
+	VLD1R.P 4(R7), [V20.S4]
+	VLD1R.P 4(R7), [V21.S4]
+	VLD1R.P 4(R7), [V22.S4]
+	VLD1R.P 4(R7), [V23.S4]
+	VLD1R.P 4(R7), [V24.S4]
+	VLD1R.P 4(R7), [V25.S4]
+	VLD1R.P 4(R7), [V26.S4]
+	VLD1R.P 4(R7), [V27.S4]
+	VLD1R.P 4(R7), [V28.S4]
 vloop:
 	CMP $4, R6
 	BLT vtail
@@ -236,32 +212,20 @@ TEXT ·neonSiLUGrad(SB), NOSPLIT, $0-32
 	MOVD x+8(FP), R1
 	MOVD gy+16(FP), R2
 	MOVD n+24(FP), R6
-	MOVD $vc<>+0(SB), R7
-	VLD1R (R7), [V16.S4]
-	MOVD $vc<>+4(SB), R7
-	VLD1R (R7), [V17.S4]
-	MOVD $vc<>+8(SB), R7
-	VLD1R (R7), [V18.S4]
-	MOVD $vc<>+12(SB), R7
-	VLD1R (R7), [V19.S4]
-	MOVD $vc<>+16(SB), R7
-	VLD1R (R7), [V20.S4]
-	MOVD $vc<>+20(SB), R7
-	VLD1R (R7), [V21.S4]
-	MOVD $vc<>+24(SB), R7
-	VLD1R (R7), [V22.S4]
-	MOVD $vc<>+28(SB), R7
-	VLD1R (R7), [V23.S4]
-	MOVD $vc<>+32(SB), R7
-	VLD1R (R7), [V24.S4]
-	MOVD $vc<>+36(SB), R7
-	VLD1R (R7), [V25.S4]
-	MOVD $vc<>+40(SB), R7
-	VLD1R (R7), [V26.S4]
-	MOVD $vc<>+44(SB), R7
-	VLD1R (R7), [V27.S4]
-	MOVD $vc<>+48(SB), R7
-	VLD1R (R7), [V28.S4]
+	MOVD $vc<>(SB), R7
+	VLD1R.P 4(R7), [V16.S4]
+	VLD1R.P 4(R7), [V17.S4]
+	VLD1R.P 4(R7), [V18.S4]
+	VLD1R.P 4(R7), [V19.S4]
+	VLD1R.P 4(R7), [V20.S4]
+	VLD1R.P 4(R7), [V21.S4]
+	VLD1R.P 4(R7), [V22.S4]
+	VLD1R.P 4(R7), [V23.S4]
+	VLD1R.P 4(R7), [V24.S4]
+	VLD1R.P 4(R7), [V25.S4]
+	VLD1R.P 4(R7), [V26.S4]
+	VLD1R.P 4(R7), [V27.S4]
+	VLD1R.P 4(R7), [V28.S4]
 vloop:
 	CMP $4, R6
 	BLT vtail
@@ -355,32 +319,20 @@ TEXT ·neonAffineSiLU(SB), NOSPLIT, $0-40
 	MOVD s+16(FP), R2
 	MOVD t+24(FP), R3
 	MOVD n+32(FP), R6
-	MOVD $vc<>+0(SB), R7
-	VLD1R (R7), [V16.S4]
-	MOVD $vc<>+4(SB), R7
-	VLD1R (R7), [V17.S4]
-	MOVD $vc<>+8(SB), R7
-	VLD1R (R7), [V18.S4]
-	MOVD $vc<>+12(SB), R7
-	VLD1R (R7), [V19.S4]
-	MOVD $vc<>+16(SB), R7
-	VLD1R (R7), [V20.S4]
-	MOVD $vc<>+20(SB), R7
-	VLD1R (R7), [V21.S4]
-	MOVD $vc<>+24(SB), R7
-	VLD1R (R7), [V22.S4]
-	MOVD $vc<>+28(SB), R7
-	VLD1R (R7), [V23.S4]
-	MOVD $vc<>+32(SB), R7
-	VLD1R (R7), [V24.S4]
-	MOVD $vc<>+36(SB), R7
-	VLD1R (R7), [V25.S4]
-	MOVD $vc<>+40(SB), R7
-	VLD1R (R7), [V26.S4]
-	MOVD $vc<>+44(SB), R7
-	VLD1R (R7), [V27.S4]
-	MOVD $vc<>+48(SB), R7
-	VLD1R (R7), [V28.S4]
+	MOVD $vc<>(SB), R7
+	VLD1R.P 4(R7), [V16.S4]
+	VLD1R.P 4(R7), [V17.S4]
+	VLD1R.P 4(R7), [V18.S4]
+	VLD1R.P 4(R7), [V19.S4]
+	VLD1R.P 4(R7), [V20.S4]
+	VLD1R.P 4(R7), [V21.S4]
+	VLD1R.P 4(R7), [V22.S4]
+	VLD1R.P 4(R7), [V23.S4]
+	VLD1R.P 4(R7), [V24.S4]
+	VLD1R.P 4(R7), [V25.S4]
+	VLD1R.P 4(R7), [V26.S4]
+	VLD1R.P 4(R7), [V27.S4]
+	VLD1R.P 4(R7), [V28.S4]
 vloop:
 	CMP $4, R6
 	BLT vtail
@@ -473,32 +425,20 @@ TEXT ·neonAffineSiLUGrad(SB), NOSPLIT, $0-48
 	MOVD s+24(FP), R3
 	MOVD t+32(FP), R4
 	MOVD n+40(FP), R6
-	MOVD $vc<>+0(SB), R7
-	VLD1R (R7), [V16.S4]
-	MOVD $vc<>+4(SB), R7
-	VLD1R (R7), [V17.S4]
-	MOVD $vc<>+8(SB), R7
-	VLD1R (R7), [V18.S4]
-	MOVD $vc<>+12(SB), R7
-	VLD1R (R7), [V19.S4]
-	MOVD $vc<>+16(SB), R7
-	VLD1R (R7), [V20.S4]
-	MOVD $vc<>+20(SB), R7
-	VLD1R (R7), [V21.S4]
-	MOVD $vc<>+24(SB), R7
-	VLD1R (R7), [V22.S4]
-	MOVD $vc<>+28(SB), R7
-	VLD1R (R7), [V23.S4]
-	MOVD $vc<>+32(SB), R7
-	VLD1R (R7), [V24.S4]
-	MOVD $vc<>+36(SB), R7
-	VLD1R (R7), [V25.S4]
-	MOVD $vc<>+40(SB), R7
-	VLD1R (R7), [V26.S4]
-	MOVD $vc<>+44(SB), R7
-	VLD1R (R7), [V27.S4]
-	MOVD $vc<>+48(SB), R7
-	VLD1R (R7), [V28.S4]
+	MOVD $vc<>(SB), R7
+	VLD1R.P 4(R7), [V16.S4]
+	VLD1R.P 4(R7), [V17.S4]
+	VLD1R.P 4(R7), [V18.S4]
+	VLD1R.P 4(R7), [V19.S4]
+	VLD1R.P 4(R7), [V20.S4]
+	VLD1R.P 4(R7), [V21.S4]
+	VLD1R.P 4(R7), [V22.S4]
+	VLD1R.P 4(R7), [V23.S4]
+	VLD1R.P 4(R7), [V24.S4]
+	VLD1R.P 4(R7), [V25.S4]
+	VLD1R.P 4(R7), [V26.S4]
+	VLD1R.P 4(R7), [V27.S4]
+	VLD1R.P 4(R7), [V28.S4]
 vloop:
 	CMP $4, R6
 	BLT vtail

@@ -125,11 +125,18 @@ func neonConsts(w *asmBuf, k vkernel) {
 			used[cst("bias").constIdx()] = true
 		}
 	}
+	top := -1
 	for i := range vconsts {
 		if used[i] {
-			w.op("MOVD $vc<>+%d(SB), R7", 4*i)
-			w.op("VLD1R (R7), [V%d.S4]", neonConstBase+i)
+			top = i
 		}
+	}
+	if top < 0 {
+		return
+	}
+	w.op("MOVD $vc<>(SB), R7")
+	for i := 0; i <= top; i++ {
+		w.op("VLD1R.P 4(R7), [V%d.S4]", neonConstBase+i)
 	}
 }
 
