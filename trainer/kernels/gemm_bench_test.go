@@ -69,3 +69,20 @@ func BenchmarkGemmSquare(b *testing.B) {
 		b.Run(fmt.Sprintf("%s/NT/%d", be, s), func(b *testing.B) { benchGemm(b, false, true, s, s, s) })
 	}
 }
+
+// BenchmarkGemmGoOld runs BenchmarkGemm's shapes on the go backend with its
+// earlier 4x4 micro-kernel; run it with BenchmarkGemm under
+// EFFNAS_KERNELS=go for a same-run ratio.
+func BenchmarkGemmGoOld(b *testing.B) {
+	if Backend() != "go" {
+		b.Skip("set EFFNAS_KERNELS=go")
+	}
+	testGoTile = &goTileOld
+	defer func() { testGoTile = nil }()
+	for _, l := range netLayers {
+		M, K, N := l[0], l[1], l[2]
+		b.Run(fmt.Sprintf("goold/fwd/%dx%dx%d", M, K, N), func(b *testing.B) { benchGemm(b, false, false, M, N, K) })
+		b.Run(fmt.Sprintf("goold/dX/%dx%dx%d", M, N, K), func(b *testing.B) { benchGemm(b, false, false, M, K, N) })
+		b.Run(fmt.Sprintf("goold/dW/%dx%dx%d", K, M, N), func(b *testing.B) { benchGemm(b, true, false, K, N, M) })
+	}
+}

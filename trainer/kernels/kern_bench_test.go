@@ -36,3 +36,4 @@ func BenchmarkKernelL1(b *testing.B) {
 		}
 	}
 }
+

@@ -48,5 +48,6 @@ func generate() map[string][]byte {
 	genAVX2(out)
 	genNEON(out)
 	genVec(out)
+	genGoKernels(out)
 	return out
 }
