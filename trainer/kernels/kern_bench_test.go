@@ -36,4 +36,3 @@ func BenchmarkKernelL1(b *testing.B) {
 		}
 	}
 }
-
