@@ -40,11 +40,17 @@ func benchGemm(b *testing.B, transA, transB bool, m, n, k int) {
 		ldb = k
 	}
 	Gemm(transA, transB, m, n, k, 1, a, lda, bb, ldb, 0, c, n)
+	c0, c1 := chunksDone[0].Load(), chunksDone[1].Load()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		Gemm(transA, transB, m, n, k, 1, a, lda, bb, ldb, 0, c, n)
 	}
 	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	// The helpers' share of the chunks of threaded calls (0.5: an even split
+	// between two goroutines; absent when the call stays on one).
+	if d0, d1 := chunksDone[0].Load()-c0, chunksDone[1].Load()-c1; d0+d1 > 0 {
+		b.ReportMetric(float64(d1)/float64(d0+d1), "helper-share")
+	}
 }
 
 // BenchmarkGemm runs the forward (M x K x N, NN), input-gradient (M x N x K,

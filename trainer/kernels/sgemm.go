@@ -50,6 +50,12 @@ func pickTile(n, lanes int, eff []float64, maxMR []int, masked bool, kerns func(
 // helpers (tests: the path where goroutine 0 claims nothing).
 var testIdleCaller bool
 
+// chunksDone counts the chunks of threaded calls computed by the calling
+// goroutine [0] and by helpers [1]: BenchmarkGemm reports the helpers'
+// share, which shows where a second core is lost (a helper that wakes late
+// or is descheduled gets fewer chunks).
+var chunksDone [2]atomic.Int64
+
 // testGoTile, when set, replaces the go backend's tile choice (benchmarks
 // of the earlier kernel).
 var testGoTile *tile
@@ -340,6 +346,9 @@ func (j *gemmJob) run(p int) {
 		x := int(j.next.Add(1) - 1)
 		if x >= j.nchunks {
 			return
+		}
+		if j.nt > 1 {
+			chunksDone[min(p, 1)].Add(1)
 		}
 		if !j.splitK {
 			i0 := j.tileRow(x * j.chunkTiles)
