@@ -92,3 +92,39 @@ func BenchmarkGemmGoOld(b *testing.B) {
 		b.Run(fmt.Sprintf("goold/dW/%dx%dx%d", K, M, N), func(b *testing.B) { benchGemm(b, true, false, K, N, M) })
 	}
 }
+
+// BenchmarkGemmAll runs each of BenchmarkGemm's shapes on every backend of
+// this machine but ref, and on the go backend with its earlier micro-kernel
+// (goold), one after the other per shape, for same-run ratios between
+// backends.
+func BenchmarkGemmAll(b *testing.B) {
+	defer SetBackend(Backend())
+	var bes []string
+	for _, be := range Backends() {
+		if be != "ref" {
+			bes = append(bes, be)
+		}
+	}
+	bes = append(bes, "goold")
+	for _, l := range netLayers {
+		M, K, N := l[0], l[1], l[2]
+		for _, pass := range []struct {
+			name    string
+			tA      bool
+			m, n, k int
+		}{{"fwd", false, M, N, K}, {"dX", false, M, K, N}, {"dW", true, K, N, M}} {
+			for _, be := range bes {
+				b.Run(fmt.Sprintf("%s/%dx%dx%d/%s", pass.name, pass.m, pass.k, pass.n, be), func(b *testing.B) {
+					if be == "goold" {
+						must2(b, SetBackend("go"))
+						testGoTile = &goTileOld
+						defer func() { testGoTile = nil }()
+					} else {
+						must2(b, SetBackend(be))
+					}
+					benchGemm(b, pass.tA, false, pass.m, pass.n, pass.k)
+				})
+			}
+		}
+	}
+}
