@@ -486,3 +486,22 @@ func TestEnvBackend(t *testing.T) {
 		}
 	}
 }
+
+// TestTileScratchFits: every unmasked tile a call can get fits the scratch
+// tile the driver sends column tails through.
+func TestTileScratchFits(t *testing.T) {
+	for n := 1; n <= 200; n++ {
+		tiles := []tile{pickGoTile(n)}
+		for _, be := range archBackends() {
+			tiles = append(tiles, archTile(be, 100, n, 100, false), archTile(be, 100, n, 100, true))
+		}
+		for _, tl := range tiles {
+			if !tl.masked && tl.mr*tl.nr > maxTile {
+				t.Fatalf("n=%d: %dx%d tile exceeds the %d-float scratch", n, tl.mr, tl.nr, maxTile)
+			}
+			if len(tl.kern) != tl.mr+1 {
+				t.Fatalf("n=%d: %dx%d tile has %d kernels", n, tl.mr, tl.nr, len(tl.kern))
+			}
+		}
+	}
+}
