@@ -2,6 +2,9 @@ package kernels
 
 import "unsafe"
 
+// The assembly kernels and their declarations are generated.
+//go:generate go run ./internal/gen
+
 // Float is the set of element types the kernels work on: float32 for training,
 // float64 for gradient checks.
 type Float interface{ ~float32 | ~float64 }

@@ -40,11 +40,17 @@ func benchGemm(b *testing.B, transA, transB bool, m, n, k int) {
 		ldb = k
 	}
 	Gemm(transA, transB, m, n, k, 1, a, lda, bb, ldb, 0, c, n)
+	c0, c1 := chunksDone[0].Load(), chunksDone[1].Load()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		Gemm(transA, transB, m, n, k, 1, a, lda, bb, ldb, 0, c, n)
 	}
 	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	// The helpers' share of the chunks of threaded calls (0.5: an even split
+	// between two goroutines; absent when the call stays on one).
+	if d0, d1 := chunksDone[0].Load()-c0, chunksDone[1].Load()-c1; d0+d1 > 0 {
+		b.ReportMetric(float64(d1)/float64(d0+d1), "helper-share")
+	}
 }
 
 // BenchmarkGemm runs the forward (M x K x N, NN), input-gradient (M x N x K,
@@ -67,5 +73,58 @@ func BenchmarkGemmSquare(b *testing.B) {
 	for _, s := range []int{64, 256, 512, 1024} {
 		b.Run(fmt.Sprintf("%s/NN/%d", be, s), func(b *testing.B) { benchGemm(b, false, false, s, s, s) })
 		b.Run(fmt.Sprintf("%s/NT/%d", be, s), func(b *testing.B) { benchGemm(b, false, true, s, s, s) })
+	}
+}
+
+// BenchmarkGemmGoOld runs BenchmarkGemm's shapes on the go backend with its
+// earlier 4x4 micro-kernel; run it with BenchmarkGemm under
+// EFFNAS_KERNELS=go for a same-run ratio.
+func BenchmarkGemmGoOld(b *testing.B) {
+	if Backend() != "go" {
+		b.Skip("set EFFNAS_KERNELS=go")
+	}
+	testGoTile = &goTileOld
+	defer func() { testGoTile = nil }()
+	for _, l := range netLayers {
+		M, K, N := l[0], l[1], l[2]
+		b.Run(fmt.Sprintf("goold/fwd/%dx%dx%d", M, K, N), func(b *testing.B) { benchGemm(b, false, false, M, N, K) })
+		b.Run(fmt.Sprintf("goold/dX/%dx%dx%d", M, N, K), func(b *testing.B) { benchGemm(b, false, false, M, K, N) })
+		b.Run(fmt.Sprintf("goold/dW/%dx%dx%d", K, M, N), func(b *testing.B) { benchGemm(b, true, false, K, N, M) })
+	}
+}
+
+// BenchmarkGemmAll runs each of BenchmarkGemm's shapes on every backend of
+// this machine but ref, and on the go backend with its earlier micro-kernel
+// (goold), one after the other per shape, for same-run ratios between
+// backends.
+func BenchmarkGemmAll(b *testing.B) {
+	defer SetBackend(Backend())
+	var bes []string
+	for _, be := range Backends() {
+		if be != "ref" {
+			bes = append(bes, be)
+		}
+	}
+	bes = append(bes, "goold")
+	for _, l := range netLayers {
+		M, K, N := l[0], l[1], l[2]
+		for _, pass := range []struct {
+			name    string
+			tA      bool
+			m, n, k int
+		}{{"fwd", false, M, N, K}, {"dX", false, M, K, N}, {"dW", true, K, N, M}} {
+			for _, be := range bes {
+				b.Run(fmt.Sprintf("%s/%dx%dx%d/%s", pass.name, pass.m, pass.k, pass.n, be), func(b *testing.B) {
+					if be == "goold" {
+						must2(b, SetBackend("go"))
+						testGoTile = &goTileOld
+						defer func() { testGoTile = nil }()
+					} else {
+						must2(b, SetBackend(be))
+					}
+					benchGemm(b, pass.tA, false, pass.m, pass.n, pass.k)
+				})
+			}
+		}
 	}
 }

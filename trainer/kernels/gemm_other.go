@@ -1,10 +1,10 @@
-//go:build !amd64
+//go:build !amd64 && !arm64
 
 package kernels
 
-// avx512Available is false off amd64: only the portable backends exist.
-const avx512Available = false
+// No assembly backends off amd64 and arm64: only ref and go.
+func archBackends() []int32 { return nil }
 
-func avx512Tile(m, n, k int, transA bool) tile {
-	panic("kernels: no avx512 backend on this architecture")
+func archTile(be int32, m, n, k int, transA bool) tile {
+	panic("kernels: no assembly backend on this architecture")
 }

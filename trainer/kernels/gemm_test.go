@@ -132,12 +132,29 @@ func check(t *testing.T, g gemmCase, d gemmData) {
 	}
 }
 
-// forBackends runs f once per float32 backend this machine supports, with
-// GOMAXPROCS 2 so the threaded paths run.
+// testBackends is Backends(), or those of them named in the comma-separated
+// EFFNAS_TEST_BACKENDS (CI's emulated arm64 run tests only neon: the
+// portable backends are tested natively).
+func testBackends() []string {
+	only := os.Getenv("EFFNAS_TEST_BACKENDS")
+	if only == "" {
+		return Backends()
+	}
+	var out []string
+	for _, be := range Backends() {
+		if strings.Contains(","+only+",", ","+be+",") {
+			out = append(out, be)
+		}
+	}
+	return out
+}
+
+// forBackends runs f once per float32 backend this machine supports (see
+// testBackends), with GOMAXPROCS 2 so the threaded paths run.
 func forBackends(t *testing.T, f func(t *testing.T)) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	defer SetBackend("")
-	for _, be := range Backends() {
+	for _, be := range testBackends() {
 		if err := SetBackend(be); err != nil {
 			t.Fatal(err)
 		}
@@ -396,8 +413,20 @@ func TestBackendSelection(t *testing.T) {
 	if want := Backends()[len(Backends())-1]; Backend() != want {
 		t.Fatalf("auto picked %q, want %q", Backend(), want)
 	}
-	if runtime.GOARCH == "amd64" && !strings.Contains(strings.Join(Backends(), ","), "avx512") {
-		t.Log("AVX-512 not available: the assembly kernels are not tested on this machine")
+	// The assembly backends are offered wherever the CPU has them (under
+	// qemu-aarch64 too: it reports Advanced SIMD).
+	have := map[string]bool{}
+	for _, be := range Backends() {
+		have[be] = true
+	}
+	want := map[string]bool{"avx512": avx512CPU(), "avx2": avx2CPU(), "neon": runtime.GOARCH == "arm64"}
+	for be, w := range want {
+		if have[be] != w {
+			t.Errorf("backend %s offered: %v, CPU has it: %v", be, have[be], w)
+		}
+		if !w {
+			t.Logf("%s not available: its kernels are not tested on this machine", be)
+		}
 	}
 }
 
@@ -454,6 +483,25 @@ func TestEnvBackend(t *testing.T) {
 		cmd.Env = append(os.Environ(), EnvBackend+"="+be, "EFFNAS_KERNELS_WANT="+be)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("EFFNAS_KERNELS=%s: %v\n%s", be, err, out)
+		}
+	}
+}
+
+// TestTileScratchFits: every unmasked tile a call can get fits the scratch
+// tile the driver sends column tails through.
+func TestTileScratchFits(t *testing.T) {
+	for n := 1; n <= 200; n++ {
+		tiles := []tile{pickGoTile(n)}
+		for _, be := range archBackends() {
+			tiles = append(tiles, archTile(be, 100, n, 100, false), archTile(be, 100, n, 100, true))
+		}
+		for _, tl := range tiles {
+			if !tl.masked && tl.mr*tl.nr > maxTile {
+				t.Fatalf("n=%d: %dx%d tile exceeds the %d-float scratch", n, tl.mr, tl.nr, maxTile)
+			}
+			if len(tl.kern) != tl.mr+1 {
+				t.Fatalf("n=%d: %dx%d tile has %d kernels", n, tl.mr, tl.nr, len(tl.kern))
+			}
 		}
 	}
 }

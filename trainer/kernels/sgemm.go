@@ -2,7 +2,6 @@ package kernels
 
 import (
 	"fmt"
-	"math/bits"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -15,19 +14,51 @@ import (
 //	tile = sum_p A(i,p) * B[p][j],  A(i,p) at a + i*rs + p*cs (bytes),
 //	B packed as [k][nr] floats,     C(i,j) at c + i*ldc + 4*j (bytes).
 //
-// Column j of the tile is written only when bit j of mask is set. acc != 0
-// adds the tile to C; acc == 0 overwrites C without reading it.
+// Masked kernels write column j of the tile only when bit j of mask is set;
+// the others write all nr columns and ignore mask. acc != 0 adds the tile to
+// C; acc == 0 overwrites C without reading it.
 type microKernel func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, mask uint64, acc int)
 
 // tile describes the micro-kernels a call uses: kern[r] handles r <= mr rows.
+// Unless masked, a panel narrower than nr goes through a scratch tile.
 type tile struct {
 	mr, nr int
 	kern   []microKernel
+	masked bool
+}
+
+// maxTile is the largest mr*nr of an unmasked family (scratch tile size).
+const maxTile = 128
+
+// pickTile chooses the tile width lanes*nv that wastes the least of the
+// last panel, weighted by eff[nv], the measured efficiency of that width.
+func pickTile(n, lanes int, eff []float64, maxMR []int, masked bool, kerns func(nv int) []microKernel) tile {
+	best, bestScore := 1, -1.0
+	for nv := 1; nv < len(eff); nv++ {
+		nr := lanes * nv
+		panels := (n + nr - 1) / nr
+		s := eff[nv] * float64(n) / float64(panels*nr)
+		if s > bestScore+1e-9 {
+			best, bestScore = nv, s
+		}
+	}
+	mr := maxMR[best]
+	return tile{mr: mr, nr: lanes * best, kern: kerns(best)[:mr+1], masked: masked}
 }
 
 // testIdleCaller makes the calling goroutine leave every chunk to the
 // helpers (tests: the path where goroutine 0 claims nothing).
 var testIdleCaller bool
+
+// chunksDone counts the chunks of threaded calls computed by the calling
+// goroutine [0] and by helpers [1]: BenchmarkGemm reports the helpers'
+// share, which shows where a second core is lost (a helper that wakes late
+// or is descheduled gets fewer chunks).
+var chunksDone [2]atomic.Int64
+
+// testGoTile, when set, replaces the go backend's tile choice (benchmarks
+// of the earlier kernel).
+var testGoTile *tile
 
 // kcBlock is the k block: a packed B panel of kcBlock x nr stays in L1.
 var kcBlock = 256
@@ -63,10 +94,13 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		return
 	}
 	var t tile
-	if be == backendAVX512 {
-		t = avx512Tile(m, n, k, transA)
-	} else {
-		t = goTile
+	switch {
+	case be != backendGo:
+		t = archTile(be, m, n, k, transA)
+	case testGoTile != nil:
+		t = *testGoTile
+	default:
+		t = pickGoTile(n)
 	}
 	runGemm(t, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
@@ -123,6 +157,9 @@ type gemmJob struct {
 	kChunk     int
 	scratch    []float32 // split-K partial sums of chunks 1.., (nchunks-1) x m x n
 	buf        []float32
+	// tileBuf[p] is part p's scratch tile for column tails of unmasked
+	// kernels (an array here: a local would escape through the kernel call).
+	tileBuf [maxThreads][maxTile]float32
 
 	wg sync.WaitGroup
 }
@@ -153,8 +190,7 @@ func getJob() *gemmJob {
 }
 
 func putJob(j *gemmJob) {
-	buf := j.buf
-	*j = gemmJob{buf: buf[:0]}
+	j.reset(j.buf[:0])
 	jobMu.Lock()
 	jobFree = append(jobFree, j)
 	jobMu.Unlock()
@@ -192,11 +228,9 @@ func (j *gemmJob) floatsAligned(n int) []float32 {
 
 func runGemm(t tile, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	j := getJob()
-	*j = gemmJob{
-		t: t, transA: transA, transB: transB, m: m, n: n, k: k,
-		alpha: alpha, beta: beta, a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc,
-		buf: j.buf,
-	}
+	j.reset(j.buf)
+	j.t, j.transA, j.transB, j.m, j.n, j.k = t, transA, transB, m, n, k
+	j.alpha, j.beta, j.a, j.b, j.c, j.lda, j.ldb, j.ldc = alpha, beta, a, b, c, lda, ldb, ldc
 	j.panels = (n + t.nr - 1) / t.nr
 	j.bDirect = !transB && alpha == 1 && n == t.nr && ldb == t.nr
 
@@ -277,6 +311,15 @@ func runGemm(t tile, transA, transB bool, m, n, k int, alpha float32, a []float3
 	putJob(j)
 }
 
+// reset clears every field but the scratch tiles (never read before written).
+func (j *gemmJob) reset(buf []float32) {
+	j.t, j.a, j.b, j.c, j.pack, j.scratch, j.buf = tile{}, nil, nil, nil, nil, nil, buf
+	j.transA, j.transB, j.bDirect, j.splitK, j.kOuter = false, false, false, false, false
+	j.m, j.n, j.k, j.lda, j.ldb, j.ldc, j.alpha, j.beta = 0, 0, 0, 0, 0, 0, 0, 0
+	j.panels, j.packPer, j.nt, j.nchunks, j.chunkTiles, j.ntl, j.kChunk = 0, 0, 0, 0, 0, 0, 0
+	j.next.Store(0)
+}
+
 // reduce adds the split-K partial sums of chunks 1.. into C, which holds
 // chunk 0's, in chunk order.
 func (j *gemmJob) reduce() {
@@ -303,6 +346,9 @@ func (j *gemmJob) run(p int) {
 		x := int(j.next.Add(1) - 1)
 		if x >= j.nchunks {
 			return
+		}
+		if j.nt > 1 {
+			chunksDone[min(p, 1)].Add(1)
 		}
 		if !j.splitK {
 			i0 := j.tileRow(x * j.chunkTiles)
@@ -399,6 +445,7 @@ func (j *gemmJob) compute(p, i0, i1, k0, k1 int, out unsafe.Pointer, ldo int, be
 
 	// block runs row tiles [t0, t1) against k block [pc, pc+kl) whose
 	// panel jp starts at panel(jp).
+	tb := unsafe.Pointer(&j.tileBuf[p])
 	block := func(t0, t1, pc, kl, acc int, panel func(jp int) unsafe.Pointer) {
 		for jp := 0; jp < j.panels; jp++ {
 			bp := panel(jp)
@@ -411,7 +458,23 @@ func (j *gemmJob) compute(p, i0, i1, k0, k1 int, out unsafe.Pointer, ldo int, be
 				r0, r1 := tileRow(x), tileRow(x+1)
 				ap := unsafe.Add(a, uintptr(r0)*rs+uintptr(pc)*cs)
 				cp := unsafe.Add(out, 4*(r0*ldo+jp*nr))
-				t.kern[r1-r0](kl, ap, rs, cs, bp, cp, ldoB, mask, acc)
+				if w == nr || t.masked {
+					t.kern[r1-r0](kl, ap, rs, cs, bp, cp, ldoB, mask, acc)
+					continue
+				}
+				// Column tail: a whole tile into scratch, then w columns into C.
+				t.kern[r1-r0](kl, ap, rs, cs, bp, tb, uintptr(4*nr), mask, 0)
+				for i := 0; i < r1-r0; i++ {
+					crow := unsafe.Slice((*float32)(unsafe.Add(cp, i*4*ldo)), w)
+					srow := unsafe.Slice((*float32)(unsafe.Add(tb, 4*i*nr)), w)
+					if acc == 0 {
+						copy(crow, srow)
+						continue
+					}
+					for q, v := range srow {
+						crow[q] += v
+					}
+				}
 			}
 		}
 	}
@@ -455,82 +518,4 @@ func (j *gemmJob) compute(p, i0, i1, k0, k1 int, out unsafe.Pointer, ldo int, be
 			block(tb, te, pc, kl, acc, func(jp int) unsafe.Pointer { return unsafe.Add(bp, 4*(jp*j.k+pc)*nr) })
 		}
 	}
-}
-
-// goTile is the portable backend: 4x4 tiles in scalar Go.
-var goTile = tile{mr: 4, nr: 4, kern: []microKernel{nil, goKern1, goKern2, goKern3, goKern4}}
-
-func goKern1(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, mask uint64, acc int) {
-	goKernRows(1, k, a, rs, cs, b, c, ldc, mask, acc)
-}
-func goKern2(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, mask uint64, acc int) {
-	goKernRows(2, k, a, rs, cs, b, c, ldc, mask, acc)
-}
-func goKern3(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, mask uint64, acc int) {
-	goKernRows(3, k, a, rs, cs, b, c, ldc, mask, acc)
-}
-
-// goKernRows handles a tile of fewer than 4 rows, one row at a time.
-func goKernRows(rows, k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, mask uint64, acc int) {
-	bs := unsafe.Slice((*float32)(b), 4*k)
-	for i := 0; i < rows; i++ {
-		var c0, c1, c2, c3 float32
-		ai := unsafe.Add(a, uintptr(i)*rs)
-		for p := 0; p < k; p++ {
-			av := *(*float32)(unsafe.Add(ai, uintptr(p)*cs))
-			bb := bs[4*p : 4*p+4 : 4*p+4]
-			c0 += av * bb[0]
-			c1 += av * bb[1]
-			c2 += av * bb[2]
-			c3 += av * bb[3]
-		}
-		storeRow(unsafe.Add(c, uintptr(i)*ldc), [4]float32{c0, c1, c2, c3}, mask, acc)
-	}
-}
-
-func storeRow(c unsafe.Pointer, v [4]float32, mask uint64, acc int) {
-	w := bits.OnesCount64(mask)
-	row := unsafe.Slice((*float32)(c), w)
-	if acc != 0 {
-		for x := range row {
-			row[x] += v[x]
-		}
-	} else {
-		copy(row, v[:w])
-	}
-}
-
-func goKern4(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, mask uint64, acc int) {
-	var c00, c01, c02, c03, c10, c11, c12, c13 float32
-	var c20, c21, c22, c23, c30, c31, c32, c33 float32
-	bs := unsafe.Slice((*float32)(b), 4*k)
-	for p := 0; p < k; p++ {
-		a0 := unsafe.Add(a, uintptr(p)*cs)
-		bb := bs[4*p : 4*p+4 : 4*p+4]
-		b0, b1, b2, b3 := bb[0], bb[1], bb[2], bb[3]
-		x := *(*float32)(a0)
-		c00 += x * b0
-		c01 += x * b1
-		c02 += x * b2
-		c03 += x * b3
-		x = *(*float32)(unsafe.Add(a0, rs))
-		c10 += x * b0
-		c11 += x * b1
-		c12 += x * b2
-		c13 += x * b3
-		x = *(*float32)(unsafe.Add(a0, 2*rs))
-		c20 += x * b0
-		c21 += x * b1
-		c22 += x * b2
-		c23 += x * b3
-		x = *(*float32)(unsafe.Add(a0, 3*rs))
-		c30 += x * b0
-		c31 += x * b1
-		c32 += x * b2
-		c33 += x * b3
-	}
-	storeRow(c, [4]float32{c00, c01, c02, c03}, mask, acc)
-	storeRow(unsafe.Add(c, ldc), [4]float32{c10, c11, c12, c13}, mask, acc)
-	storeRow(unsafe.Add(c, 2*ldc), [4]float32{c20, c21, c22, c23}, mask, acc)
-	storeRow(unsafe.Add(c, 3*ldc), [4]float32{c30, c31, c32, c33}, mask, acc)
 }

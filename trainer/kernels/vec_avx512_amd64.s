@@ -2,8 +2,8 @@
 
 #include "textflag.h"
 
-// AVX-512 row kernels of package ops (see vec.go). Each handles any n: whole
-// 16-float vectors, then a masked tail.
+// AVX-512 row kernels of package kernels (see vec.go), hand-written. Each
+// handles any n: whole 16-float vectors, then a masked tail.
 
 DATA vconst<>+0(SB)/4, $1.0
 DATA vconst<>+4(SB)/4, $1.44269504088896341
@@ -66,8 +66,8 @@ GLOBL vconst<>(SB), RODATA|NOPTR, $48
 	DECQ AX; \
 	KMOVW AX, K1
 
-// func vSiLU(dst, x *float32, n int)
-TEXT ·vSiLU(SB), NOSPLIT, $0-24
+// func avx512SiLU(dst, x *float32, n int)
+TEXT ·avx512SiLU(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ n+16(FP), CX
@@ -95,8 +95,8 @@ silures:
 	VZEROUPPER
 	RET
 
-// func vSigmoid(dst, x *float32, n int)
-TEXT ·vSigmoid(SB), NOSPLIT, $0-24
+// func avx512Sigmoid(dst, x *float32, n int)
+TEXT ·avx512Sigmoid(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ n+16(FP), CX
@@ -130,8 +130,8 @@ sigdone:
 	VMULPS G, Z1, Z1; \
 	VMULPS Z6, Z1, Z1
 
-// func vSiLUGrad(dst, x, gy *float32, n int)
-TEXT ·vSiLUGrad(SB), NOSPLIT, $0-32
+// func avx512SiLUGrad(dst, x, gy *float32, n int)
+TEXT ·avx512SiLUGrad(SB), NOSPLIT, $0-32
 	MOVQ dst+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ gy+16(FP), DX
@@ -161,8 +161,8 @@ sgdone:
 	VZEROUPPER
 	RET
 
-// func vAffineSiLU(dst, x, s, t *float32, n int): dst = silu(x*s+t)
-TEXT ·vAffineSiLU(SB), NOSPLIT, $0-40
+// func avx512AffineSiLU(dst, x, s, t *float32, n int): dst = silu(x*s+t)
+TEXT ·avx512AffineSiLU(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ s+16(FP), DX
@@ -199,9 +199,9 @@ asdone:
 	VZEROUPPER
 	RET
 
-// func vAffineSiLUGrad(dst, x, gy, s, t *float32, n int):
+// func avx512AffineSiLUGrad(dst, x, gy, s, t *float32, n int):
 // dst = gy * silu'(x*s+t)
-TEXT ·vAffineSiLUGrad(SB), NOSPLIT, $0-48
+TEXT ·avx512AffineSiLUGrad(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ gy+16(FP), R8
@@ -240,8 +240,8 @@ agdone:
 	VZEROUPPER
 	RET
 
-// func vFMA(dst, a, b *float32, n int): dst += a*b
-TEXT ·vFMA(SB), NOSPLIT, $0-32
+// func avx512FMA(dst, a, b *float32, n int): dst += a*b
+TEXT ·avx512FMA(SB), NOSPLIT, $0-32
 	MOVQ dst+0(FP), DI
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
@@ -271,8 +271,8 @@ fmadone:
 	VZEROUPPER
 	RET
 
-// func vAffine(dst, x, s, t *float32, n int): dst = x*s + t
-TEXT ·vAffine(SB), NOSPLIT, $0-40
+// func avx512Affine(dst, x, s, t *float32, n int): dst = x*s + t
+TEXT ·avx512Affine(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ s+16(FP), DX
@@ -304,8 +304,8 @@ afdone:
 	VZEROUPPER
 	RET
 
-// func vAffine2(dst, x, s, y, u, t *float32, n int): dst = x*s + y*u + t
-TEXT ·vAffine2(SB), NOSPLIT, $0-56
+// func avx512Affine2(dst, x, s, y, u, t *float32, n int): dst = x*s + y*u + t
+TEXT ·avx512Affine2(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ s+16(FP), DX
@@ -346,8 +346,8 @@ a2done:
 	VZEROUPPER
 	RET
 
-// func vAdd(dst, x *float32, n int): dst += x
-TEXT ·vAdd(SB), NOSPLIT, $0-24
+// func avx512Add(dst, x *float32, n int): dst += x
+TEXT ·avx512Add(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ n+16(FP), CX
@@ -373,8 +373,8 @@ adddone:
 	VZEROUPPER
 	RET
 
-// func vMul(dst, x, s *float32, n int): dst = x*s
-TEXT ·vMul(SB), NOSPLIT, $0-32
+// func avx512Mul(dst, x, s *float32, n int): dst = x*s
+TEXT ·avx512Mul(SB), NOSPLIT, $0-32
 	MOVQ dst+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ s+16(FP), DX
@@ -402,8 +402,8 @@ muldone:
 	VZEROUPPER
 	RET
 
-// func vSqDev(dst, x, m *float32, n int): dst += (x-m)^2
-TEXT ·vSqDev(SB), NOSPLIT, $0-32
+// func avx512SqDev(dst, x, m *float32, n int): dst += (x-m)^2
+TEXT ·avx512SqDev(SB), NOSPLIT, $0-32
 	MOVQ dst+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ m+16(FP), DX
@@ -435,8 +435,8 @@ sqdone:
 	VZEROUPPER
 	RET
 
-// func vGradSums(s1, s2, gv, x, m *float32, n int): s1 += g; s2 += g*(x-m)
-TEXT ·vGradSums(SB), NOSPLIT, $0-48
+// func avx512GradSums(s1, s2, gv, x, m *float32, n int): s1 += g; s2 += g*(x-m)
+TEXT ·avx512GradSums(SB), NOSPLIT, $0-48
 	MOVQ s1+0(FP), DI
 	MOVQ s2+8(FP), R8
 	MOVQ gv+16(FP), SI
@@ -479,8 +479,8 @@ gsdone:
 	VZEROUPPER
 	RET
 
-// func vCopy(dst, x *float32, n int): dst = x
-TEXT ·vCopy(SB), NOSPLIT, $0-24
+// func avx512Copy(dst, x *float32, n int): dst = x
+TEXT ·avx512Copy(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ n+16(FP), CX
@@ -503,9 +503,9 @@ cpdone:
 	VZEROUPPER
 	RET
 
-// func vCopy2D(dst *float32, ds int, x *float32, xs int, n, count int):
+// func avx512Copy2D(dst *float32, ds int, x *float32, xs int, n, count int):
 // for i < count: dst[i*ds : i*ds+n] = x[i*xs : i*xs+n] (strides in floats)
-TEXT ·vCopy2D(SB), NOSPLIT, $0-48
+TEXT ·avx512Copy2D(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ ds+8(FP), R8
 	MOVQ x+16(FP), SI
@@ -550,9 +550,9 @@ c2done:
 	VZEROUPPER
 	RET
 
-// func vAdd2D(dst *float32, ds int, x *float32, xs int, n, count int):
+// func avx512Add2D(dst *float32, ds int, x *float32, xs int, n, count int):
 // for i < count, in order: dst[i*ds : i*ds+n] += x[i*xs : i*xs+n]
-TEXT ·vAdd2D(SB), NOSPLIT, $0-48
+TEXT ·avx512Add2D(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ ds+8(FP), R8
 	MOVQ x+16(FP), SI
@@ -599,8 +599,8 @@ a2dn:
 	VZEROUPPER
 	RET
 
-// func vShiftSq(s1, s2, x, k *float32, n int): d = x-k; s1 += d; s2 += d*d
-TEXT ·vShiftSq(SB), NOSPLIT, $0-40
+// func avx512ShiftSq(s1, s2, x, k *float32, n int): d = x-k; s1 += d; s2 += d*d
+TEXT ·avx512ShiftSq(SB), NOSPLIT, $0-40
 	MOVQ s1+0(FP), DI
 	MOVQ s2+8(FP), R8
 	MOVQ x+16(FP), SI
@@ -639,11 +639,11 @@ ssdone:
 	VZEROUPPER
 	RET
 
-// func vDWPixel(dst, x, w *float32, xoff, woff *int, ntaps, c int):
+// func avx512DWPixel(dst, x, w *float32, xoff, woff *int, ntaps, c int):
 // dst[i] = sum over t < ntaps of x[xoff[t]+i]*w[woff[t]+i], i < c (offsets
 // in floats); the taps are summed in order, 64 channels at a time in
 // registers, then 16 (masked for the last).
-TEXT ·vDWPixel(SB), NOSPLIT, $0-56
+TEXT ·avx512DWPixel(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ w+16(FP), DX
