@@ -5,19 +5,29 @@
 //	controller.Observe
 //
 // The store is the single source of truth: every proposal is saved, with the
-// controller's state, before it runs, and every result is saved, with the
-// controller's state after observing it, in one transaction. Killing the
+// controller's state, before it runs, and every result is saved, then
+// observed and the controller's state after observing saved. Killing the
 // process at any moment and running the same search again resumes it:
 // finished trials are never run again, trials that were running are run
-// again, and the controller continues exactly where it was.
+// again, and the controller continues exactly where it was. An evaluation
+// cut off by the end of the process or by a stop (a cancelled context) is
+// not an attempt: only evaluations that failed (an error, a NaN) count
+// towards Settings.MaxAttempts, so a search killed any number of times ends
+// as one never interrupted.
 //
 // Determinism. Trials may finish in any order and on any worker, but the
 // controller observes them strictly in trial-id order, and trial t is
-// proposed only once trials 1..t-1-Window have been observed. Every
-// controller call therefore happens at a point fixed by the seed and the
-// results alone, so the same seed gives the same sequence of trials whatever
-// the number of workers and whatever order they finish in (with a
-// deterministic evaluator such as the synthetic one).
+// proposed once trials 1..Window.Need(t) are observed and before the next
+// one is (controller.Window). The window is a property of the search,
+// fixed when it is created (by default the controller's: rl proposes in
+// rounds of its PPO minibatch, random without limit, evolution 8 trials
+// ahead), not of the number of workers. Every controller call therefore
+// happens at a point fixed by the seed and the results alone, so the same
+// seed gives the same sequence of trials whatever the number of workers,
+// whatever order they finish in, and however often the search was stopped
+// and resumed with which number of workers (with a deterministic evaluator
+// such as the synthetic one). More workers than the window allows stay idle
+// (Hooks.Start reports how many).
 //
 // Executors. Trials run through the Executor seam: a pool of goroutines in
 // this process (LocalExecutor) now, workers on other hosts later. Nothing in

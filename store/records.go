@@ -17,7 +17,7 @@ const (
 	StatusPending Status = "pending" // sampled, not started, or waiting for another attempt
 	StatusRunning Status = "running" // being evaluated
 	StatusDone    Status = "done"    // evaluated; Metrics and Reward are set
-	StatusFailed  Status = "failed"  // every allowed attempt failed (Error says why); final
+	StatusFailed  Status = "failed"  // every allowed attempt failed (Error says why), or the architecture is invalid; final
 )
 
 // Valid reports whether s is one of the trial states.
@@ -75,14 +75,18 @@ type Trial struct {
 	Decisions []int            `json:"decisions"`
 	Arch      searchspace.Arch `json:"arch"`
 	Status    Status           `json:"status"`
-	Attempts  int              `json:"attempts"`
-	Metrics   *measure.Metrics `json:"metrics,omitempty"`
-	Reward    float64          `json:"reward"`          // may be NaN or ±Inf, stored as in Metrics
-	Error     string           `json:"error,omitempty"` // last failure
-	Created   time.Time        `json:"created"`
-	Started   time.Time        `json:"started,omitzero"`
-	Finished  time.Time        `json:"finished,omitzero"`
-	Worker    string           `json:"worker,omitempty"`
+	// Attempts counts the evaluations that ended, in success or failure;
+	// an evaluation cut off by the end of the process or a stopped search
+	// is not an attempt: it counts in Interrupted and runs again.
+	Attempts    int              `json:"attempts"`
+	Interrupted int              `json:"interrupted,omitempty"`
+	Metrics     *measure.Metrics `json:"metrics,omitempty"`
+	Reward      float64          `json:"reward"`          // may be NaN or ±Inf, stored as in Metrics
+	Error       string           `json:"error,omitempty"` // last failure
+	Created     time.Time        `json:"created"`
+	Started     time.Time        `json:"started,omitzero"`
+	Finished    time.Time        `json:"finished,omitzero"`
+	Worker      string           `json:"worker,omitempty"`
 }
 
 // Done reports whether the trial was evaluated successfully.
