@@ -92,6 +92,16 @@ type Trial struct {
 // Done reports whether the trial was evaluated successfully.
 func (t Trial) Done() bool { return t.Status == StatusDone }
 
+// Synthetic reports whether the trial's measurement was computed by a
+// formula instead of training (measure.BackendSynthetic).
+func (t Trial) Synthetic() bool { return t.Metrics != nil && t.Metrics.Host.Synthetic() }
+
+// Synthetic reports whether the search measures with a formula instead of
+// training (its host or its baseline is measure.BackendSynthetic).
+func (s Search) Synthetic() bool {
+	return s.Host.Synthetic() || (s.Baseline != nil && s.Baseline.Host.Synthetic())
+}
+
 // BestTrial returns the done trial with the highest reward, ties going to the
 // lowest ID; NaN rewards never win. ok is false when no trial qualifies.
 func BestTrial(trials []Trial) (best Trial, ok bool) {
