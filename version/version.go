@@ -107,6 +107,21 @@ func (c Code) String() string {
 	return fmt.Sprintf("commit %s (%s)", c.Short(), c.ModifiedText())
 }
 
+// Compact is the one-word form for metadata strings: "HASH" (clean),
+// "HASH+dirty" (modified), "HASH+maybe-dirty" (modification unknown), or
+// "unknown" (no commit).
+func (c Code) Compact() string {
+	switch {
+	case c.Commit == "":
+		return "unknown"
+	case c.Modified == nil:
+		return c.Commit + "+maybe-dirty"
+	case *c.Modified:
+		return c.Commit + "+dirty"
+	}
+	return c.Commit
+}
+
 var (
 	once   sync.Once
 	cached Code

@@ -96,9 +96,19 @@ func TestLinkerFlagsWin(t *testing.T) {
 	if c.Commit != hashA || c.Source != SourceLinker || c.Modified == nil || *c.Modified || c.String() != "commit 0123456789ab (clean)" {
 		t.Fatalf("%+v %s", c, c)
 	}
+	if c.Compact() != hashA {
+		t.Fatalf("compact %q", c.Compact())
+	}
+	modified = "true"
+	if c := detect(); c.Compact() != hashA+"+dirty" || c.String() != "commit 0123456789ab (modified)" {
+		t.Fatalf("modified: %q %s", c.Compact(), c)
+	}
 	modified = ""
-	if c := detect(); c.Modified != nil || c.ModifiedText() != "modification unknown" {
+	if c := detect(); c.Modified != nil || c.ModifiedText() != "modification unknown" || c.Compact() != hashA+"+maybe-dirty" {
 		t.Fatalf("unset modified: %+v", c)
+	}
+	if (Code{}).Compact() != "unknown" {
+		t.Fatal("no commit")
 	}
 }
 
