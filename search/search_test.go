@@ -707,6 +707,12 @@ func TestResumeRefusesChangedSettings(t *testing.T) {
 			t.Errorf("%s: %v", c.setting, err)
 		}
 	}
+	// Another space (or proxy budget) is refused.
+	other := searchspace.NewSpace(sp.Backbone, true)
+	var ce *ChangedError
+	if _, err := Run(context.Background(), st, other, base, Synthetic{}, nil, Hooks{}); !errors.As(err, &ce) || ce.Setting != "space" {
+		t.Fatalf("another space: %v", err)
+	}
 	// Fewer trials than it has is refused, with the count.
 	s := base
 	s.Trials = 4

@@ -8,13 +8,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/effnas/effnas/fielderr"
 	"github.com/effnas/effnas/report"
+	"github.com/effnas/effnas/search"
 	"github.com/effnas/effnas/store"
 	"github.com/effnas/effnas/version"
 )
@@ -255,5 +258,51 @@ func TestCompareCommand(t *testing.T) {
 	}
 	if _, errs, code := nas(t, "compare", "--controllers", "magic"); code != 2 || !strings.Contains(errs, "magic") {
 		t.Fatalf("bad controller: %d %s", code, errs)
+	}
+}
+
+// README's claim, as a user runs it: the same seed gives the same trials
+// with --parallel 1 and 4 (and 7, beyond the rl window: idle workers).
+func TestSearchSameTrialsWhateverParallel(t *testing.T) {
+	var ref []store.Trial
+	for _, k := range []string{"1", "4", "7"} {
+		db := filepath.Join(t.TempDir(), "s.db")
+		if _, errs, code := nas(t, "search", "--evaluator", "synthetic", "--trials", "25", "--seed", "5", "--rl-minibatch", "5",
+			"--parallel", k, "--db", db, "--quiet"); code != 0 {
+			t.Fatalf("--parallel %s: %s", k, errs)
+		}
+		out, _, _ := nas(t, "trials", "--db", db, "--json")
+		var trials []store.Trial
+		if err := json.Unmarshal([]byte(out), &trials); err != nil || len(trials) != 25 {
+			t.Fatalf("--parallel %s: %v, %d trials", k, err, len(trials))
+		}
+		if ref == nil {
+			ref = trials
+			continue
+		}
+		for i := range ref {
+			if !slices.Equal(ref[i].Decisions, trials[i].Decisions) || ref[i].Reward != trials[i].Reward {
+				t.Fatalf("--parallel %s: trial %d differs from --parallel 1", k, i+1)
+			}
+		}
+	}
+}
+
+// The settings package search names are the flags of nas search.
+func TestSearchErrorsNameTheFlags(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{&search.ChangedError{Search: "s", Setting: "evaluator.epochs", Stored: 1.0, Given: 2.0}, `search "s" in x.db was created with --epochs 1, not 2: resume it with --epochs 1`},
+		{&search.ChangedError{Search: "s", Setting: "evaluator.train_subset", Stored: 8000.0, Given: 100.0}, "created with --train-subset 8000, not 100"},
+		{&search.ChangedError{Search: "s", Setting: "evaluator.name", Stored: "synthetic", Given: "train"}, "created with --evaluator synthetic, not train"},
+		{&search.ChangedError{Search: "s", Setting: "space", Stored: "a", Given: "b"}, "give the --space, --width, --depth, --image-size, --search-se and --dataset it was created with"},
+		{&fielderr.Error{Scope: "controller", Field: "MinibatchSize", Value: -1, Allowed: "want >= 1"}, "--rl-minibatch = -1: want >= 1"},
+	} {
+		err := searchError(c.err, "x.db")
+		if _, ok := err.(usageError); !ok || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want a usage error with %q", c.err, err, c.want)
+		}
 	}
 }
