@@ -1,12 +1,12 @@
 // Package search runs a training-aware architecture search: the loop
 //
-//	controller.Propose -> space.Decode -> store (pending) -> executor ->
-//	evaluator.Evaluate -> reward.Score -> store (done + controller state) ->
-//	controller.Observe
+//	controller.Propose -> space.Decode -> store (running + controller state) ->
+//	executor -> evaluator.Evaluate -> reward.Score -> store (done) ->
+//	controller.Observe -> store (controller state)
 //
 // The store is the single source of truth: every proposal is saved, with the
-// controller's state, before it runs, and every result is saved, then
-// observed and the controller's state after observing saved. Killing the
+// controller's state, before it runs; every result is saved, then
+// observed, and the controller's state after the observation is saved too. Killing the
 // process at any moment and running the same search again resumes it:
 // finished trials are never run again, trials that were running are run
 // again, and the controller continues exactly where it was. An evaluation
@@ -35,14 +35,18 @@
 //
 // Evaluators. An Evaluator turns an architecture into a measurement
 // (measure.Metrics): the baseline (the space's backbone, timed once at the
-// start, for the record) and every trial. The search stores it as it is and
+// start, for the record) and every trial. The search stores it as it is,
+// with the code version that made it in its host (measure.Host.Code: the
+// evaluator's, or this program's when the evaluator leaves it empty), and
 // scores it with reward.Settings.Score. TrainEvaluator times every trial
 // against the backbone again, in alternating bursts with a copy of it kept
 // built, so that the reward's S/S0 is a relative step time that load coming
 // and going on the machine does not change (trainer.Baseline); with several
-// trials at once, the Gate keeps each timing alone. NewProxy builds the proxy task of a search from
-// options: an evaluator chosen by name ("train": TrainEvaluator, real
+// trials at once, the Gate keeps each timing alone. While it works an
+// evaluator may report progress (Task.Progress: phase and training step),
+// which reaches Hooks.Progress. NewProxy builds the proxy task of a search
+// from options: an evaluator chosen by name ("train": TrainEvaluator, real
 // training; "synthetic": Synthetic, a formula) and the space it searches
 // (ProxySpace: the EfficientNetV2 space fitted to the dataset and scaled
-// down, unless a space file is given).
+// down, unless a space file is given; SpaceOf gives it alone).
 package search
