@@ -201,6 +201,13 @@ func checkResume(old store.Search, cfg recordConfig, space searchspace.Space, gi
 	case old.Seed != s.Seed:
 		return changed("seed", old.Seed, s.Seed)
 	}
+	// The evaluator first: another evaluator usually brings another space.
+	// (A record that kept no evaluator cannot be compared.)
+	if s.Evaluator != nil && cfg.Evaluator != nil {
+		if err := sameRecord("evaluator", cfg.Evaluator, s.Evaluator, changed); err != nil {
+			return err
+		}
+	}
 	a, _ := json.Marshal(old.Space)
 	b, _ := json.Marshal(space)
 	if string(a) != string(b) {
@@ -214,15 +221,10 @@ func checkResume(old store.Search, cfg recordConfig, space searchspace.Space, gi
 	}
 	// Budget is the trial target the search was created with; the target
 	// may grow.
-	so, go_ := cfg.ControllerOptions, s.ControllerOptions
-	go_.Budget = so.Budget
-	if err := sameFields("controller_options", so.WithDefaults(), go_.WithDefaults(), changed); err != nil {
+	stored, opts := cfg.ControllerOptions, s.ControllerOptions
+	opts.Budget = stored.Budget
+	if err := sameFields("controller_options", stored.WithDefaults(), opts.WithDefaults(), changed); err != nil {
 		return err
-	}
-	if s.Evaluator != nil {
-		if err := sameRecord("evaluator", cfg.Evaluator, s.Evaluator, changed); err != nil {
-			return err
-		}
 	}
 	if len(old.Reward) > 0 {
 		stored, err := reward.DecodeSettings(old.Reward)
