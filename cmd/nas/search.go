@@ -258,6 +258,9 @@ func init() {
 				if len(args) != 0 {
 					return usagef("unexpected argument %q", args[0])
 				}
+				if *asJSON && *asCSV {
+					return usagef("give --json or --csv, not both")
+				}
 				rec, trials, err := loadTrials(*db, *name)
 				if err != nil {
 					return err

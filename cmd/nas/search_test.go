@@ -87,6 +87,9 @@ func TestSearchCommandsSynthetic(t *testing.T) {
 	if _, errs, code := nas(t, "trials", "--db", db); code != 1 || !strings.Contains(errs, "choose one with --name") {
 		t.Fatalf("ambiguous: %d %s", code, errs)
 	}
+	if _, errs, code := nas(t, "trials", "--db", db, "--json", "--csv"); code != 2 || !strings.Contains(errs, "not both") {
+		t.Fatalf("--json --csv: %d %s", code, errs)
+	}
 	if _, errs, code := nas(t, "trials", "--db", filepath.Join(t.TempDir(), "none.db")); code != 1 || !strings.Contains(errs, "no such database") {
 		t.Fatalf("missing db: %d %s", code, errs)
 	}
