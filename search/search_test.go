@@ -713,6 +713,15 @@ func TestResumeRefusesChangedSettings(t *testing.T) {
 	if _, err := Run(context.Background(), st, other, base, Synthetic{}, nil, Hooks{}); !errors.As(err, &ce) || ce.Setting != "space" {
 		t.Fatalf("another space: %v", err)
 	}
+	// A target step time (whose base the search measured) resumes as given.
+	target := base
+	target.Name = "target"
+	target.Reward.Time.Ref = 0.5
+	for range 2 {
+		if _, err := Run(context.Background(), st, sp, target, Synthetic{}, nil, Hooks{}); err != nil {
+			t.Fatalf("a search with a target step time: %v", err)
+		}
+	}
 	// Fewer trials than it has is refused, with the count.
 	s := base
 	s.Trials = 4

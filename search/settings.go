@@ -231,9 +231,13 @@ func checkResume(old store.Search, cfg recordConfig, space searchspace.Space, gi
 		if err != nil {
 			return fmt.Errorf("search %q: %w", s.Name, err)
 		}
+		// References and the base left at zero are the ones measured.
 		g := s.Reward
 		if g.Time.Ref == 0 {
 			g.Time.Ref = stored.Time.Ref
+		}
+		if g.Time.Base == 0 {
+			g.Time.Base = stored.Time.Base
 		}
 		if g.Params.Ref == 0 {
 			g.Params.Ref = stored.Params.Ref
