@@ -233,6 +233,10 @@ func (o Options) validate() error {
 	return nil
 }
 
+// WithDefaults returns o with every zero field replaced by its default:
+// the options a controller built with o uses (when o is valid).
+func (o Options) WithDefaults() Options { return o.withDefaults() }
+
 // withDefaults returns o with every zero field replaced by its default.
 func (o Options) withDefaults() Options {
 	if o.PopulationSize == 0 {

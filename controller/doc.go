@@ -29,6 +29,18 @@
 // wrapping ErrBadState (it never panics and leaves the controller
 // unchanged on error).
 //
+// # Proposing ahead of observations
+//
+// A search that runs several trials at once proposes trials before the
+// earlier ones are observed. Window fixes how far ahead: trial t is
+// proposed once trials 1..Window.Need(t) are observed. A search loop that
+// keeps to one window (chosen when the search is created, not from the
+// number of workers) calls the controller in one order whatever the number
+// of workers, so a seed gives the same trials. DefaultWindow gives each
+// strategy's: rl proposes in rounds of its PPO minibatch (which gives
+// exactly the trials of a one-at-a-time search), random is unbounded, and
+// evolution proposes DefaultEvolutionWindow trials ahead.
+//
 // # Failed trials
 //
 // A failed trial is reported with reward 0, the floor of the search reward

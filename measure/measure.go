@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+
+	"github.com/effnas/effnas/version"
 )
 
 // Metrics is what one evaluation of an architecture measured: its training
@@ -99,7 +101,18 @@ type Host struct {
 	GOMAXPROCS int    `json:"gomaxprocs"`
 	GoVersion  string `json:"go_version"`
 	Backend    string `json:"backend"` // name of the kernel backend
+	// Code is the code version that measured (commit, modified tree);
+	// optional, and not part of the fingerprint: a search resumed after a
+	// code change keeps its host, each trial records its own code.
+	Code version.Code `json:"code,omitzero"`
 }
+
+// BackendSynthetic is the Backend of measurements that were computed by a
+// formula (the search's synthetic evaluator) instead of training and timing.
+const BackendSynthetic = "synthetic"
+
+// Synthetic reports whether h's measurements are synthetic (a formula).
+func (h Host) Synthetic() bool { return h.Backend == BackendSynthetic }
 
 // Fingerprint is a stable short hash (12 hex digits) of everything that
 // affects a timing: OS, Arch, CPU, Cores, GOMAXPROCS, GoVersion and Backend.

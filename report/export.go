@@ -11,6 +11,7 @@ import (
 	"github.com/effnas/effnas/reward"
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/store"
+	"github.com/effnas/effnas/version"
 )
 
 // Names and versions of the export documents.
@@ -51,8 +52,15 @@ type Provenance struct {
 	// record keeps it (reward.DecodeSettings reads it).
 	Reward json.RawMessage `json:"reward"`
 	// Baseline is the backbone's measurement the reward refers to.
-	Baseline   *measure.Metrics `json:"baseline,omitempty"`
-	ExportedAt time.Time        `json:"exported_at"`
+	Baseline *measure.Metrics `json:"baseline,omitempty"`
+	// Synthetic is true when the search scored trials with the synthetic
+	// evaluator (a formula of the architecture, not training): its
+	// accuracies and step times are not measurements.
+	Synthetic  bool      `json:"synthetic,omitempty"`
+	ExportedAt time.Time `json:"exported_at"`
+	// ExportedBy is the code version of the program that wrote the
+	// export; the code that measured the trial is in its metrics' host.
+	ExportedBy version.Code `json:"exported_by,omitzero"`
 }
 
 // ExportList is several exported trials, e.g. a Pareto front.
@@ -69,7 +77,7 @@ func NewExport(s store.Search, t store.Trial, database string, now time.Time) Ex
 		Metrics: t.Metrics,
 		Provenance: Provenance{Search: s.Name, Trial: t.ID, Database: database, Seed: s.Seed, Controller: s.Controller,
 			HostFingerprint: s.Host.Fingerprint(), Host: s.Host, Reward: s.Reward, Baseline: s.Baseline,
-			ExportedAt: now.UTC()}}
+			Synthetic: s.Synthetic() || t.Synthetic(), ExportedAt: now.UTC(), ExportedBy: version.Get()}}
 	if t.Done() && !math.IsNaN(t.Reward) && !math.IsInf(t.Reward, 0) {
 		r := t.Reward
 		e.Reward = &r

@@ -160,7 +160,8 @@ func Pareto(s store.Search, trials []store.Trial, cost Cost) ParetoData {
 	return d
 }
 
-// describeSearch is the second title line: controller and trial counts.
+// describeSearch is the second title line: controller and trial counts,
+// and a mark for synthetic results.
 func describeSearch(s store.Search, trials []store.Trial) string {
 	done := 0
 	for _, t := range trials {
@@ -172,7 +173,11 @@ func describeSearch(s store.Search, trials []store.Trial) string {
 	if ctrl == "" {
 		ctrl = "unknown"
 	}
-	return fmt.Sprintf("%s controller, %d trials (%d done)", ctrl, len(trials), done)
+	line := fmt.Sprintf("%s controller, %d trials (%d done)", ctrl, len(trials), done)
+	if s.Synthetic() {
+		line += ", SYNTHETIC evaluator (a formula, not training)"
+	}
+	return line
 }
 
 // orderBins is how many colour bins trial order is split into.

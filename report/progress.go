@@ -136,6 +136,19 @@ func Progress(runs []store.SearchTrials) ProgressData {
 		}
 	default:
 		d.Title = fmt.Sprintf("Search progress: %d searches", len(runs))
+		synthetic := 0
+		for _, r := range runs {
+			if r.Search.Synthetic() {
+				synthetic++
+			}
+		}
+		switch synthetic {
+		case 0:
+		case len(runs):
+			d.Title += "\nSYNTHETIC evaluator (a formula, not training)"
+		default:
+			d.Title += fmt.Sprintf("\n%d of them with the SYNTHETIC evaluator (a formula, not training)", synthetic)
+		}
 	}
 	return d
 }

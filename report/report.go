@@ -15,6 +15,7 @@ import (
 	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/reward"
 	"github.com/effnas/effnas/store"
+	"github.com/effnas/effnas/version"
 )
 
 // Files WriteReport writes into its folder.
@@ -35,6 +36,9 @@ type Options struct {
 	Now time.Time
 	// Top is the number of best trials listed; 0 means 10.
 	Top int
+	// Code is the code version of the program writing the report; zero
+	// means version.Get().
+	Code version.Code
 }
 
 // WriteReport writes a folder ready to commit: README.md (setup, best
@@ -86,6 +90,9 @@ func Readme(s store.Search, trials []store.Trial, opts Options) []byte {
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
 	}
+	if opts.Code.IsZero() {
+		opts.Code = version.Get()
+	}
 	if opts.Top <= 0 {
 		opts.Top = 10
 	}
@@ -103,6 +110,10 @@ func Readme(s store.Search, trials []store.Trial, opts Options) []byte {
 		pf(" from `%s`", filepath.Base(opts.Database))
 	}
 	pf(".\n\n")
+	if s.Synthetic() {
+		pf("**Synthetic results.** This search scored its trials with the synthetic evaluator, a formula of the ")
+		pf("architecture (`go doc ./search Synthetic`), not by training them: its accuracies and step times are not measurements.\n\n")
+	}
 	best, hasBest := store.BestTrial(trials)
 	if hasBest {
 		pf("Best reward: trial %d, reward %.4f, %s (exported in [%s](%s)).\n\n", best.ID, best.Reward, short(best.Metrics), BestFile, BestFile)
@@ -133,6 +144,10 @@ func Readme(s store.Search, trials []store.Trial, opts Options) []byte {
 	h := s.Host
 	pf("| host | %s; %s/%s, %d cores, GOMAXPROCS %d, %s, backend %s; fingerprint `%s` |\n", orDash(h.CPU), orDash(h.OS), orDash(h.Arch),
 		h.Cores, h.GOMAXPROCS, orDash(h.GoVersion), orDash(h.Backend), h.Fingerprint())
+	if s.Synthetic() {
+		pf("| evaluator | synthetic: a formula of the architecture, not training |\n")
+	}
+	pf("| code | %s |\n", codeText(s, trials, opts.Code))
 	pf("| reward | %s |\n", rewardText(s.Reward))
 	if m := s.Baseline; m != nil {
 		acc := "not measured"
@@ -232,6 +247,29 @@ func trialTable(b *bytes.Buffer, trials []store.Trial, rank bool) {
 		fmt.Fprintf(b, "| %d | %.4f | %.2f%% | %.1f | %.3f | %.1f | %s |\n", t.ID, t.Reward, 100*m.Accuracy, 1e3*m.StepTime.Median,
 			float64(m.Params)/1e6, float64(m.MACs)/1e6, strings.Join(blocks, " "))
 	}
+}
+
+// codeText says which code created the search, measured its trials and
+// wrote the report.
+func codeText(s store.Search, trials []store.Trial, report version.Code) string {
+	counts := map[string]int{}
+	var order []string
+	for _, t := range trials {
+		if t.Metrics == nil {
+			continue
+		}
+		c := t.Metrics.Host.Code.String()
+		if counts[c] == 0 {
+			order = append(order, c)
+		}
+		counts[c]++
+	}
+	parts := []string{"search created by " + s.Host.Code.String()}
+	for _, c := range order {
+		parts = append(parts, fmt.Sprintf("%d trials measured by %s", counts[c], c))
+	}
+	parts = append(parts, "report written by "+report.String())
+	return cell(strings.Join(parts, "; "))
 }
 
 // rewardText describes a reward settings document with its resolved

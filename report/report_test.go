@@ -22,6 +22,7 @@ import (
 	"github.com/effnas/effnas/reward"
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/store"
+	"github.com/effnas/effnas/version"
 )
 
 // synthetic returns a search record and n done trials with made-up metrics
@@ -450,5 +451,59 @@ func TestWriteReport(t *testing.T) {
 	}
 	if md, _ := os.ReadFile(filepath.Join(empty, ReadmeFile)); !strings.Contains(string(md), "No trial is done yet") {
 		t.Fatalf("empty README:\n%s", md)
+	}
+}
+
+// Results of the synthetic evaluator say so in the README, the plot
+// titles and exports; every output names the code that made it.
+func TestSyntheticAndCodeAreMarked(t *testing.T) {
+	rec, trials := synthetic(t, "syn", 12, 3)
+	clean, dirty := false, true
+	searchCode := version.Code{Module: version.Module, Commit: strings.Repeat("ab", 20), Modified: &clean, Source: version.SourceBuildInfo}
+	trialCode := version.Code{Module: version.Module, Commit: strings.Repeat("cd", 20), Modified: &dirty, Source: version.SourceGitDir}
+	rec.Host.Code = searchCode
+	for i := range trials {
+		trials[i].Metrics.Host.Code = trialCode
+	}
+	rec, trials = throughStore(t, rec, trials)
+	reportCode := version.Code{Module: version.Module, Commit: strings.Repeat("ef", 20), Source: version.SourceLinker}
+	md := string(Readme(rec, trials, Options{Code: reportCode}))
+	if !strings.Contains(md, "| code | search created by commit abababababab (clean); 12 trials measured by commit cdcdcdcdcdcd (modified); "+
+		"report written by commit efefefefefef (modification unknown) |") {
+		t.Errorf("README's code row:\n%s", md)
+	}
+	if strings.Contains(md, "Synthetic") || strings.Contains(Pareto(rec, trials, StepTime).Title, "SYNTHETIC") {
+		t.Error("a trained search is marked synthetic")
+	}
+	if e := NewExport(rec, trials[0], "", time.Now()); e.Provenance.Synthetic || e.Provenance.ExportedBy != version.Get() {
+		t.Errorf("export of a trained search: %+v", e.Provenance)
+	}
+
+	rec.Host.Backend = measure.BackendSynthetic
+	for i := range trials {
+		trials[i].Metrics.Host.Backend = measure.BackendSynthetic
+	}
+	md = string(Readme(rec, trials, Options{}))
+	for _, want := range []string{"**Synthetic results.**", "| evaluator | synthetic: a formula of the architecture, not training |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("synthetic README lacks %q", want)
+		}
+	}
+	const mark = "SYNTHETIC evaluator (a formula, not training)"
+	if title := Pareto(rec, trials, Params).Title; !strings.Contains(title, mark) {
+		t.Errorf("pareto title %q", title)
+	}
+	runs := []store.SearchTrials{{Search: rec, Trials: trials}}
+	if title := Progress(runs).Title; !strings.Contains(title, mark) {
+		t.Errorf("progress title %q", title)
+	}
+	other, _ := synthetic(t, "trained", 3, 1)
+	if title := Progress(append(runs, store.SearchTrials{Search: other})).Title; !strings.Contains(title, "1 of them with the "+mark) {
+		t.Errorf("progress title of two searches %q", title)
+	}
+	e := NewExport(rec, trials[0], "", time.Now())
+	data, _ := Encode(e)
+	if !e.Provenance.Synthetic || !strings.Contains(string(data), `"synthetic": true`) || !strings.Contains(string(data), `"exported_by"`) {
+		t.Errorf("synthetic export:\n%s", data)
 	}
 }

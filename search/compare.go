@@ -40,6 +40,7 @@ func MeanStd(xs []float64) (mean, std float64) {
 // evaluator (normally Synthetic) on the space, each under its own name in
 // the database at dbPath (a temporary file when empty), and summarises them.
 // Every search of a seed gets the same seed, so they differ only by strategy.
+// A cancelled ctx stops it with an error wrapping ctx.Err().
 func CompareControllers(ctx context.Context, dbPath string, sp searchspace.Space, ev Evaluator, controllers []string,
 	seeds []uint64, trials int, opts controller.Options) ([]Comparison, error) {
 	if dbPath == "" {
@@ -64,7 +65,11 @@ func CompareControllers(ctx context.Context, dbPath string, sp searchspace.Space
 			o := opts
 			o.Budget = trials
 			s := Settings{Name: name, Controller: c, Trials: trials, Seed: seed, ControllerOptions: o, Evaluator: Synthetic{}.Describe()}
-			if _, err := Run(ctx, st, sp, s, ev, nil, Hooks{}); err != nil {
+			run, err := Run(ctx, st, sp, s, ev, nil, Hooks{})
+			if err == nil && run.Interrupted {
+				err = ctx.Err()
+			}
+			if err != nil {
 				return nil, fmt.Errorf("%s, seed %d: %w", c, seed, err)
 			}
 			var trialsDone []store.Trial

@@ -20,6 +20,28 @@ type Task struct {
 	// Baseline asks only for the reference figures of the reward (step time
 	// and parameters); an evaluator may skip training for it.
 	Baseline bool
+	// Progress, when not nil, takes what the evaluator reports as it works
+	// (a trial can train for minutes). Evaluators call it from their own
+	// goroutine, as often as they like; it returns quickly.
+	Progress func(Progress)
+}
+
+// Progress is what an evaluator reports while it evaluates a task.
+type Progress struct {
+	// TrialID is the task's trial (0: the baseline); the search fills it in.
+	TrialID int
+	// Phase is what the evaluator is doing: the trainer's phases ("train",
+	// "recalibrate", "evaluate", "time").
+	Phase string
+	// Step of Steps training steps done, while training.
+	Step, Steps int
+}
+
+// report passes p to t.Progress, if any.
+func (t Task) report(p Progress) {
+	if t.Progress != nil {
+		t.Progress(p)
+	}
 }
 
 // Evaluator turns an architecture into a measurement: by training it

@@ -133,3 +133,40 @@ func TestNewProxy(t *testing.T) {
 		t.Fatalf("unknown dataset: %v", err)
 	}
 }
+
+// SpaceOf is the space NewProxy searches, for each evaluator, and a space
+// file written from it is searched as it is.
+func TestSpaceOfIsTheProxySpace(t *testing.T) {
+	opts := []ProxyOptions{{Evaluator: "synthetic"}, {Evaluator: "synthetic", SearchSE: true}}
+	if _, err := data.FindDir("fashion-mnist", ""); err == nil {
+		opts = append(opts, ProxyOptions{}, ProxyOptions{Width: 0.25, Depth: 1, SearchSE: true, TrainSubset: 100, ValSize: 100})
+	} else {
+		t.Log("Fashion-MNIST not installed: the train evaluator's space is not checked")
+	}
+	for _, o := range opts {
+		sp, err := SpaceOf(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := NewProxy(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mustJSON(t, sp) != mustJSON(t, p.Space) {
+			t.Fatalf("%+v: SpaceOf differs from the proxy's space", o)
+		}
+		doc, err := searchspace.EncodeSpace(sp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "space.json")
+		os.WriteFile(path, doc, 0o644)
+		o.SpaceFile = path
+		if p, err := NewProxy(o); err != nil || mustJSON(t, p.Space) != mustJSON(t, sp) {
+			t.Fatalf("%+v: the written space is not searched as it is: %v", o, err)
+		}
+	}
+	if _, err := SpaceOf(ProxyOptions{Evaluator: "bogus"}); !errors.Is(err, ErrUnknownEvaluator) {
+		t.Fatalf("unknown evaluator: %v", err)
+	}
+}

@@ -13,87 +13,8 @@ import (
 	"github.com/effnas/effnas/reward"
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/store"
+	"github.com/effnas/effnas/version"
 )
-
-// Settings of a search. The zero value of each field means the default
-// written next to it.
-type Settings struct {
-	// Name identifies the search in its database ("default").
-	Name string
-	// Controller is the strategy: rl, random or evolution ("rl").
-	Controller        string
-	ControllerOptions controller.Options
-	// Trials is the total number of trials (20).
-	Trials int
-	// Parallel is the number of trials evaluated at once (1).
-	Parallel int
-	// Window is how far proposals may run ahead of observations: trial t is
-	// proposed once trials 1..t-1-Window are observed (Parallel). It is
-	// fixed when the search is created, so that resuming with another
-	// Parallel proposes the same trials.
-	Window int
-	// Seed makes the search reproducible (1).
-	Seed uint64
-	// MaxAttempts is how often a failing trial is tried before it is given
-	// up and recorded as failed (2).
-	MaxAttempts int
-	// Reward is the reward formula; references left at zero are taken from
-	// the baseline (the space's backbone, measured at the start).
-	Reward reward.Settings
-	// Evaluator describes the evaluator for the record (name and budget).
-	Evaluator any
-	// AllowHostChange lets a search resume on a host whose fingerprint
-	// differs from the one it started on (timings would then be mixed).
-	AllowHostChange bool
-}
-
-func (s Settings) withDefaults() Settings {
-	if s.Name == "" {
-		s.Name = "default"
-	}
-	if s.Controller == "" {
-		s.Controller = controller.NameRL
-	}
-	if s.Trials == 0 {
-		s.Trials = 20
-	}
-	if s.Parallel == 0 {
-		s.Parallel = 1
-	}
-	if s.Window == 0 {
-		s.Window = s.Parallel
-	}
-	if s.Seed == 0 {
-		s.Seed = 1
-	}
-	if s.MaxAttempts == 0 {
-		s.MaxAttempts = 2
-	}
-	return s
-}
-
-func (s Settings) validate() error {
-	switch {
-	case s.Trials < 1:
-		return fmt.Errorf("trials = %d: want at least 1", s.Trials)
-	case s.Parallel < 1 || s.Parallel > 256:
-		return fmt.Errorf("parallel = %d: want 1 to 256", s.Parallel)
-	case s.Window < 1:
-		return fmt.Errorf("window = %d: want at least 1", s.Window)
-	case s.MaxAttempts < 1:
-		return fmt.Errorf("max attempts = %d: want at least 1", s.MaxAttempts)
-	}
-	return nil
-}
-
-// recordConfig is what the search record keeps of Settings beyond its own
-// fields (store.Search.Config).
-type recordConfig struct {
-	Window            int                `json:"window"`
-	MaxAttempts       int                `json:"max_attempts"`
-	ControllerOptions controller.Options `json:"controller_options"`
-	Evaluator         any                `json:"evaluator,omitempty"`
-}
 
 // checkpoint is the controller state saved with the trials: how many trials
 // (1..Observed) it has observed, and its serialised state.
@@ -103,12 +24,37 @@ type checkpoint struct {
 }
 
 // Hooks lets a caller follow a search (progress bars, logs). Every field may
-// be nil. They are called from the loop's goroutine.
+// be nil. All but Progress are called from the loop's goroutine.
 type Hooks struct {
+	// Start is called once the search record is open, before the baseline
+	// is measured.
+	Start func(Start)
+	// Baseline is called with the baseline's measurement (measured now or
+	// stored).
 	Baseline func(m measure.Metrics)
 	// Trial is called when a trial reaches a final state (done or failed),
 	// or fails an attempt that will be retried (status pending).
 	Trial func(t store.Trial, done, total int, best *store.Trial)
+	// Progress is called with what evaluators report while they work
+	// (Task.Progress), from the workers' goroutines: it must be safe for
+	// concurrent use, and quick.
+	Progress func(Progress)
+}
+
+// Start describes a search as Run starts it.
+type Start struct {
+	Name    string
+	Resumed bool
+	// Done is the number of trials already in a final state, Total the
+	// target.
+	Done, Total int
+	// Window is the search's proposal window (stored when it was
+	// created), Parallel the number of workers of this run.
+	Window   controller.Window
+	Parallel int
+	// Idle is the number of workers the window leaves without work:
+	// Parallel - Window.Size when the window is smaller, else 0.
+	Idle int
 }
 
 // Summary is what a finished (or interrupted) Run reports.
@@ -121,31 +67,30 @@ type Summary struct {
 	Interrupted bool
 }
 
-// ErrSettingsChanged is returned when a search is resumed with settings
-// that would make it a different search.
-var ErrSettingsChanged = errors.New("search exists with other settings")
-
 // HostReporter is implemented by evaluators that know the host they time on.
 type HostReporter interface{ Host() measure.Host }
 
 // Run creates or resumes the search s.Name in st and runs it until
 // s.Trials trials are final or ctx is cancelled. exec may be nil (a
 // LocalExecutor with s.Parallel workers).
+//
+// A resumed search must be given the settings it was created with, except
+// Trials (at least the trials it has), Parallel and AllowHostChange: a
+// difference is a *ChangedError naming the stored value, fewer trials a
+// *TrialsError. Invalid settings are reported as Settings.Check does.
 func Run(ctx context.Context, st *store.Store, space searchspace.Space, s Settings, ev Evaluator, exec Executor, hooks Hooks) (Summary, error) {
+	given := s
 	s = s.withDefaults()
-	if err := s.validate(); err != nil {
-		return Summary{}, err
-	}
-	if err := space.Validate(); err != nil {
-		return Summary{}, fmt.Errorf("space: %w", err)
-	}
-	rec, err := openRecord(st, space, s, ev)
+	window, err := s.check(space)
 	if err != nil {
 		return Summary{}, err
 	}
-	var cfg recordConfig
-	if err := json.Unmarshal(rec.Config, &cfg); err != nil {
-		return Summary{}, fmt.Errorf("search %q: config: %w", s.Name, err)
+	rec, cfg, start, err := openRecord(st, space, given, s, window, ev)
+	if err != nil {
+		return Summary{}, err
+	}
+	if hooks.Start != nil {
+		hooks.Start(start)
 	}
 	if rec.Baseline == nil {
 		if err := measureBaseline(ctx, st, &rec, space, ev, hooks); err != nil {
@@ -180,7 +125,7 @@ func Run(ctx context.Context, st *store.Store, space searchspace.Space, s Settin
 		// A resumed search keeps the reward it started with.
 		s.Reward = recReward
 	}
-	l := &loop{st: st, space: space, s: s, cfg: cfg, rec: rec, ev: ev, hooks: hooks}
+	l := &loop{st: st, space: space, s: s, cfg: cfg, window: cfg.window(), rec: rec, ev: ev, hooks: hooks}
 	if exec == nil {
 		exec = NewLocalExecutor(ctx, ev, s.Parallel)
 	}
@@ -191,18 +136,22 @@ func Run(ctx context.Context, st *store.Store, space searchspace.Space, s Settin
 
 // openRecord creates the search record, or checks that an existing one is
 // the same search, and updates the trial target.
-func openRecord(st *store.Store, space searchspace.Space, s Settings, ev Evaluator) (store.Search, error) {
-	var rec store.Search
+func openRecord(st *store.Store, space searchspace.Space, given, s Settings, window controller.Window, ev Evaluator) (
+	rec store.Search, cfg recordConfig, start Start, err error) {
 	var host measure.Host
 	if hr, ok := ev.(HostReporter); ok {
 		host = hr.Host()
 	}
-	err := st.Update(func(tx *store.Tx) error {
+	if host.Code.IsZero() {
+		host.Code = version.Get()
+	}
+	err = st.Update(func(tx *store.Tx) error {
 		old, err := tx.Search(s.Name)
 		now := time.Now().UTC()
 		if errors.Is(err, store.ErrNotFound) {
-			cfg, err := json.Marshal(recordConfig{Window: s.Window, MaxAttempts: s.MaxAttempts,
-				ControllerOptions: s.ControllerOptions, Evaluator: s.Evaluator})
+			cfg = recordConfig{Window: window.Size, WindowRounds: window.Rounds, MaxAttempts: s.MaxAttempts,
+				ControllerOptions: s.ControllerOptions, Evaluator: s.Evaluator}
+			raw, err := json.Marshal(cfg)
 			if err != nil {
 				return err
 			}
@@ -211,55 +160,73 @@ func openRecord(st *store.Store, space searchspace.Space, s Settings, ev Evaluat
 				return err
 			}
 			rec = store.Search{Name: s.Name, Created: now, Updated: now, Controller: s.Controller, Seed: s.Seed,
-				Trials: s.Trials, Parallel: s.Parallel, Space: space, Reward: rw, Config: cfg, Host: host,
+				Trials: s.Trials, Parallel: s.Parallel, Space: space, Reward: rw, Config: raw, Host: host,
 				Status: store.SearchRunning}
+			start = Start{Name: s.Name, Total: s.Trials}
 			return tx.PutSearch(rec)
 		}
 		if err != nil {
 			return err
 		}
-		if err := sameSearch(old, space, s); err != nil {
+		if err := json.Unmarshal(old.Config, &cfg); err != nil {
+			return fmt.Errorf("search %q: config: %w", s.Name, err)
+		}
+		if err := checkResume(old, cfg, space, given, s); err != nil {
 			return err
+		}
+		trials, err := tx.Trials(s.Name)
+		if err != nil {
+			return err
+		}
+		if s.Trials < len(trials) {
+			return &TrialsError{Search: s.Name, Have: len(trials), Given: s.Trials}
 		}
 		if host.Fingerprint() != old.Host.Fingerprint() && !s.AllowHostChange && old.Host.Fingerprint() != (measure.Host{}).Fingerprint() {
 			return fmt.Errorf("search %q was started on another host (%s, %d cores, %s) than this one (%s, %d cores, %s); "+
 				"its step times would be mixed: resume it there, or allow it explicitly",
 				s.Name, old.Host.CPU, old.Host.Cores, old.Host.Backend, host.CPU, host.Cores, host.Backend)
 		}
+		start = Start{Name: s.Name, Resumed: true, Total: s.Trials, Done: countFinal(trials)}
 		old.Trials, old.Parallel, old.Updated, old.Status = s.Trials, s.Parallel, now, store.SearchRunning
 		rec = old
 		return tx.PutSearch(rec)
 	})
-	return rec, err
-}
-
-func sameSearch(old store.Search, space searchspace.Space, s Settings) error {
-	a, _ := json.Marshal(old.Space)
-	b, _ := json.Marshal(space)
-	switch {
-	case old.Controller != s.Controller:
-		return fmt.Errorf("%w: %q uses controller %s, not %s (choose another --name)", ErrSettingsChanged, s.Name, old.Controller, s.Controller)
-	case old.Seed != s.Seed:
-		return fmt.Errorf("%w: %q uses seed %d, not %d (choose another --name)", ErrSettingsChanged, s.Name, old.Seed, s.Seed)
-	case string(a) != string(b):
-		return fmt.Errorf("%w: %q was started with another search space or proxy budget (choose another --name)", ErrSettingsChanged, s.Name)
+	start.Window, start.Parallel = cfg.window(), s.Parallel
+	if w := start.Window.Size; w > 0 && s.Parallel > w {
+		start.Idle = s.Parallel - w
 	}
-	return nil
+	return rec, cfg, start, err
 }
 
 func measureBaseline(ctx context.Context, st *store.Store, rec *store.Search, space searchspace.Space, ev Evaluator, hooks Hooks) error {
-	m, err := ev.Evaluate(ctx, Task{TrialID: 0, Attempt: 1, Arch: space.Backbone, Seed: trialSeed(rec.Seed, 0), Baseline: true}, nil)
+	task := Task{TrialID: 0, Attempt: 1, Arch: space.Backbone, Seed: trialSeed(rec.Seed, 0), Baseline: true}
+	task.Progress = progressOf(hooks, 0)
+	m, err := ev.Evaluate(ctx, task, nil)
 	if err != nil {
 		return fmt.Errorf("measuring the baseline (the space's backbone): %w", err)
 	}
 	if !(m.StepTime.Median > 0) || m.Params <= 0 {
 		return fmt.Errorf("baseline: step time %v s and %d params: both must be positive", m.StepTime.Median, m.Params)
 	}
+	if m.Host.Code.IsZero() {
+		m.Host.Code = version.Get()
+	}
 	rec.Baseline = &m
 	if hooks.Baseline != nil {
 		hooks.Baseline(m)
 	}
 	return st.Update(func(tx *store.Tx) error { return tx.PutSearch(*rec) })
+}
+
+// progressOf passes an evaluator's progress on trial id to the hook.
+func progressOf(hooks Hooks, id int) func(Progress) {
+	if hooks.Progress == nil {
+		return nil
+	}
+	return func(p Progress) {
+		p.TrialID = id
+		hooks.Progress(p)
+	}
 }
 
 // trialSeed derives a trial's seed from the search seed (splitmix64).
@@ -271,18 +238,20 @@ func trialSeed(seed uint64, id int) uint64 {
 }
 
 type loop struct {
-	st    *store.Store
-	space searchspace.Space
-	s     Settings
-	cfg   recordConfig
-	rec   store.Search
-	ev    Evaluator
-	exec  Executor
-	hooks Hooks
+	st     *store.Store
+	space  searchspace.Space
+	s      Settings
+	cfg    recordConfig
+	window controller.Window
+	rec    store.Search
+	ev     Evaluator
+	exec   Executor
+	hooks  Hooks
 
 	ctrl     controller.Controller
 	trials   []store.Trial // trials[i].ID == i+1
-	observed int
+	observed int           // trials 1..observed are observed by ctrl
+	saved    int           // observed, as the store's checkpoint has it
 	inflight int
 }
 
@@ -316,53 +285,33 @@ func (l *loop) run(ctx context.Context) (Summary, error) {
 			return Summary{}, fmt.Errorf("search %q: restoring the controller: %w", l.s.Name, err)
 		}
 	}
-	l.observed = ck.Observed
+	l.observed, l.saved = ck.Observed, ck.Observed
 
-	// Trials that were pending or running when the last run stopped run again.
-	var resubmit []int
+	// Trials that were being evaluated when the last run ended were cut
+	// off, not failed: they run again, and the cut-off evaluation is not
+	// an attempt.
 	for i := range l.trials {
-		t := &l.trials[i]
-		if t.Status == store.StatusPending || t.Status == store.StatusRunning {
-			if t.Attempts >= l.cfg.MaxAttempts {
-				t.Status, t.Reward, t.Finished = store.StatusFailed, 0, time.Now().UTC()
-				t.Error = fmt.Sprintf("given up after %d attempts (the last one ended with the process)", t.Attempts)
-				if err := l.commit(t); err != nil {
-					return Summary{}, err
-				}
-				continue
+		if t := &l.trials[i]; t.Status == store.StatusPending || t.Status == store.StatusRunning {
+			t.Interrupted++
+			if err := l.start(t); err != nil {
+				return Summary{}, err
 			}
-			resubmit = append(resubmit, i)
-		}
-	}
-	for _, i := range resubmit {
-		if err := l.start(&l.trials[i]); err != nil {
-			return Summary{}, err
 		}
 	}
 	if err := l.advance(ctx); err != nil {
 		return Summary{}, err
 	}
-
-	interrupted := false
-	for {
-		if l.inflight == 0 {
-			interrupted = ctx.Err() != nil && l.final() < l.s.Trials
-			break
+	for l.inflight > 0 {
+		// After a stop, running evaluations see the cancelled context and
+		// return: results that completed are saved, the others stay
+		// "running" in the store and run again on resume.
+		r := <-l.exec.Results()
+		l.inflight--
+		if err := l.finish(ctx, r); err != nil {
+			return l.summary(true), err
 		}
-		select {
-		case <-ctx.Done():
-			// Running trials see the cancelled context and return; their
-			// records stay "running" and run again on resume.
-			interrupted = true
-		case r := <-l.exec.Results():
-			l.inflight--
-			if err := l.finish(ctx, r); err != nil {
-				return l.summary(true), err
-			}
-			continue
-		}
-		break
 	}
+	interrupted := ctx.Err() != nil && countFinal(l.trials) < l.s.Trials
 	status := store.SearchFinished
 	if interrupted {
 		status = store.SearchInterrupted
@@ -378,101 +327,25 @@ func (l *loop) run(ctx context.Context) (Summary, error) {
 	return l.summary(interrupted), err
 }
 
-// propose adds trials while the target is not reached and the window allows.
-func (l *loop) propose() error {
-	for len(l.trials) < l.s.Trials && len(l.trials)+1-l.observed <= l.cfg.Window {
-		d, err := l.ctrl.Propose()
-		if err != nil {
-			return fmt.Errorf("controller: %w", err)
-		}
-		now := time.Now().UTC()
-		t := store.Trial{ID: len(l.trials) + 1, Decisions: d, Status: store.StatusPending, Created: now}
-		arch, err := l.space.Decode(d)
-		if err != nil {
-			t.Status, t.Error, t.Finished = store.StatusFailed, "bad architecture: "+err.Error(), now
-		} else {
-			arch.Name = fmt.Sprintf("%s-trial-%d", l.s.Name, t.ID)
-			t.Arch = arch
-		}
-		l.trials = append(l.trials, t)
-		if t.Status == store.StatusFailed {
-			if err := l.commit(&l.trials[len(l.trials)-1]); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := l.start(&l.trials[len(l.trials)-1]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// start records a new attempt (with the controller state, in the same
-// transaction as the proposal) and submits it.
-func (l *loop) start(t *store.Trial) error {
-	t.Attempts++
-	t.Status, t.Started = store.StatusRunning, time.Now().UTC()
-	if err := l.commit(t); err != nil {
-		return err
-	}
-	l.exec.Submit(Task{TrialID: t.ID, Attempt: t.Attempts, Arch: t.Arch, Seed: trialSeed(l.rec.Seed, t.ID)})
-	l.inflight++
-	return nil
-}
-
-func (l *loop) finish(ctx context.Context, r Result) error {
-	id := r.Task.TrialID
-	if id < 1 || id > len(l.trials) {
-		return fmt.Errorf("executor returned unknown trial %d", id)
-	}
-	t := &l.trials[id-1]
-	if t.Status != store.StatusRunning || r.Task.Attempt != t.Attempts {
-		return nil // a stale duplicate from an executor: ignore it
-	}
-	t.Worker, t.Finished = r.Worker, r.Finished
-	if r.Err != nil && ctx.Err() != nil && errors.Is(r.Err, context.Canceled) {
-		return nil // interrupted: stays running in the store, runs again on resume
-	}
-	if r.Err == nil {
-		t.Metrics = &r.Metrics
-		score, err := l.s.Reward.Score(r.Metrics)
-		if err != nil {
-			r.Err = fmt.Errorf("reward: %w", err)
-		} else {
-			t.Reward, t.Status, t.Error = score, store.StatusDone, ""
-		}
-	}
-	if r.Err != nil {
-		t.Error = r.Err.Error()
-		if t.Attempts < l.cfg.MaxAttempts && ctx.Err() == nil {
-			t.Status = store.StatusPending
-			l.callHook(*t)
-			return l.start(t)
-		}
-		t.Status, t.Reward = store.StatusFailed, 0
-	}
-	// The result is saved first, then observed: a crash in between leaves
-	// a finished, unobserved trial, which the next run observes.
-	if err := l.commit(t); err != nil {
-		return err
-	}
-	l.callHook(*t)
-	return l.advance(ctx)
-}
-
-// advance lets the controller observe finished trials in id order, and
-// proposes new trials at the points the window allows: before observing
-// trial k+1, every trial t <= k+Window is proposed. Each controller call thus
-// sees the same history whatever order trials finish in.
+// advance makes every controller call that is due, in the one order the
+// window fixes: trial t is proposed once trials 1..Need(t) are observed
+// and before trial Need(t)+1 is observed; finished trials are observed in
+// id order. A proposal also waits for a free worker, and the observations
+// after it wait with it, so proposed trials are running trials. Each
+// controller call thus sees the same history whatever the number of
+// workers, the order in which trials finish and where the search was
+// stopped and resumed.
 func (l *loop) advance(ctx context.Context) error {
-	dirty := false
 	for {
-		if ctx.Err() == nil {
+		next := len(l.trials) + 1
+		if next <= l.s.Trials && l.window.Need(next) <= l.observed {
+			if ctx.Err() != nil || l.inflight >= l.s.Parallel {
+				break
+			}
 			if err := l.propose(); err != nil {
 				return err
 			}
-			dirty = false // every proposal commits the controller state
+			continue
 		}
 		if l.observed >= len(l.trials) {
 			break
@@ -489,12 +362,91 @@ func (l *loop) advance(ctx context.Context) error {
 			return fmt.Errorf("controller: observing trial %d: %w", t.ID, err)
 		}
 		l.observed++
-		dirty = true
 	}
-	if dirty {
+	if l.observed != l.saved {
 		return l.commit(nil)
 	}
 	return nil
+}
+
+// propose adds the next trial and starts it.
+func (l *loop) propose() error {
+	d, err := l.ctrl.Propose()
+	if err != nil {
+		return fmt.Errorf("controller: %w", err)
+	}
+	now := time.Now().UTC()
+	l.trials = append(l.trials, store.Trial{ID: len(l.trials) + 1, Decisions: d, Status: store.StatusPending, Created: now})
+	t := &l.trials[len(l.trials)-1]
+	arch, err := l.space.Decode(d)
+	if err != nil {
+		t.Status, t.Error, t.Finished = store.StatusFailed, "bad architecture: "+err.Error(), now
+		return l.commit(t)
+	}
+	arch.Name = fmt.Sprintf("%s-trial-%d", l.s.Name, t.ID)
+	t.Arch = arch
+	return l.start(t)
+}
+
+// start records that a trial runs (with the controller state, in the same
+// transaction as a proposal) and submits it.
+func (l *loop) start(t *store.Trial) error {
+	t.Status, t.Started = store.StatusRunning, time.Now().UTC()
+	if err := l.commit(t); err != nil {
+		return err
+	}
+	task := Task{TrialID: t.ID, Attempt: t.Attempts + 1, Arch: t.Arch, Seed: trialSeed(l.rec.Seed, t.ID)}
+	task.Progress = progressOf(l.hooks, t.ID)
+	l.exec.Submit(task)
+	l.inflight++
+	return nil
+}
+
+func (l *loop) finish(ctx context.Context, r Result) error {
+	id := r.Task.TrialID
+	if id < 1 || id > len(l.trials) {
+		return fmt.Errorf("executor returned unknown trial %d", id)
+	}
+	t := &l.trials[id-1]
+	if t.Status != store.StatusRunning || r.Task.Attempt != t.Attempts+1 {
+		return nil // a stale duplicate from an executor: ignore it
+	}
+	if r.Err != nil && ctx.Err() != nil {
+		// Cut off by the stop, not failed: it stays "running" in the
+		// store and runs again on resume.
+		return nil
+	}
+	t.Worker, t.Finished = r.Worker, r.Finished
+	t.Attempts++
+	if r.Err == nil {
+		m := r.Metrics
+		if m.Host.Code.IsZero() {
+			m.Host.Code = version.Get()
+		}
+		t.Metrics = &m
+		score, err := l.s.Reward.Score(m)
+		if err != nil {
+			r.Err = fmt.Errorf("reward: %w", err)
+		} else {
+			t.Reward, t.Status, t.Error = score, store.StatusDone, ""
+		}
+	}
+	if r.Err != nil {
+		t.Error = r.Err.Error()
+		if t.Attempts < l.cfg.MaxAttempts {
+			t.Status = store.StatusPending
+			l.callHook(*t)
+			return l.start(t)
+		}
+		t.Status, t.Reward = store.StatusFailed, 0
+	}
+	// The result is saved first, then observed: a crash in between leaves
+	// a finished, unobserved trial, which the next run observes.
+	if err := l.commit(t); err != nil {
+		return err
+	}
+	l.callHook(*t)
+	return l.advance(ctx)
 }
 
 // commit saves a trial (when t is not nil) together with the controller's
@@ -508,7 +460,7 @@ func (l *loop) commit(t *store.Trial) error {
 	if err != nil {
 		return err
 	}
-	return l.st.Update(func(tx *store.Tx) error {
+	err = l.st.Update(func(tx *store.Tx) error {
 		if t != nil {
 			if err := tx.PutTrial(l.s.Name, *t); err != nil {
 				return err
@@ -516,11 +468,15 @@ func (l *loop) commit(t *store.Trial) error {
 		}
 		return tx.PutControllerState(l.s.Name, ck)
 	})
+	if err == nil {
+		l.saved = l.observed
+	}
+	return err
 }
 
-func (l *loop) final() int {
+func countFinal(trials []store.Trial) int {
 	n := 0
-	for _, t := range l.trials {
+	for _, t := range trials {
 		if t.Status == store.StatusDone || t.Status == store.StatusFailed {
 			n++
 		}
@@ -537,11 +493,11 @@ func (l *loop) callHook(t store.Trial) {
 	if ok {
 		bp = &best
 	}
-	l.hooks.Trial(t, l.final(), l.s.Trials, bp)
+	l.hooks.Trial(t, countFinal(l.trials), l.s.Trials, bp)
 }
 
 func (l *loop) summary(interrupted bool) Summary {
-	s := Summary{Name: l.s.Name, Total: l.s.Trials, Done: l.final(), Interrupted: interrupted}
+	s := Summary{Name: l.s.Name, Total: l.s.Trials, Done: countFinal(l.trials), Interrupted: interrupted}
 	for _, t := range l.trials {
 		if t.Status == store.StatusFailed {
 			s.Failed++

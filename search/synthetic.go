@@ -8,6 +8,7 @@ import (
 
 	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/searchspace"
+	"github.com/effnas/effnas/version"
 )
 
 // Synthetic is a cheap, deterministic stand-in for training, for tests and
@@ -27,6 +28,7 @@ import (
 //	          + depthwise elements * 64 / 4e9 s    (memory-bound depthwise)
 //	params    = exact trainable count (searchspace accounting)
 //
+// Its measurements say so: their host's Backend is measure.BackendSynthetic.
 // Delay, when set, makes each evaluation sleep that long (honouring the
 // context), which tests use to kill a search while trials run.
 type Synthetic struct {
@@ -47,6 +49,7 @@ func (s Synthetic) Evaluate(ctx context.Context, t Task, gate *Gate) (measure.Me
 		return measure.Metrics{}, err
 	}
 	m.Host = s.Host()
+	t.report(Progress{Phase: "formula", Step: 1, Steps: 1})
 	return m, nil
 }
 
@@ -57,7 +60,7 @@ func (Synthetic) Describe() map[string]any { return map[string]any{"name": "synt
 // formulas, so only the program's identity matters.
 func (Synthetic) Host() measure.Host {
 	return measure.Host{OS: runtime.GOOS, Arch: runtime.GOARCH, CPU: "synthetic", Cores: 1, GOMAXPROCS: 1,
-		GoVersion: runtime.Version(), Backend: "synthetic"}
+		GoVersion: runtime.Version(), Backend: measure.BackendSynthetic, Code: version.Get()}
 }
 
 // SyntheticMetrics is the formula of Synthetic.

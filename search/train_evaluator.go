@@ -96,6 +96,9 @@ func (e *TrainEvaluator) Evaluate(ctx context.Context, t Task, gate *Gate) (meas
 	}
 	s := e.Settings
 	s.Seed = t.Seed
+	if t.Progress != nil {
+		s.Progress = func(p trainer.Progress) { t.report(Progress{Phase: p.Phase, Step: p.Step, Steps: p.Steps}) }
+	}
 	if gate != nil {
 		s.Gate = gate
 	}

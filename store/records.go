@@ -17,7 +17,7 @@ const (
 	StatusPending Status = "pending" // sampled, not started, or waiting for another attempt
 	StatusRunning Status = "running" // being evaluated
 	StatusDone    Status = "done"    // evaluated; Metrics and Reward are set
-	StatusFailed  Status = "failed"  // every allowed attempt failed (Error says why); final
+	StatusFailed  Status = "failed"  // every allowed attempt failed (Error says why), or the architecture is invalid; final
 )
 
 // Valid reports whether s is one of the trial states.
@@ -75,18 +75,32 @@ type Trial struct {
 	Decisions []int            `json:"decisions"`
 	Arch      searchspace.Arch `json:"arch"`
 	Status    Status           `json:"status"`
-	Attempts  int              `json:"attempts"`
-	Metrics   *measure.Metrics `json:"metrics,omitempty"`
-	Reward    float64          `json:"reward"`          // may be NaN or ±Inf, stored as in Metrics
-	Error     string           `json:"error,omitempty"` // last failure
-	Created   time.Time        `json:"created"`
-	Started   time.Time        `json:"started,omitzero"`
-	Finished  time.Time        `json:"finished,omitzero"`
-	Worker    string           `json:"worker,omitempty"`
+	// Attempts counts the evaluations that ended, in success or failure;
+	// an evaluation cut off by the end of the process or a stopped search
+	// is not an attempt: it counts in Interrupted and runs again.
+	Attempts    int              `json:"attempts"`
+	Interrupted int              `json:"interrupted,omitempty"`
+	Metrics     *measure.Metrics `json:"metrics,omitempty"`
+	Reward      float64          `json:"reward"`          // may be NaN or ±Inf, stored as in Metrics
+	Error       string           `json:"error,omitempty"` // last failure
+	Created     time.Time        `json:"created"`
+	Started     time.Time        `json:"started,omitzero"`
+	Finished    time.Time        `json:"finished,omitzero"`
+	Worker      string           `json:"worker,omitempty"`
 }
 
 // Done reports whether the trial was evaluated successfully.
 func (t Trial) Done() bool { return t.Status == StatusDone }
+
+// Synthetic reports whether the trial's measurement was computed by a
+// formula instead of training (measure.BackendSynthetic).
+func (t Trial) Synthetic() bool { return t.Metrics != nil && t.Metrics.Host.Synthetic() }
+
+// Synthetic reports whether the search measures with a formula instead of
+// training (its host or its baseline is measure.BackendSynthetic).
+func (s Search) Synthetic() bool {
+	return s.Host.Synthetic() || (s.Baseline != nil && s.Baseline.Host.Synthetic())
+}
 
 // BestTrial returns the done trial with the highest reward, ties going to the
 // lowest ID; NaN rewards never win. ok is false when no trial qualifies.

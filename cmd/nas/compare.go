@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"strconv"
@@ -21,6 +23,10 @@ deterministic formula of the architecture standing in for training; see
 table: the best reward of each search and the mean reward of its last trials,
 as mean ± standard deviation over the seeds. Every strategy gets the same
 seeds and the same trial budget.`,
+		examples: []string{
+			"nas compare --seeds 5 --trials 200                      # the README table",
+			"nas compare --controllers random,rl --rl-lr 0.00035 --rl-minibatch 20",
+		},
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			ctrls := fs.String("controllers", "random,evolution,rl", "comma-separated strategies")
 			seeds := fs.Int("seeds", 5, "number of seeds (1..N)")
@@ -35,6 +41,9 @@ seeds and the same trial budget.`,
 				}
 				if *seeds < 1 || *trials < 2 {
 					return usagef("--seeds must be at least 1 and --trials at least 2")
+				}
+				if *rlLR <= 0 || *rlBatch < 1 {
+					return usagef("--rl-lr must be positive and --rl-minibatch at least 1")
 				}
 				names := strings.Split(*ctrls, ",")
 				for _, n := range names {
@@ -54,6 +63,9 @@ seeds and the same trial budget.`,
 				defer stop()
 				res, err := search.CompareControllers(ctx, *db, sp, search.Synthetic{}, names, ss, *trials,
 					controller.Options{LearningRate: *rlLR, MinibatchSize: *rlBatch})
+				if errors.Is(err, context.Canceled) {
+					return exitError{130, "stopped"}
+				}
 				if err != nil {
 					return err
 				}

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 
 	"github.com/effnas/effnas/report"
+	"github.com/effnas/effnas/search"
 	"github.com/effnas/effnas/searchspace"
 )
 
@@ -20,6 +22,11 @@ efficientnet-b0, bench-dw, bench-fused); FILE.json is an architecture document
 official code does: "params" are trainable, "params_total" adds BatchNorm
 moving statistics; "macs" are multiply-adds of convolutions and dense layers
 for one image.`,
+		examples: []string{
+			"nas describe efficientnetv2-s                          # per-stage table of the published S model",
+			"nas describe efficientnetv2-b0 --image-size 32 --classes 10 --json",
+			"nas describe winner.json                              # an exported search trial",
+		},
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			size := fs.Int("image-size", 0, "input image size (default: the architecture's evaluation size)")
 			classes := fs.Int("classes", 0, "number of classes (default: the architecture's)")
@@ -53,29 +60,58 @@ for one image.`,
 	})
 	register(&command{
 		name:    "space",
-		args:    "[FILE.json] [--json]",
-		summary: "show a search space: backbone, per-stage choices, decisions and size",
-		help: `Without FILE.json, the default space: the EfficientNetV2 search space over the
-efficientnetv2-b0 backbone (per stage: MBConv or Fused-MBConv, kernel 3 or 5,
-expansion 1, 4 or 6, repeats base-1, base or base+1). With --json the space
-document is printed; save it, edit it, and pass it back with --space.`,
+		args:    "[FILE.json] [--evaluator train|synthetic] [--dataset NAME] [--width 0.5] [--depth 0.5] [--image-size N] [--search-se] [--json]",
+		summary: "show a search space (by default the one \"nas search\" searches): backbone, per-stage choices, decisions and size",
+		help: `Without FILE.json, the space "nas search" searches with the same flags: for
+the train evaluator (the default) the EfficientNetV2 space over
+efficientnetv2-b0 fitted to the dataset and scaled by --width and --depth
+(the proxy: 28x28x1 and 10 classes for Fashion-MNIST, stem stride 1); for
+--evaluator synthetic the EfficientNetV2 space over efficientnetv2-b0 as
+published. Per stage: MBConv or Fused-MBConv, kernel 3 or 5, expansion 1, 4
+or 6, repeats base-1, base or base+1. With --json the space document is
+printed: "nas search --space FILE" searches it as it is (save it, edit it,
+pass it back).`,
+		examples: []string{
+			"nas space                                  # the space of \"nas search\": the proxy fitted to Fashion-MNIST",
+			"nas space --json > space.json              # edit it, then: nas search --space space.json",
+			"nas space --evaluator synthetic --search-se   # the space of --evaluator synthetic, with the squeeze-excite ratio",
+		},
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			asJSON := fs.Bool("json", false, "print the space document as JSON")
-			se := fs.Bool("search-se", false, "also search the squeeze-excite ratio {0, 0.25} (default space only)")
+			evaluator := fs.String("evaluator", "train", "the space of nas search with this evaluator: train or synthetic")
+			df := addDataFlags(fs)
+			width := fs.Float64("width", 0.5, "proxy width multiplier of the backbone (train evaluator)")
+			depth := fs.Float64("depth", 0.5, "proxy depth multiplier of the backbone (train evaluator)")
+			size := fs.Int("image-size", 0, "proxy image size (train evaluator; default: the dataset's)")
+			se := fs.Bool("search-se", false, "also search the squeeze-excite ratio {0, 0.25}")
 			return func(args []string) error {
 				if len(args) > 1 {
 					return usagef("want at most one FILE.json")
 				}
-				path := ""
-				if len(args) == 1 {
-					path = args[0]
+				if len(args) == 1 && len(setFlags(fs)) > 0 && !(len(setFlags(fs)) == 1 && *asJSON) {
+					return usagef("FILE.json is shown as it is: only --json goes with it")
 				}
-				sp, err := loadSpace(path)
+				if *width <= 0 || *depth <= 0 || *size < 0 {
+					return usagef("--width and --depth must be positive, --image-size 0 or more")
+				}
+				var sp searchspace.Space
+				var err error
+				what := ""
+				if len(args) == 1 {
+					sp, err = loadSpace(args[0])
+				} else {
+					sp, err = search.SpaceOf(search.ProxyOptions{Evaluator: *evaluator, Dataset: *df.dataset, DataDir: *df.dir,
+						ImageSize: *size, Width: *width, Depth: *depth, SearchSE: *se})
+					what = fmt.Sprintf("the space \"nas search --evaluator %s\" searches", *evaluator)
+					if *evaluator == "train" {
+						what += fmt.Sprintf(" on %s at width %g, depth %g", *df.dataset, *width, *depth)
+					}
+				}
+				if errors.Is(err, search.ErrUnknownEvaluator) {
+					return usagef("--evaluator: %v", err)
+				}
 				if err != nil {
 					return err
-				}
-				if *se && path == "" {
-					sp = searchspace.NewSpace(sp.Backbone, true)
 				}
 				if *asJSON {
 					data, err := searchspace.EncodeSpace(sp)
@@ -83,6 +119,9 @@ document is printed; save it, edit it, and pass it back with --space.`,
 						return err
 					}
 					return writeOutput("", data)
+				}
+				if what != "" {
+					fmt.Fprintf(stdout, "%s:\n", what)
 				}
 				return report.WriteSpace(stdout, sp)
 			}
@@ -92,6 +131,10 @@ document is printed; save it, edit it, and pass it back with --space.`,
 		name:    "sample",
 		args:    "[--space FILE.json] [--seed N]",
 		summary: "print a random architecture of a space as JSON",
+		examples: []string{
+			"nas sample --seed 7 > arch.json                       # a random architecture of the EfficientNetV2 space",
+			"nas sample --space space.json --seed 2                # of a space file",
+		},
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			spacePath := fs.String("space", "", "space document (default: the EfficientNetV2 space)")
 			seed := fs.Uint64("seed", 1, "random seed; the same seed gives the same architecture")

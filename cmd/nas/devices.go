@@ -40,6 +40,11 @@ convolution) and BatchNorm+SiLU at the shapes of bench-dw and
 efficientnetv2-b0. --tf32 lets cuBLAS and cuDNN use TF32 tensor cores
 (checked with a looser tolerance); the default is full FP32. --source
 prints the CUDA source of the kernels.`,
+		examples: []string{
+			"nas devices                                            # the CPU and the GPUs, with the CUDA libraries",
+			"nas devices --check                                    # every GPU kernel against the CPU ops",
+			"nas devices --bench --device cuda:0 --json",
+		},
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			check := fs.Bool("check", false, "compare every GPU kernel with the CPU ops; exit 1 on a mismatch")
 			only := fs.String("only", "", "with --check: only the ops whose name contains this")

@@ -39,6 +39,10 @@ split's statistics) when the network's channels and classes match it and
 the data is installed, otherwise standard-normal images with uniform labels
 from --seed (--synthetic forces it). bench/torch_parity.py runs this and
 compares with PyTorch.`,
+		examples: []string{
+			"nas dump bench-dw -o dump/                              # one batch through a fresh network, for parity checks",
+			"nas dump bench-dw.ckpt -o dump/ --batch 8 --synthetic",
+		},
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			df := addDataFlags(fs)
 			out := fs.String("o", "", "output directory (created)")
@@ -134,6 +138,10 @@ weights, BatchNorm statistics, input normalisation and metadata, with the
 tensor names of "go doc ./trainer TensorNames" (the PyTorch module
 bench/effnas_torch.py loads it). Weights and statistics are kept bit for
 bit.`,
+		examples: []string{
+			"nas convert bench-dw.ckpt -o bench-dw.safetensors      # an older checkpoint as safetensors",
+			"nas convert winner.ckpt -o winner.safetensors",
+		},
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			out := fs.String("o", "", "output file")
 			return func(args []string) error {

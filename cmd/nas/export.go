@@ -28,6 +28,11 @@ with one such document for every done trial on the front of (accuracy,
 step time, parameters), in trial order.
 
 Without -o the JSON goes to standard output.`,
+		examples: []string{
+			"nas export --best -o winner.json                       # then: nas train winner.json",
+			"nas export --trial 12 --name evo",
+			"nas export --pareto -o front.json",
+		},
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
 			name := fs.String("name", "", "search name (default: the only one)")

@@ -21,7 +21,10 @@ type command struct {
 	args    string // synopsis of the positional arguments
 	summary string // one line for the command list
 	help    string // paragraphs after the usage line
-	flags   func(fs *flag.FlagSet) func(args []string) error
+	// examples are command lines, each with a "# comment", printed last
+	// by "nas help COMMAND".
+	examples []string
+	flags    func(fs *flag.FlagSet) func(args []string) error
 }
 
 var commands = map[string]*command{}
@@ -35,14 +38,54 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
+// exitError ends the program with its code after its message (130 for a
+// search stopped by Ctrl-C).
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return e.msg }
+
 func main() {
+	progName = programName(os.Args[0])
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-var stdout io.Writer = os.Stdout
+var (
+	stdout io.Writer = os.Stdout
+	stderr io.Writer = os.Stderr
+	// progName and invocation say how the program was run, for messages
+	// that tell how to run it again.
+	progName   = "nas"
+	invocation []string
+)
+
+// programName is how the user ran the program: as typed, or "go run
+// ./cmd/nas" for a binary that go run built in a temporary folder.
+func programName(arg0 string) string {
+	if strings.Contains(arg0, "go-build") {
+		return "go run ./cmd/nas"
+	}
+	return arg0
+}
+
+// commandLine is the program's command line, quoted for a POSIX shell.
+func commandLine() string {
+	parts := []string{progName}
+	for _, a := range invocation {
+		if a == "" || strings.ContainsFunc(a, func(r rune) bool { return !strings.ContainsRune(safeShell, r) }) {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}
+
+const safeShell = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=+./,:@%"
 
 func run(args []string, out, errw io.Writer) int {
-	stdout = out
+	stdout, stderr, invocation = out, errw, args
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) > 1 {
 			if c, ok := commands[args[1]]; ok {
@@ -75,9 +118,13 @@ func run(args []string, out, errw io.Writer) int {
 		msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
 		fmt.Fprintf(errw, "nas %s: %s\n", c.name, msg)
 		var ue usageError
-		if errors.As(err, &ue) {
+		var ee exitError
+		switch {
+		case errors.As(err, &ue):
 			fmt.Fprintf(errw, "usage: nas %s %s (see \"nas help %s\")\n", c.name, c.args, c.name)
 			return 2
+		case errors.As(err, &ee):
+			return ee.code
 		}
 		return 1
 	}
@@ -138,5 +185,11 @@ func printCommandHelp(w io.Writer, c *command) {
 		fmt.Fprintln(w, "\nflags:")
 		fs.SetOutput(w)
 		fs.PrintDefaults()
+	}
+	if len(c.examples) > 0 {
+		fmt.Fprintln(w, "\nexamples:")
+		for _, e := range c.examples {
+			fmt.Fprintf(w, "  %s\n", e)
+		}
 	}
 }

@@ -49,6 +49,11 @@ one family are joined by a line, reference points drawn as squares. A bare
 array of points is accepted too.
 
 The image format follows the extension of -o: .png or .svg.`,
+		examples: []string{
+			"nas plot pareto -o pareto.png                          # accuracy vs step time",
+			"nas plot progress --name rl --name evo -o progress.svg # two searches compared",
+			"nas plot family results/family/family.json -o family.png",
+		},
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
 			var ns names

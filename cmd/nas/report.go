@@ -21,6 +21,10 @@ func init() {
   pareto-params.png  accuracy against parameters
   progress.png       reward, best so far and hypervolume over trials
   best.json          the best trial, as "nas export --best" writes it`,
+		examples: []string{
+			"nas report -o results/my-search                        # README.md, plots and best.json",
+			"nas report --db results/fmnist-search/search.db -o results/fmnist-search/report",
+		},
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
 			name := fs.String("name", "", "search name (default: the only one)")

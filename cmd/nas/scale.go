@@ -31,6 +31,10 @@ trains at its own smaller size gets 0.8 x R rounded to a multiple of 8 (the
 official ratio); one that trains at its evaluation size keeps doing so.
 The architecture is written to -o FILE (default: standard output) and a
 summary to standard error.`,
+		examples: []string{
+			"nas scale efficientnetv2-b0 --width 1.1 --depth 1.2 --image-size 260 -o b2.json   # the official B2",
+			"nas scale --db effnas.db --best --width 2 --depth 2 -o big.json",
+		},
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			src := addArchSourceFlags(fs)
 			width := fs.Float64("width", 0, "width (channel) multiplier (0 = unchanged)")
@@ -89,6 +93,10 @@ phi, or --profile for all) at its training size and tested at its evaluation
 size. -o FILE writes the family as JSON, or with --train the results after
 every member ({name, params, macs, step_time_ms, accuracy, image_size,
 train_image_size, width, depth, phi}).`,
+		examples: []string{
+			"nas family efficientnetv2-b0 --members 4             # params, multiply-adds and sizes per member",
+			"nas family --db effnas.db --best --members 3 --train --epochs 5 -o family.json",
+		},
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			src := addArchSourceFlags(fs)
 			members := fs.Int("members", 3, fmt.Sprintf("number of members, phi = 0 .. N-1 (1 to %d)", scaling.MaxMembers))

@@ -4,19 +4,18 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/effnas/effnas/controller"
-	"github.com/effnas/effnas/measure"
+	"github.com/effnas/effnas/fielderr"
 	"github.com/effnas/effnas/report"
 	"github.com/effnas/effnas/search"
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/store"
-	"github.com/schollz/progressbar/v3"
 )
 
 const defaultDB = "effnas.db"
@@ -32,20 +31,38 @@ step time, parameters; S0 and P0 are the backbone's, measured here at the
 start), teaches the controller, and saves every trial in the database.
 
 Running the same command again resumes the search: finished trials are never
-trained again, trials that were running are run again, and the total comes
-out at --trials. Ctrl-C stops cleanly; everything finished is saved.
+trained again, trials that were running are run again (a trial cut off by
+Ctrl-C or a killed process is not a failed attempt), and the total comes out
+at --trials. A resumed search keeps the settings it was created with: a
+changed one is an error that names the stored value. Ctrl-C stops cleanly
+(exit status 130) and prints the command that resumes; everything finished
+is saved.
 
+The same --seed gives the same trials whatever --parallel is, and however
+often the search was stopped and resumed: the controller proposes ahead of
+its observations only as far as its window (fixed when the search is
+created): rl in rounds of --rl-minibatch trials, evolution --window trials,
+random without limit. Workers beyond the window stay idle (a note says so).
+
+On a terminal a progress bar shows the trials and the training steps of the
+running ones; otherwise (a log file) each finished trial prints one line.
 The default space is the EfficientNetV2 space over efficientnetv2-b0, fitted
-to the dataset and scaled by --width and --depth (the proxy); with --space a
-space file is used as it is. "nas trials", "nas show" and "nas best" read the
-database, also while a search runs.`,
+to the dataset and scaled by --width and --depth (the proxy; "nas space"
+prints it); with --space a space file is used as it is. "nas trials",
+"nas show" and "nas best" read the database, also while a search runs.`,
+		examples: []string{
+			"nas search                                               # 20 trials of the rl controller on Fashion-MNIST, in effnas.db",
+			"nas search --evaluator synthetic --trials 300 --seed 5   # seconds: a formula instead of training",
+			"nas search --controller evolution --trials 200 --parallel 4 --name evo 2> evo.log",
+		},
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
 			name := fs.String("name", "default", "search name within the database")
-			spacePath := fs.String("space", "", "search space file (default: the EfficientNetV2 space fitted to the dataset)")
+			spacePath := fs.String("space", "", "search space file (default: the EfficientNetV2 space fitted to the dataset, as \"nas space\" prints it)")
 			ctrl := fs.String("controller", "rl", "search strategy: "+strings.Join(controller.Names(), ", "))
 			trials := fs.Int("trials", 20, "total number of trials")
-			parallel := fs.Int("parallel", 1, "trials trained at once (step times are still measured one at a time)")
+			parallel := fs.Int("parallel", 1, fmt.Sprintf("trials trained at once, 1 to %d (step times are still measured one at a time)", search.MaxParallel))
+			window := fs.Int("window", 0, fmt.Sprintf("evolution: trials proposed ahead of the observed ones (default %d; fixed when the search is created)", controller.DefaultEvolutionWindow))
 			evaluator := fs.String("evaluator", "train", "train (real training) or synthetic (a cheap formula, for trying strategies)")
 			df := addDataFlags(fs)
 			epochs := fs.Float64("epochs", 1, "proxy training epochs per trial")
@@ -56,15 +73,50 @@ database, also while a search runs.`,
 			depth := fs.Float64("depth", 0.5, "proxy depth multiplier of the backbone")
 			batch := fs.Int("batch", 64, "proxy batch size")
 			lr := fs.Float64("lr", 1e-3, "proxy learning rate (RMSProp)")
-			seed := fs.Uint64("seed", 1, "random seed: the same seed gives the same trials")
+			seed := fs.Uint64("seed", 1, "random seed, 1 or more: the same seed gives the same trials")
 			searchSE := fs.Bool("search-se", false, "also search the squeeze-excite ratio {0, 0.25}")
 			rlLR := fs.Float64("rl-lr", 0.003, "rl controller learning rate (NASNet used 0.00035 for 20,000 trials)")
-			rlBatch := fs.Int("rl-minibatch", 10, "rl controller PPO minibatch (trials per update)")
+			rlBatch := fs.Int("rl-minibatch", 10, "rl controller PPO minibatch (trials per update, and per round of proposals)")
 			allowHost := fs.Bool("allow-host-change", false, "resume on a machine other than the one the search started on")
-			quiet := fs.Bool("quiet", false, "no progress bar")
+			quiet := fs.Bool("quiet", false, "no progress output")
 			return func(args []string) error {
 				if len(args) != 0 {
 					return usagef("unexpected argument %q", args[0])
+				}
+				for _, c := range []struct {
+					flag    string
+					value   any
+					ok      bool
+					allowed string
+				}{
+					{"name", fmt.Sprintf("%q", *name), *name != "", "want a search name"},
+					{"trials", *trials, *trials >= 1, "want 1 or more"},
+					{"parallel", *parallel, *parallel >= 1 && *parallel <= search.MaxParallel, fmt.Sprintf("want 1 to %d", search.MaxParallel)},
+					{"seed", *seed, *seed >= 1, "want 1 or more"},
+					{"window", *window, *window >= 0, "want 1 or more"},
+					{"epochs", *epochs, *epochs > 0 && !math.IsInf(*epochs, 0), "want a positive number"},
+					{"train-subset", *subset, *subset >= 0, "want 0 (all) or more"},
+					{"val", *val, *val >= 1, "want 1 or more"},
+					{"image-size", *size, *size >= 0, "want 0 (the dataset's) or more"},
+					{"width", *width, *width > 0 && !math.IsInf(*width, 0), "want a positive number"},
+					{"depth", *depth, *depth > 0 && !math.IsInf(*depth, 0), "want a positive number"},
+					{"batch", *batch, *batch >= 1, "want 1 or more"},
+					{"lr", *lr, *lr > 0 && !math.IsInf(*lr, 0), "want a positive number"},
+					{"rl-lr", *rlLR, *rlLR > 0 && !math.IsInf(*rlLR, 0), "want a positive number"},
+					{"rl-minibatch", *rlBatch, *rlBatch >= 1, "want 1 or more"},
+				} {
+					if !c.ok {
+						return usagef("--%s = %v: %s", c.flag, c.value, c.allowed)
+					}
+				}
+				s := search.Settings{Name: *name, Controller: *ctrl, Trials: *trials, Parallel: *parallel, Seed: *seed,
+					AllowHostChange:   *allowHost,
+					ControllerOptions: controller.Options{Budget: *trials, LearningRate: *rlLR, MinibatchSize: *rlBatch}}
+				if setFlags(fs)["window"] {
+					if *ctrl != controller.NameEvolution || *window == 0 {
+						return usagef("--window = %d: evolution only, 1 or more (rl proposes in rounds of --rl-minibatch trials, random without limit)", *window)
+					}
+					s.Window = controller.Window{Size: *window}
 				}
 				p, err := search.NewProxy(search.ProxyOptions{Evaluator: *evaluator, SpaceFile: *spacePath,
 					Dataset: *df.dataset, DataDir: *df.dir, ImageSize: *size, Width: *width, Depth: *depth, SearchSE: *searchSE,
@@ -75,9 +127,11 @@ database, also while a search runs.`,
 				if err != nil {
 					return err
 				}
-				s := search.Settings{Name: *name, Controller: *ctrl, Trials: *trials, Parallel: *parallel, Seed: *seed,
-					AllowHostChange: *allowHost, Evaluator: p.Record,
-					ControllerOptions: controller.Options{Budget: *trials, LearningRate: *rlLR, MinibatchSize: *rlBatch}}
+				s.Evaluator = p.Record
+				// Everything is checked before the database is created.
+				if err := s.Check(p.Space); err != nil {
+					return searchError(err, *db)
+				}
 				st, err := store.Open(*db, nil)
 				if err != nil {
 					return err
@@ -89,48 +143,78 @@ database, also while a search runs.`,
 	})
 }
 
+// settingFlags are the flags of search settings and of the settings a
+// resumed search must keep, by the names package search gives them.
+var settingFlags = map[string]string{
+	"name": "name", "trials": "trials", "parallel": "parallel", "window": "window", "controller": "controller", "seed": "seed",
+	"LearningRate": "rl-lr", "MinibatchSize": "rl-minibatch",
+	"controller_options.LearningRate": "rl-lr", "controller_options.MinibatchSize": "rl-minibatch",
+	"evaluator.name": "evaluator", "evaluator.dataset": "dataset", "evaluator.train_subset": "train-subset",
+	"evaluator.val_size": "val", "evaluator.epochs": "epochs", "evaluator.batch": "batch",
+	"evaluator.image_size": "image-size", "evaluator.lr": "lr",
+}
+
+// searchError turns the errors of package search that come from how the
+// command was called into usage errors naming the flags.
+func searchError(err error, db string) error {
+	var fe *fielderr.Error
+	var ce *search.ChangedError
+	var te *search.TrialsError
+	switch {
+	case errors.Is(err, controller.ErrUnknownStrategy):
+		return usagef("--controller: %v", err)
+	case errors.As(err, &fe) && settingFlags[fe.Field] != "":
+		return usagef("--%s = %v: %s", settingFlags[fe.Field], fe.Value, fe.Allowed)
+	case errors.As(err, &ce) && ce.Setting == "space":
+		return usagef("search %q in %s was created with another search space or proxy budget (%v, now %v): give the --space, "+
+			"--width, --depth, --image-size, --search-se and --dataset it was created with, or start another search with --name", ce.Search, db, ce.Stored, ce.Given)
+	case errors.As(err, &ce) && settingFlags[ce.Setting] != "":
+		f := settingFlags[ce.Setting]
+		return usagef("search %q in %s was created with --%s %v, not %v: resume it with --%s %v, or start another search with --name",
+			ce.Search, db, f, ce.Stored, ce.Given, f, ce.Stored)
+	case errors.As(err, &ce):
+		return usageError{err.Error()}
+	case errors.As(err, &te):
+		return usagef("--trials = %d: search %q in %s already has %d trials (ask for %d or more to continue it)", te.Given, te.Search, db, te.Have, te.Have)
+	}
+	return err
+}
+
 func runSearch(st *store.Store, sp searchspace.Space, s search.Settings, ev search.Evaluator, quiet bool) error {
 	ctx, stop := interruptible()
 	defer stop()
+	finished := make(chan struct{})
+	defer close(finished)
+	go func() {
+		select {
+		case <-finished:
+		case <-ctx.Done():
+			stop() // a second Ctrl-C ends the program at once
+			select {
+			case <-finished:
+			default:
+				fmt.Fprintln(stderr, "stopping: waiting for the running trials to notice (Ctrl-C again to quit at once)")
+			}
+		}
+	}()
 	start := time.Now()
-	var bar *progressbar.ProgressBar
-	if !quiet {
-		bar = progressbar.NewOptions(s.Trials, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription("measuring the baseline"),
-			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionSetWidth(25),
-			progressbar.OptionFullWidth(), progressbar.OptionThrottle(100*time.Millisecond))
-	}
-	hooks := search.Hooks{
-		Baseline: func(m measure.Metrics) {
-			fmt.Fprintf(os.Stderr, "baseline (the space's backbone): step %.1f ms, %s params\n", m.StepTime.Median*1e3, commas(m.Params))
-		},
-		Trial: func(t store.Trial, done, total int, best *store.Trial) {
-			if bar == nil {
-				return
-			}
-			desc := fmt.Sprintf("trial %d %s", t.ID, t.Status)
-			if best != nil && best.Metrics != nil {
-				desc = fmt.Sprintf("best #%d reward %.4f acc %.2f%% %.1f ms", best.ID, best.Reward, 100*best.Metrics.Accuracy, best.Metrics.StepTime.Median*1e3)
-			}
-			bar.Describe(desc)
-			bar.Set(done)
-		},
-	}
-	sum, err := search.Run(ctx, st, sp, s, ev, nil, hooks)
-	if bar != nil {
-		bar.Finish()
-		fmt.Fprintln(os.Stderr)
-	}
+	pr := newProgress(stderr, quiet, s.Trials)
+	sum, err := search.Run(ctx, st, sp, s, ev, nil, pr.hooks(s))
+	pr.done()
 	if err != nil {
-		return err
+		return searchError(err, st.Path())
 	}
 	state := "finished"
 	if sum.Interrupted {
-		state = "interrupted (run the same command to resume)"
+		state = "stopped"
 	}
 	fmt.Fprintf(stdout, "search %q in %s: %d of %d trials done (%d failed), %s, %s this run\n", sum.Name, st.Path(), sum.Done, sum.Total,
 		sum.Failed, state, time.Since(start).Round(time.Second))
 	if sum.Best != nil {
-		printTrial(*sum.Best)
+		report.WriteTrial(stdout, *sum.Best)
+	}
+	if sum.Interrupted {
+		return exitError{130, fmt.Sprintf("stopped with %d of %d trials done; resume with: %s", sum.Done, sum.Total, commandLine())}
 	}
 	return nil
 }
@@ -154,30 +238,17 @@ func readHint(db string, err error) error {
 	return err
 }
 
-func printTrial(t store.Trial) {
-	fmt.Fprintf(stdout, "trial %d (%s, %d attempts): reward %.4f\n", t.ID, t.Status, t.Attempts, t.Reward)
-	if m := t.Metrics; m != nil {
-		fmt.Fprintf(stdout, "  validation accuracy %.2f%%, training step %.1f ms (p10 %.1f, p90 %.1f), %s params, %s multiply-adds\n",
-			100*m.Accuracy, m.StepTime.Median*1e3, m.StepTime.P10*1e3, m.StepTime.P90*1e3, commas(m.Params), commas(m.MACs))
-		if m.Steps > 0 {
-			fmt.Fprintf(stdout, "  trained %d steps at batch %d, %dx%d, in %.1f s on %s\n", m.Steps, m.Batch, m.ImageSize, m.ImageSize, m.WallTime, m.Host.CPU)
-		}
-	}
-	if t.Error != "" {
-		fmt.Fprintf(stdout, "  error: %s\n", t.Error)
-	}
-	fmt.Fprintf(stdout, "  decisions %v\n", t.Decisions)
-	for _, b := range t.Arch.BlockStrings() {
-		fmt.Fprintf(stdout, "  %s\n", b)
-	}
-}
-
 func init() {
 	register(&command{
 		name:    "trials",
 		args:    "[--db effnas.db] [--name NAME] [--json|--csv]",
 		summary: "list the trials of a search (also while it runs)",
 		help:    "CSV columns:\n" + report.TrialColumnsDoc(),
+		examples: []string{
+			"nas trials                                             # every trial of the only search in effnas.db",
+			"nas trials --name evo --csv > trials.csv",
+			"nas trials --db results/fmnist-search/search.db --json",
+		},
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
 			name := fs.String("name", "", "search name (default: the only one)")
@@ -186,6 +257,9 @@ func init() {
 			return func(args []string) error {
 				if len(args) != 0 {
 					return usagef("unexpected argument %q", args[0])
+				}
+				if *asJSON && *asCSV {
+					return usagef("give --json or --csv, not both")
 				}
 				rec, trials, err := loadTrials(*db, *name)
 				if err != nil {
@@ -200,19 +274,7 @@ func init() {
 				case *asCSV:
 					return report.WriteTrialsCSV(stdout, trials)
 				}
-				fmt.Fprintf(stdout, "search %q: controller %s, seed %d, %d trials of %d, %s\n\n", rec.Name, rec.Controller, rec.Seed, len(trials), rec.Trials, rec.Status)
-				tw := tabwriter.NewWriter(stdout, 0, 2, 2, ' ', 0)
-				fmt.Fprintln(tw, "id\tstatus\treward\taccuracy\tstep ms\tparams\tmult-adds\tblocks")
-				for _, t := range trials {
-					acc, step := "-", "-"
-					params, macs := "-", "-"
-					if m := t.Metrics; m != nil {
-						acc, step = fmt.Sprintf("%.2f%%", 100*m.Accuracy), fmt.Sprintf("%.1f", m.StepTime.Median*1e3)
-						params, macs = commas(m.Params), commas(m.MACs)
-					}
-					fmt.Fprintf(tw, "%d\t%s\t%.4f\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Status, t.Reward, acc, step, params, macs, shortBlocks(t.Arch))
-				}
-				return tw.Flush()
+				return report.WriteTrialsTable(stdout, rec, trials)
 			}
 		},
 	})
@@ -220,6 +282,10 @@ func init() {
 		name:    "show",
 		args:    "TRIAL [--db effnas.db] [--name NAME] [--json]",
 		summary: "show one trial of a search",
+		examples: []string{
+			"nas show 12                                            # trial 12: metrics, error, blocks",
+			"nas show 3 --name evo --json",
+		},
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
 			name := fs.String("name", "", "search name (default: the only one)")
@@ -242,8 +308,7 @@ func init() {
 				if *asJSON {
 					return writeJSON(trials[id-1])
 				}
-				printTrial(trials[id-1])
-				return nil
+				return report.WriteTrial(stdout, trials[id-1])
 			}
 		},
 	})
@@ -251,6 +316,10 @@ func init() {
 		name:    "best",
 		args:    "[--db effnas.db] [--name NAME] [--json]",
 		summary: "show the trial with the highest reward",
+		examples: []string{
+			"nas best                                               # the highest reward so far",
+			"nas best --db results/fmnist-search/search.db --json",
+		},
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
 			name := fs.String("name", "", "search name (default: the only one)")
@@ -270,27 +339,8 @@ func init() {
 				if *asJSON {
 					return writeJSON(best)
 				}
-				printTrial(best)
-				return nil
+				return report.WriteTrial(stdout, best)
 			}
 		},
 	})
-}
-
-// shortBlocks abbreviates block strings for tables: per stage, op, kernel,
-// expansion and repeats ("F3e4x2" = Fused-MBConv 3x3, expansion 4, 2 repeats).
-func shortBlocks(a searchspace.Arch) string {
-	parts := make([]string, len(a.Stages))
-	for i, s := range a.Stages {
-		op := "M"
-		if s.Block == searchspace.FusedMBConv {
-			op = "F"
-		}
-		se := ""
-		if s.SE > 0 {
-			se = "s"
-		}
-		parts[i] = fmt.Sprintf("%s%de%dx%d%s", op, s.Kernel, s.Expand, s.Repeats, se)
-	}
-	return strings.Join(parts, " ")
 }

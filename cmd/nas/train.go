@@ -75,6 +75,11 @@ Table 6's for --profile s, m or l, the sizes scaled to the dataset (16 -> 28
 for Fashion-MNIST); --rule official is the official code's variant. --epochs
 is the total; the test split is scored at the last stage's size. --json
 prints the run: the schedule, each stage and the final measurement.`,
+		examples: []string{
+			"nas train bench-dw --epochs 1 -o bench-dw.ckpt         # Fashion-MNIST by default; test accuracy at the end",
+			"nas train efficientnetv2-b0 --dataset cifar10 --data DIR",
+			"nas train winner.json --epochs 10 -o winner.ckpt          # a search's winner (nas export --best)",
+		},
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			tf := addTrainFlags(fs)
 			size := fs.Int("image-size", 0, "image size (default: the dataset's)")
@@ -142,6 +147,16 @@ prints the run: the schedule, each stage and the final measurement.`,
 		name:    "eval",
 		args:    "CKPT [--dataset fashion-mnist] [--split test] [--json]",
 		summary: "evaluate a checkpoint on a dataset split",
+		help: `CKPT is a checkpoint written by "nas train -o" or "nas convert" (the
+network's weights, BatchNorm statistics, architecture and input
+normalisation). The chosen split of the dataset (--split test by default;
+the whole split) is scored at the architecture's image size with the
+checkpoint's normalisation, and the accuracy and cross-entropy loss are
+printed (--json: with the architecture).`,
+		examples: []string{
+			"nas eval bench-dw.ckpt                                 # test accuracy on Fashion-MNIST",
+			"nas eval winner.ckpt --split train --json",
+		},
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			df := addDataFlags(fs)
 			split := fs.String("split", "test", "dataset split: test or train")
@@ -190,6 +205,11 @@ steps, ARCH's then BASE's, so that load that comes and goes falls on both.
 The relative step time (JSON relative_step_time) is the median of the pairs'
 ratios, its noise their median absolute deviation over it; a timing noisier
 than 5% is repeated, at most twice. --steps then counts forward passes only.`,
+		examples: []string{
+			"nas bench bench-dw                                     # training-step and forward time here",
+			"nas bench bench-fused --against bench-dw --json         # step time relative to bench-dw, interleaved",
+			"nas bench bench-fused --layers                         # where the step time goes",
+		},
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			batch := fs.Int("batch", 64, "batch size")
 			size := fs.Int("image-size", 0, "image size (default: the architecture's training size)")

@@ -40,18 +40,21 @@
 //
 // Load(name, split, opts) knows "fashion-mnist", "mnist", "cifar10",
 // "folder:PATH" and "synthetic"; Register adds more. Splits are "train" and
-// "test". File-based datasets are looked up, in order, in:
+// "test". File-based datasets are looked up in the explicit directory
+// Options.Dir (the program's --data flag) when it is given, and only there:
+// a directory without the dataset is an error naming it, never replaced by
+// another copy. Without it, they are looked up, in order, in:
 //
-//  1. the explicit directory Options.Dir (the program's --data flag),
-//  2. the directory in the environment variable EFFNAS_DATA,
-//  3. for Fashion-MNIST only, /usr/share/datasets/fashion-mnist (Debian's
+//  1. the directory in the environment variable EFFNAS_DATA,
+//  2. for Fashion-MNIST only, /usr/share/datasets/fashion-mnist (Debian's
 //     dataset-fashion-mnist package).
 //
-// In 1 and 2 the sub-folder named after the dataset (DIR/fashion-mnist,
-// DIR/mnist, DIR/cifar10) is tried before DIR itself. When nothing is found
-// the error lists the places tried and says how to get the data (for
-// Fashion-MNIST: apt-get install dataset-fashion-mnist, or point --data or
-// EFFNAS_DATA at a folder with the IDX files). Nothing is ever downloaded.
+// In Options.Dir and EFFNAS_DATA the sub-folder named after the dataset
+// (DIR/fashion-mnist, DIR/mnist, DIR/cifar10) is tried before DIR itself.
+// When nothing is found the error lists the places tried and says how to
+// get the data (for Fashion-MNIST: apt-get install dataset-fashion-mnist,
+// or point --data or EFFNAS_DATA at a folder with the IDX files). Nothing is
+// ever downloaded.
 //
 // # Splits
 //

@@ -149,16 +149,18 @@ func hasIDX(dir string) bool {
 	return e1 == nil || e2 == nil
 }
 
-// SearchDirs lists the directories FindDir tries for a dataset, in order:
-// the explicit directory (--data), $EFFNAS_DATA, then (Fashion-MNIST only)
-// SystemFashionMNISTDir. For the first two, the sub-folder named after the
-// dataset (e.g. $EFFNAS_DATA/fashion-mnist) is tried before the folder itself.
+// SearchDirs lists the directories FindDir tries for a dataset, in order.
+// An explicit directory (--data) is the only place looked at when given:
+// its sub-folder named after the dataset (e.g. DIR/fashion-mnist), then the
+// folder itself. Otherwise $EFFNAS_DATA is tried the same way, then (for
+// Fashion-MNIST only) SystemFashionMNISTDir.
 func SearchDirs(name, explicit string) []string {
+	if explicit != "" {
+		return []string{filepath.Join(explicit, name), explicit}
+	}
 	var dirs []string
-	for _, base := range []string{explicit, os.Getenv(EnvDir)} {
-		if base != "" {
-			dirs = append(dirs, filepath.Join(base, name), base)
-		}
+	if env := os.Getenv(EnvDir); env != "" {
+		dirs = append(dirs, filepath.Join(env, name), env)
 	}
 	if name == "fashion-mnist" {
 		dirs = append(dirs, systemFashionDir)
@@ -168,7 +170,9 @@ func SearchDirs(name, explicit string) []string {
 
 // FindDir returns the first of SearchDirs(name, explicit) that holds the
 // files of the named built-in dataset ("fashion-mnist", "mnist", "cifar10").
-// The error lists the places tried and how to install the data.
+// The error lists the places tried and how to install the data; with an
+// explicit directory it names that directory: a path given on purpose that
+// lacks the data is never replaced silently by another copy.
 func FindDir(name, explicit string) (string, error) {
 	probe, ok := probes[name]
 	if !ok {
@@ -180,10 +184,6 @@ func FindDir(name, explicit string) (string, error) {
 			return d, nil
 		}
 	}
-	tried := "nowhere (no --data, " + EnvDir + " unset)"
-	if len(dirs) > 0 {
-		tried = strings.Join(dirs, ", ")
-	}
 	var how string
 	switch name {
 	case "fashion-mnist":
@@ -193,6 +193,17 @@ func FindDir(name, explicit string) (string, error) {
 		how = "point --data or " + EnvDir + " at a folder (or a folder with an mnist/ sub-folder) holding train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (gzipped or not)"
 	case "cifar10":
 		how = "point --data or " + EnvDir + " at a folder (or a folder with a cifar10/ sub-folder) holding the CIFAR-10 binary version: data_batch_1.bin ... data_batch_5.bin and test_batch.bin"
+	}
+	if explicit != "" {
+		what := "no such directory"
+		if isDir(explicit) {
+			what = fmt.Sprintf("it holds no %s files (nor does %s)", name, filepath.Join(explicit, name))
+		}
+		return "", fmt.Errorf("data: --data %s: %s; %s", explicit, what, how)
+	}
+	tried := "nowhere (no --data, " + EnvDir + " unset)"
+	if len(dirs) > 0 {
+		tried = strings.Join(dirs, ", ")
 	}
 	return "", fmt.Errorf("data: %s not found (looked in %s); %s", name, tried, how)
 }

@@ -27,12 +27,20 @@ func TestLookupOrder(t *testing.T) {
 	if err != nil || d.N != 3 {
 		t.Fatalf("load env: %v", err)
 	}
-	// The explicit directory without the files falls through to the next.
-	if got, _ := FindDir("fashion-mnist", t.TempDir()); got != filepath.Join(env, "fashion-mnist") {
-		t.Fatalf("fallthrough: %q", got)
+	// An explicit directory without the files is an error naming it, not
+	// a silent fall back to another copy ($EFFNAS_DATA or the system's).
+	empty := t.TempDir()
+	if got, err := FindDir("fashion-mnist", empty); err == nil || !strings.Contains(err.Error(), "--data "+empty+": it holds no fashion-mnist files") {
+		t.Fatalf("explicit without the files: %q %v", got, err)
 	}
-	dirs := SearchDirs("fashion-mnist", "/x")
-	if !slices.Equal(dirs, []string{"/x/fashion-mnist", "/x", filepath.Join(env, "fashion-mnist"), env, systemFashionDir}) {
+	if _, err := Load("fashion-mnist", Test, Options{Dir: filepath.Join(empty, "nope")}); err == nil ||
+		!strings.Contains(err.Error(), "--data "+filepath.Join(empty, "nope")+": no such directory") {
+		t.Fatalf("missing explicit directory: %v", err)
+	}
+	if dirs := SearchDirs("fashion-mnist", "/x"); !slices.Equal(dirs, []string{"/x/fashion-mnist", "/x"}) {
+		t.Fatalf("search dirs with --data %v", dirs)
+	}
+	if dirs := SearchDirs("fashion-mnist", ""); !slices.Equal(dirs, []string{filepath.Join(env, "fashion-mnist"), env, systemFashionDir}) {
 		t.Fatalf("search dirs %v", dirs)
 	}
 }
