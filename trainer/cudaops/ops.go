@@ -301,6 +301,9 @@ type RMSProp struct {
 	// trainer uses; the default is the official TF form,
 	// lr*g/sqrt(ms+eps).
 	Torch bool
+	// Guard, when set, is one float (the step's loss): the step changes
+	// nothing when it is NaN or infinite.
+	Guard cuda.Buffer
 }
 
 // RMSPropStep updates n parameters w in place from gradients g with the
@@ -315,7 +318,7 @@ func (k *Kernels) RMSPropStep(c *cuda.Ctx, w, g, ms, mom cuda.Buffer, n int, p R
 		name = "rmsprop_torch"
 	}
 	return k.launchN(c, name, n, cuda.BufArg(w), cuda.BufArg(g), cuda.BufArg(ms), cuda.BufArg(mom),
-		cuda.FloatArg(p.LR), cuda.FloatArg(p.Decay), cuda.FloatArg(p.Momentum), cuda.FloatArg(p.Eps), cuda.FloatArg(p.WeightDecay))
+		cuda.FloatArg(p.LR), cuda.FloatArg(p.Decay), cuda.FloatArg(p.Momentum), cuda.FloatArg(p.Eps), cuda.FloatArg(p.WeightDecay), cuda.BufArg(p.Guard))
 }
 
 // Adam holds the hyper-parameters of an Adam step.
@@ -326,6 +329,8 @@ type Adam struct {
 	Step, Beta1, Beta2, Eps float32
 	// WeightDecay adds WeightDecay*w to the gradient.
 	WeightDecay float32
+	// Guard as in RMSProp.
+	Guard cuda.Buffer
 }
 
 // AdamStep updates n parameters w in place from gradients g with the
@@ -336,12 +341,14 @@ func (k *Kernels) AdamStep(c *cuda.Ctx, w, g, m1, m2 cuda.Buffer, n int, p Adam)
 		return err
 	}
 	return k.launchN(c, "adam_step", n, cuda.BufArg(w), cuda.BufArg(g), cuda.BufArg(m1), cuda.BufArg(m2),
-		cuda.FloatArg(p.Step), cuda.FloatArg(p.Beta1), cuda.FloatArg(p.Beta2), cuda.FloatArg(p.Eps), cuda.FloatArg(p.WeightDecay))
+		cuda.FloatArg(p.Step), cuda.FloatArg(p.Beta1), cuda.FloatArg(p.Beta2), cuda.FloatArg(p.Eps), cuda.FloatArg(p.WeightDecay), cuda.BufArg(p.Guard))
 }
 
 // SGD holds the hyper-parameters of a step of SGD with momentum.
 type SGD struct {
 	LR, Momentum, WeightDecay float32
+	// Guard as in RMSProp.
+	Guard cuda.Buffer
 }
 
 // SGDStep updates n parameters w in place from gradients g with momentum
@@ -351,7 +358,7 @@ func (k *Kernels) SGDStep(c *cuda.Ctx, w, g, mom cuda.Buffer, n int, p SGD) erro
 		return err
 	}
 	return k.launchN(c, "sgd_step", n, cuda.BufArg(w), cuda.BufArg(g), cuda.BufArg(mom),
-		cuda.FloatArg(p.LR), cuda.FloatArg(p.Momentum), cuda.FloatArg(p.WeightDecay))
+		cuda.FloatArg(p.LR), cuda.FloatArg(p.Momentum), cuda.FloatArg(p.WeightDecay), cuda.BufArg(p.Guard))
 }
 
 // ---- layout ----
