@@ -23,6 +23,10 @@ type Spec struct {
 	// (the parameters, resident for the whole of training). The program
 	// only reads them.
 	Bound map[*G.Node]cuda.Buffer
+	// Into are outputs the program writes into buffers the caller owns
+	// (the gradients, laid out next to each other for one optimizer
+	// launch over all of them).
+	Into map[*G.Node]cuda.Buffer
 	// Outputs are the nodes the caller reads after a run (the loss, the
 	// logits, the parameters' gradients): their buffers hold the values
 	// until the next run. Everything else a run computes lives only as
@@ -165,7 +169,7 @@ func Compile(c *cuda.Ctx, k *cudaops.Kernels, g *G.ExprGraph, s Spec) (prog *Pro
 		}
 		p.instrs = append(p.instrs, in)
 	}
-	if err := p.place(c, persistent, s.Outputs); err != nil {
+	if err := p.place(c, persistent, s.Outputs, s.Into); err != nil {
 		return nil, err
 	}
 	for _, in := range p.instrs {
@@ -180,9 +184,10 @@ func Compile(c *cuda.Ctx, k *cudaops.Kernels, g *G.ExprGraph, s Spec) (prog *Pro
 }
 
 // place gives every node a buffer: inputs and constants their own
-// (constants filled now), the rest a place in the arena from its first
-// write to its last read (outputs: to the end of the run).
-func (p *Program) place(c *cuda.Ctx, persistent, outputs []*G.Node) error {
+// (constants filled now), outputs written into the caller's buffers
+// those, the rest a place in the arena from its first write to its last
+// read (outputs: to the end of the run).
+func (p *Program) place(c *cuda.Ctx, persistent, outputs []*G.Node, into map[*G.Node]cuda.Buffer) error {
 	for _, n := range persistent {
 		b, err := c.Alloc(max(1, size(n)))
 		if err != nil {
@@ -218,6 +223,13 @@ func (p *Program) place(c *cuda.Ctx, persistent, outputs []*G.Node) error {
 			if _, placed := p.bufs[n]; placed {
 				return fmt.Errorf("cudaexec: node %s written twice", name(n))
 			}
+			if b, ok := into[n]; ok {
+				if b.Len() < size(n) {
+					return fmt.Errorf("cudaexec: node %s needs %d elements, its output buffer holds %d", name(n), size(n), b.Len())
+				}
+				p.bufs[n] = b
+				continue
+			}
 			if _, read := last[n]; !read {
 				last[n] = i // never read: free right after
 			}
@@ -225,7 +237,9 @@ func (p *Program) place(c *cuda.Ctx, persistent, outputs []*G.Node) error {
 			p.stats.NaiveBytes += 4 * int64(alignUp(size(n)))
 		}
 		for _, n := range in.out {
-			p.bufs[n] = cuda.Buffer{} // placed below
+			if _, ok := into[n]; !ok {
+				p.bufs[n] = cuda.Buffer{} // placed below
+			}
 		}
 		for _, n := range append(append([]*G.Node(nil), in.in...), in.out...) {
 			if o, ok := offs[n]; ok && last[n] == i {
