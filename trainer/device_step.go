@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -480,69 +479,6 @@ func (n *Net) deviceFor(s Settings) *Device {
 		return s.Device
 	}
 	return n.dev
-}
-
-// measureOn is Measure on a GPU: each step and forward pass timed by a
-// pair of events around it (the uploads of the masks, the program, the
-// update; the loss download waits after the second event). The random
-// batch is uploaded once and stays on the device, as PyTorch's reference
-// measurement keeps it; the network is not changed (nothing is copied
-// back).
-func (n *Net) measureOn(ctx context.Context, d *Device, t Timing, s Settings) (train, forward Stats, err error) {
-	defer n.onDevice(d)()
-	s = s.withDefaults()
-	s.Device = nil
-	if s.Gate != nil {
-		s.Gate.Lock()
-		defer s.Gate.Unlock()
-	}
-	defer n.SetBNMode(false, false)
-	st, err := n.randomStepper(t, s)
-	if err != nil {
-		return
-	}
-	defer st.close()
-	st.dev.keep, st.dev.fixedInput = false, true
-	dur := make([]time.Duration, 0, t.Steps)
-	var m0, m1 runtime.MemStats
-	for i := 0; i < t.Warmup+t.Steps; i++ {
-		if err = ctx.Err(); err != nil {
-			return
-		}
-		if i == t.Warmup {
-			runtime.ReadMemStats(&m0)
-		}
-		if _, err = st.step(s.LR * 1e-3); err != nil {
-			return
-		}
-		if i >= t.Warmup {
-			dur = append(dur, st.dev.last)
-		}
-	}
-	runtime.ReadMemStats(&m1)
-	train = StatsOf(dur)
-	if t.Steps > 0 {
-		train.Allocs = float64(m1.Mallocs-m0.Mallocs) / float64(t.Steps)
-		train.Bytes = float64(m1.TotalAlloc-m0.TotalAlloc) / float64(t.Steps)
-	}
-	n.SetBNMode(false, false)
-	inf, err := newInference(n, t.Batch, t.ImageSize)
-	if err != nil {
-		return
-	}
-	defer inf.vm.Close()
-	copy(inf.x, st.x)
-	dur = dur[:0]
-	for i := 0; i < t.Warmup+t.Steps; i++ {
-		if _, err = inf.run(); err != nil {
-			return
-		}
-		if i >= t.Warmup {
-			dur = append(dur, inf.dev.last)
-		}
-	}
-	forward = StatsOf(dur)
-	return
 }
 
 // profileOn is Profile on a GPU: after the warm-up, steps with an event

@@ -499,9 +499,13 @@ func TestDeviceMeasureAndProfile(t *testing.T) {
 	w0 := paramValues(net)
 	m0, v0 := net.BNs[0].Stats()
 	tm := Timing{Batch: 4, ImageSize: 8, Warmup: 1, Steps: 2}
-	tr, fw, err := net.Measure(context.Background(), tm, Settings{Seed: 1, Device: d})
+	mm, err := net.Measure(context.Background(), tm, Settings{Seed: 1, Device: d})
 	if err != nil {
 		t.Fatal(err)
+	}
+	tr, fw := mm.StepTime, mm.ForwardTime
+	if g := mm.Host.GPU; g == nil || g.Name != "Fake GPU 0" {
+		t.Errorf("measurement's host GPU %+v", g)
 	}
 	if tr.Count != 2 || !(tr.Median > 0) || fw.Count != 2 || !(fw.Median > 0) {
 		t.Errorf("step %+v, forward %+v", tr, fw)
