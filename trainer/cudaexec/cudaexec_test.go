@@ -296,6 +296,18 @@ func TestTrainingGraphMatchesTheTapeMachine(t *testing.T) {
 		within(t, "running mean", f32(devStats[2*i]), f32(mean), 1e-5, 1e-6)
 		within(t, "running variance", f32(devStats[2*i+1]), f32(vari), 1e-5, 1e-6)
 	}
+	// Plan, without a device, predicts the compiled program
+	var inputs []*G.Node
+	for n := range in {
+		inputs = append(inputs, n)
+	}
+	bound := map[*G.Node]cuda.Buffer{}
+	for _, p := range nt.params {
+		bound[p] = cuda.Buffer{}
+	}
+	if ps, err := Plan(nt.g, Spec{Inputs: inputs, Bound: bound, Outputs: outs}); err != nil || ps != st {
+		t.Errorf("Plan %+v, %v; compiled %+v", ps, err, st)
+	}
 	// reuse: the intermediate values share memory
 	if st.ArenaBytes <= 0 || st.ArenaBytes*3 > st.NaiveBytes*2 {
 		t.Errorf("arena %d bytes for %d bytes of values: no reuse", st.ArenaBytes, st.NaiveBytes)

@@ -260,13 +260,13 @@ func (lw *lowering) bnForward(n *G.Node, d ops.Desc, in []*G.Node) (*instr, erro
 		return nil, fmt.Errorf("cudaexec: BatchNorm layer applied twice (%s and %s): the device keeps one forward pass's statistics per layer", name(prev), name(n))
 	}
 	lw.fwdOf[d.BN] = n
-	dev, err := lw.layer(n, d.BN)
-	if err != nil {
-		return nil, err
-	}
 	rows, _ := lastDim(in[0].Shape())
 	k := lw.p.k
 	it := one(n, in, func(p *Program, c *cuda.Ctx, b func(*G.Node) cuda.Buffer) (execFn, error) {
+		dev, err := lw.layer(n, d.BN)
+		if err != nil {
+			return nil, err
+		}
 		y, x, gamma, beta := b(n), b(in[0]), b(in[1]), b(in[2])
 		return func(c *cuda.Ctx, mode cudaops.BNMode) error {
 			return k.BNForward(c, dev, mode, d.SiLU, y, x, gamma, beta, rows)
@@ -344,10 +344,6 @@ func (lw *lowering) bnBackward(n *G.Node, d ops.Desc) (*instr, error) {
 	if gy == nil || silu && (gz == nil || lw.describeKind(gz) != ops.KindBatchNormSiLUGrad) {
 		return nil, fmt.Errorf("cudaexec: node %s: incomplete BatchNorm backward pass", name(n))
 	}
-	dev, err := lw.layer(n, d.BN)
-	if err != nil {
-		return nil, err
-	}
 	// members the program computes (others write scratch memory)
 	var out []*G.Node
 	for _, m := range []*G.Node{gz, dx, dgamma, dbeta} {
@@ -360,6 +356,10 @@ func (lw *lowering) bnBackward(n *G.Node, d ops.Desc) (*instr, error) {
 	k := lw.p.k
 	return &instr{op: fmt.Sprintf("BatchNormBackward %v", x.Shape()), out: out, in: []*G.Node{x, gamma, gy}, bnBwd: true,
 		make: func(p *Program, c *cuda.Ctx) (execFn, error) {
+			dev, err := lw.layer(n, d.BN)
+			if err != nil {
+				return nil, err
+			}
 			buf := func(m *G.Node, n int) (cuda.Buffer, error) {
 				if m != nil && lw.needed[m] {
 					return p.bufs[m], nil
@@ -367,7 +367,6 @@ func (lw *lowering) bnBackward(n *G.Node, d ops.Desc) (*instr, error) {
 				return p.scratch(c, n)
 			}
 			var bz, bdx, bdg, bdb cuda.Buffer
-			var err error
 			if silu {
 				if bz, err = buf(gz, rows*ch); err != nil {
 					return nil, err

@@ -47,6 +47,10 @@ type Program struct {
 	k      *cudaops.Kernels
 	instrs []*instr
 	bufs   map[*G.Node]cuda.Buffer
+	// the inputs and constants (a buffer each), the arena's placements
+	persistent []*G.Node
+	offs       map[*G.Node]int
+	peak       int
 	// memory the program owns: the arena, the inputs, constants, unused
 	// outputs of grouped instructions, convolution plans
 	arena cuda.Buffer
@@ -93,6 +97,42 @@ type execFn func(c *cuda.Ctx, mode cudaops.BNMode) error
 // product); any other op, an input that is neither in s.Inputs nor
 // bound, or a dtype other than float32 is an error naming the node.
 func Compile(c *cuda.Ctx, k *cudaops.Kernels, g *G.ExprGraph, s Spec) (prog *Program, err error) {
+	p, err := lowerGraph(k, g, s, true)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			p.Free(c)
+			prog = nil
+		}
+	}()
+	if err := p.allocate(c); err != nil {
+		return nil, err
+	}
+	for _, in := range p.instrs {
+		if in.exec, err = in.make(p, c); err != nil {
+			return nil, fmt.Errorf("cudaexec: %s: %w", in.op, err)
+		}
+	}
+	return p, nil
+}
+
+// Plan is Compile without a device: it maps every op and places the
+// values, and returns what the program would be and take (Stats), so
+// that a graph's memory is known before a device is involved. The
+// buffers of s.Bound and s.Into are not looked at, only their nodes.
+func Plan(g *G.ExprGraph, s Spec) (Stats, error) {
+	p, err := lowerGraph(nil, g, s, false)
+	if err != nil {
+		return Stats{}, err
+	}
+	return p.stats, nil
+}
+
+// lowerGraph maps the nodes s.Outputs depend on to instructions and
+// places their values (placements only: no device memory yet).
+func lowerGraph(k *cudaops.Kernels, g *G.ExprGraph, s Spec, checkBuffers bool) (*Program, error) {
 	if len(s.Outputs) == 0 {
 		return nil, fmt.Errorf("cudaexec: no outputs to compute")
 	}
@@ -122,20 +162,13 @@ func Compile(c *cuda.Ctx, k *cudaops.Kernels, g *G.ExprGraph, s Spec) (prog *Pro
 		}
 		mark(n)
 	}
-	p := &Program{k: k, bufs: map[*G.Node]cuda.Buffer{}, convs: map[cudaops.ConvShape]*cudaops.Conv{}}
-	defer func() {
-		if err != nil {
-			p.Free(c)
-			prog = nil
-		}
-	}()
+	p := &Program{k: k, bufs: map[*G.Node]cuda.Buffer{}, convs: map[cudaops.ConvShape]*cudaops.Conv{}, offs: map[*G.Node]int{}}
 	isInput := map[*G.Node]bool{}
 	for _, n := range s.Inputs {
 		isInput[n] = true
 	}
 	lw := &lowering{p: p, spec: s, needed: needed, done: map[*G.Node]bool{}, bns: map[*ops.BatchNorm]*cudaops.BatchNorm{},
 		fwdOf: map[*ops.BatchNorm]*G.Node{}}
-	var persistent []*G.Node // inputs and constants: their own buffers
 	for _, n := range order {
 		if !needed[n] {
 			continue
@@ -144,18 +177,16 @@ func Compile(c *cuda.Ctx, k *cudaops.Kernels, g *G.ExprGraph, s Spec) (prog *Pro
 			return nil, fmt.Errorf("cudaexec: node %s is %v: the device runs float32 only", name(n), n.Dtype())
 		}
 		if b, ok := s.Bound[n]; ok {
-			if b.Len() < size(n) {
+			if checkBuffers && b.Len() < size(n) {
 				return nil, fmt.Errorf("cudaexec: node %s needs %d elements, its bound buffer holds %d", name(n), size(n), b.Len())
 			}
 			p.bufs[n] = b
 			continue
 		}
 		switch {
-		case isInput[n]:
-			persistent = append(persistent, n)
-			continue
-		case isConstant(n):
-			persistent = append(persistent, n)
+		case isInput[n], isConstant(n):
+			p.persistent = append(p.persistent, n)
+			p.stats.InputBytes += 4 * int64(size(n))
 			continue
 		case n.Op() == nil:
 			return nil, fmt.Errorf("cudaexec: node %s is an input of the graph that is neither bound nor among the inputs", name(n))
@@ -168,44 +199,21 @@ func Compile(c *cuda.Ctx, k *cudaops.Kernels, g *G.ExprGraph, s Spec) (prog *Pro
 			return nil, err
 		}
 		p.instrs = append(p.instrs, in)
-	}
-	if err := p.place(c, persistent, s.Outputs, s.Into); err != nil {
-		return nil, err
-	}
-	for _, in := range p.instrs {
-		if in.exec, err = in.make(p, c); err != nil {
-			return nil, fmt.Errorf("cudaexec: %s: %w", in.op, err)
-		}
 		p.backward = p.backward || in.bnBwd
 		p.stats.Nodes += len(in.out)
 	}
 	p.stats.Instructions = len(p.instrs)
+	if err := p.plan(s.Outputs, s.Into, checkBuffers); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
-// place gives every node a buffer: inputs and constants their own
-// (constants filled now), outputs written into the caller's buffers
-// those, the rest a place in the arena from its first write to its last
-// read (outputs: to the end of the run).
-func (p *Program) place(c *cuda.Ctx, persistent, outputs []*G.Node, into map[*G.Node]cuda.Buffer) error {
-	for _, n := range persistent {
-		b, err := c.Alloc(max(1, size(n)))
-		if err != nil {
-			return err
-		}
-		p.owned = append(p.owned, b)
-		p.bufs[n] = b
-		p.stats.InputBytes += int64(b.Bytes())
-		if isConstant(n) {
-			v, err := constantValues(n)
-			if err != nil {
-				return err
-			}
-			if err := c.Upload(b, v); err != nil {
-				return err
-			}
-		}
-	}
+// plan places every value the instructions write: outputs written into
+// the caller's buffers there, the rest in the arena from the instruction
+// that writes it to the last that reads it (outputs: to the end of the
+// run).
+func (p *Program) plan(outputs []*G.Node, into map[*G.Node]cuda.Buffer, checkBuffers bool) error {
 	end := len(p.instrs)
 	last := map[*G.Node]int{}
 	for i, in := range p.instrs {
@@ -217,14 +225,15 @@ func (p *Program) place(c *cuda.Ctx, persistent, outputs []*G.Node, into map[*G.
 		last[n] = end
 	}
 	var pl planner
-	offs := map[*G.Node]int{}
+	written := map[*G.Node]bool{}
 	for i, in := range p.instrs {
 		for _, n := range in.out {
-			if _, placed := p.bufs[n]; placed {
+			if _, bound := p.bufs[n]; bound || written[n] {
 				return fmt.Errorf("cudaexec: node %s written twice", name(n))
 			}
+			written[n] = true
 			if b, ok := into[n]; ok {
-				if b.Len() < size(n) {
+				if checkBuffers && b.Len() < size(n) {
 					return fmt.Errorf("cudaexec: node %s needs %d elements, its output buffer holds %d", name(n), size(n), b.Len())
 				}
 				p.bufs[n] = b
@@ -233,30 +242,49 @@ func (p *Program) place(c *cuda.Ctx, persistent, outputs []*G.Node, into map[*G.
 			if _, read := last[n]; !read {
 				last[n] = i // never read: free right after
 			}
-			offs[n] = pl.alloc(size(n))
+			p.offs[n] = pl.alloc(size(n))
 			p.stats.NaiveBytes += 4 * int64(alignUp(size(n)))
 		}
-		for _, n := range in.out {
-			if _, ok := into[n]; !ok {
-				p.bufs[n] = cuda.Buffer{} // placed below
-			}
-		}
 		for _, n := range append(append([]*G.Node(nil), in.in...), in.out...) {
-			if o, ok := offs[n]; ok && last[n] == i {
+			if o, ok := p.offs[n]; ok && last[n] == i {
 				pl.release(o, size(n))
 				delete(last, n) // a node read twice by one instruction is released once
 			}
 		}
 	}
-	if pl.Peak > 0 {
-		a, err := c.Alloc(pl.Peak)
+	p.peak = pl.Peak
+	p.stats.ArenaBytes = 4 * int64(pl.Peak)
+	return nil
+}
+
+// allocate makes the device memory of a planned program: a buffer for
+// each input and constant (constants filled now) and the arena.
+func (p *Program) allocate(c *cuda.Ctx) error {
+	for _, n := range p.persistent {
+		b, err := c.Alloc(size(n))
 		if err != nil {
-			return fmt.Errorf("cudaexec: the arena of %d MiB: %w", pl.Peak*4>>20, err)
+			return err
+		}
+		p.owned = append(p.owned, b)
+		p.bufs[n] = b
+		if isConstant(n) {
+			v, err := constantValues(n)
+			if err != nil {
+				return err
+			}
+			if err := c.Upload(b, v); err != nil {
+				return err
+			}
+		}
+	}
+	if p.peak > 0 {
+		a, err := c.Alloc(p.peak)
+		if err != nil {
+			return fmt.Errorf("cudaexec: the arena of %d MiB: %w", p.peak*4>>20, err)
 		}
 		p.arena = a
 	}
-	p.stats.ArenaBytes = 4 * int64(pl.Peak)
-	for n, o := range offs {
+	for n, o := range p.offs {
 		p.bufs[n] = p.arena.Slice(o, size(n))
 	}
 	return nil
