@@ -16,6 +16,7 @@ import (
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer/cuda"
 	"github.com/effnas/effnas/trainer/cuda/cudatest"
+	"github.com/effnas/effnas/trainer/cudaexec"
 	"github.com/effnas/effnas/trainer/cudaops"
 )
 
@@ -600,5 +601,62 @@ func TestDeviceErrors(t *testing.T) {
 	_, _, err := Train(context.Background(), p, Settings{Seed: 1, Device: d}, Budget{Steps: 1, Batch: 8, TimingSteps: -1, RecalBatches: -1})
 	if err == nil || !strings.Contains(err.Error(), "device is closed") {
 		t.Errorf("training on a closed device: %v", err)
+	}
+}
+
+// TestDevicePlanMemory plans (without a device) the programs of the GPU
+// check's configurations: the training step of efficientnetv2-b0 at 224
+// with batch 64 fits a GPU with room to spare, and liveness reuse keeps
+// the arena under half of a buffer per value. The figures are logged
+// (go test ./trainer/ -run DevicePlanMemory -v).
+func TestDevicePlanMemory(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		size, batch int
+		maxGiB      float64
+	}{{"bench-dw", 28, 64, 0.5}, {"bench-dw", 28, 256, 1}, {"efficientnetv2-b0", 224, 64, 6}} {
+		a, err := searchspace.Reference(c.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a = a.WithInput(c.size, 0, 0, false)
+		n, err := NewNet(a, tensor.Float32, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, train := range []bool{true, false} {
+			gr, err := n.Build(c.batch, c.size, train)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, outs := []*G.Node{gr.X}, []*G.Node{gr.Logits}
+			bound := map[*G.Node]cuda.Buffer{}
+			for _, p := range gr.Params {
+				bound[p] = cuda.Buffer{}
+			}
+			if train {
+				in = append(in, gr.Y)
+				if gr.DropMask != nil {
+					in = append(in, gr.DropMask)
+				}
+				for _, m := range gr.DepthMasks {
+					in = append(in, m.Node)
+				}
+				outs = []*G.Node{gr.Loss}
+				for _, p := range gr.Params {
+					outs = append(outs, p.Deriv())
+				}
+			}
+			st, err := cudaexec.Plan(gr.G, cudaexec.Spec{Inputs: in, Bound: bound, Outputs: outs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			gib := func(b int64) float64 { return float64(b) / (1 << 30) }
+			t.Logf("%s %dpx batch %d, training %v: %d instructions, arena %.2f GiB (%.2f GiB without reuse), inputs %.1f MiB",
+				c.name, c.size, c.batch, train, st.Instructions, gib(st.ArenaBytes), gib(st.NaiveBytes), float64(st.InputBytes)/(1<<20))
+			if gib(st.ArenaBytes) > c.maxGiB || 2*st.ArenaBytes > st.NaiveBytes {
+				t.Errorf("%s batch %d: arena %.2f GiB of %.2f GiB", c.name, c.batch, gib(st.ArenaBytes), gib(st.NaiveBytes))
+			}
+		}
 	}
 }
