@@ -25,7 +25,9 @@ import (
 // measurement uploads the weights and BatchNorm statistics when it
 // starts, and a training run downloads them (with the optimizer state of
 // Settings.State) when it ends, so checkpoints, snapshots and the CPU
-// paths see the trained network. A Device serves one call at a time.
+// paths see the trained network. Runs on several goroutines may share a
+// Device: their device work is serialised on its thread, a step at a
+// time.
 type Device struct {
 	cu  *cuda.Device
 	k   *cudaops.Kernels
