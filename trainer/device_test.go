@@ -660,3 +660,43 @@ func TestDevicePlanMemory(t *testing.T) {
 		}
 	}
 }
+
+// TestDeviceSharedByTwoRuns: two runs on one Device at once give what
+// each gives alone (their steps are serialised on the device thread, and
+// every kernel is deterministic).
+func TestDeviceSharedByTwoRuns(t *testing.T) {
+	d, _ := fakeGPU(t)
+	p := smallProblem(t)
+	b := Budget{Steps: 2, Batch: 4, EvalBatch: 16, RecalBatches: -1, TimingSteps: -1}
+	run := func(seed uint64) (Result, error) {
+		r, _, err := Train(context.Background(), p, Settings{Seed: seed, LR: 3e-3, Device: d}, b)
+		return r, err
+	}
+	var alone [2]Result
+	for i := range alone {
+		r, err := run(uint64(i + 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		alone[i] = r
+	}
+	var together [2]Result
+	errs := make(chan error, 2)
+	for i := range together {
+		go func() {
+			r, err := run(uint64(i + 1))
+			together[i] = r
+			errs <- err
+		}()
+	}
+	for range together {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range alone {
+		if together[i].TrainLoss != alone[i].TrainLoss || together[i].Loss != alone[i].Loss {
+			t.Errorf("run %d: together loss %v / %v, alone %v / %v", i, together[i].TrainLoss, together[i].Loss, alone[i].TrainLoss, alone[i].Loss)
+		}
+	}
+}
