@@ -88,6 +88,18 @@ func (d *Device) CUDA() *cuda.Device { return d.cu }
 // GPU describes the device for a measurement's host (measure.Host.GPU).
 func (d *Device) GPU() measure.GPU { return d.gpu }
 
+// HostInfoOn is HostInfo with the GPU of d (nil: the CPU alone): the host
+// of measurements made on d, whose fingerprint then names the device, its
+// arithmetic and the CUDA libraries.
+func HostInfoOn(d *Device) measure.Host {
+	h := HostInfo()
+	if d != nil {
+		g := d.GPU()
+		h.GPU = &g
+	}
+	return h
+}
+
 // String is "cuda:0 (NVIDIA H100 80GB HBM3, sm_90), FP32".
 func (d *Device) String() string { return fmt.Sprintf("%v, %s", d.cu, d.gpu.Precision) }
 
@@ -138,8 +150,7 @@ func (n *Net) trainOn(ctx context.Context, p Problem, s Settings, b Budget) (Res
 	if err == nil {
 		err = d.lostErr()
 	}
-	g := d.GPU()
-	res.Host.GPU = &g
+	res.Host.GPU = HostInfoOn(d).GPU
 	return res, err
 }
 

@@ -700,3 +700,29 @@ func TestDeviceSharedByTwoRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestDeviceRelativeTiming: a step time relative to a baseline, measured
+// on the device, times the baseline on the same device; the host names
+// the GPU and so has its own fingerprint.
+func TestDeviceRelativeTiming(t *testing.T) {
+	d, _ := fakeGPU(t)
+	a := tinyBackbone()
+	net, err := NewNet(a, tensor.Float32, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := NewBaseline(a, Interleave{Pairs: 2, Burst: 1, MaxRetimes: -1})
+	m, err := net.Measure(context.Background(), Timing{Batch: 2, ImageSize: 8, Warmup: 1, Steps: 1}, Settings{Seed: 1, Device: d, Baseline: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(m.RelativeStepTime > 0) || m.Interleaved == nil || base.dev != d || base.timer == nil || base.timer.st.dev == nil {
+		t.Errorf("relative %v, interleaved %+v, baseline on %v", m.RelativeStepTime, m.Interleaved, base.dev)
+	}
+	if m.Host.GPU == nil || m.Host.Fingerprint() == HostInfo().Fingerprint() || HostInfoOn(nil) != HostInfo() {
+		t.Errorf("host %+v", m.Host)
+	}
+	base.mu.Lock()
+	base.timer.close()
+	base.mu.Unlock()
+}

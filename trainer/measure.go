@@ -49,13 +49,10 @@ func (n *Net) Measure(ctx context.Context, t Timing, s Settings) (measure.Metric
 		return measure.Metrics{}, err
 	}
 	m := measure.Metrics{Params: acc.Total.Params, ParamsTotal: acc.Total.ParamsTotal, MACs: acc.Total.MACs,
-		Batch: t.Batch, ImageSize: t.ImageSize, Host: HostInfo()}
+		Batch: t.Batch, ImageSize: t.ImageSize}
 	dev := n.deviceFor(s)
 	defer n.onDevice(dev)()
-	if dev != nil {
-		g := dev.GPU()
-		m.Host.GPU = &g
-	}
+	m.Host = HostInfoOn(dev)
 	s = s.withDefaults()
 	var tm *stepTimer
 	var inf *inference
