@@ -13,17 +13,18 @@
 #
 # Environment: PYTHON (default python3, with torch), FMNIST (the directory
 # of the Fashion-MNIST .gz files; default /usr/share/datasets/fashion-mnist
-# or tmp/fashion-mnist), CPU_EPOCH=1 to train the same epoch on the CPU
-# too, OUT (a directory that also receives the log).
+# or tmp/fashion-mnist), CPU_EPOCH=0 to skip the same epoch on the CPU
+# (last, about 2 minutes), OUT (a directory that also receives the log).
 #
-# Steps the binary does not support yet (the --device flag of bench and
-# train) print "not available in this build" instead of failing. The log
+# Steps the binary does not support yet (the --device flag of bench, train
+# and eval) print "not available in this build" instead of failing. The log
 # goes to results/gpu/gpu-check-<UTC time>.txt; the exit status is 1 if a
 # step that ran failed (the kernel parity included).
 set -u
 cd "$(dirname "$0")/.."
 NAS=${1:-./nas}
 PYTHON=${PYTHON:-python3}
+export NAS PYTHON
 BUDGET=${BUDGET:-450} # seconds for the whole run: each step gets at most what is left
 START=$(date +%s)
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -58,7 +59,12 @@ step() {
   fi
   [ "$limit" -gt $((BUDGET - now)) ] && limit=$((BUDGET - now))
   local t0=$(date +%s)
-  timeout "$limit" "$@"
+  if declare -F "$1" >/dev/null; then
+    # a function of this script: timeout runs programs, so a bash that has it
+    timeout "$limit" bash -c "$(declare -f "$1"); \"\$@\"" _ "$@"
+  else
+    timeout "$limit" "$@"
+  fi
   local rc=$?
   local dt=$(($(date +%s) - t0))
   if [ $rc -eq 0 ]; then
@@ -110,32 +116,84 @@ step "kernel parity, FP32" 180 "$NAS" devices --check
 step "kernel parity, TF32 GEMMs and convolutions" 120 "$NAS" devices --check --tf32 --only Conv
 step "kernel timings (ours against cuDNN)" 180 "$NAS" devices --bench
 
-# the training step, ours against PyTorch+cuDNN on the same GPU
+# the training step, ours against PyTorch+cuDNN on the same GPU: each
+# median into $TMPD (nas bench --json, torch_step.py's JSON line), the
+# ratios in a table at the end of this part
+export TMPD=$(mktemp -d)
+trap 'rm -f "$SRC"; rm -rf "$TMPD"' EXIT
+# bench_json NAME ARGS...: nas bench ARGS --json into $TMPD/NAME.json, shown
+bench_json() { local f=$TMPD/$1.json; shift; "$NAS" bench "$@" --json > "$f"; local rc=$?; cat "$f"; return $rc; }
+# torch_json NAME ARGS...: torch_step.py ARGS into $TMPD/NAME.json, shown
+torch_json() { local f=$TMPD/$1.json; shift; "$PYTHON" bench/torch_step.py "$@" > "$f"; local rc=$?; cat "$f"; return $rc; }
 if has_flag bench device; then
-  step "nas bench bench-dw batch 64" 120 "$NAS" bench bench-dw --device cuda --batch 64 --steps 50 --warmup 10
-  step "nas bench bench-dw batch 256" 120 "$NAS" bench bench-dw --device cuda --batch 256 --steps 30 --warmup 5
-  step "nas bench efficientnetv2-b0 224 batch 64" 180 "$NAS" bench efficientnetv2-b0 --device cuda --image-size 224 --batch 64 --steps 20 --warmup 5
+  step "nas bench bench-dw batch 64" 90 bench_json ours-dw64 bench-dw --device cuda --batch 64 --steps 50 --warmup 10
+  step "nas bench bench-dw batch 256" 90 bench_json ours-dw256 bench-dw --device cuda --batch 256 --steps 30 --warmup 5
+  step "nas bench efficientnetv2-b0 224 batch 64" 150 bench_json ours-b0 efficientnetv2-b0 --device cuda --image-size 224 --batch 64 --steps 20 --warmup 5
   if has_flag bench tf32; then
-    step "nas bench bench-dw batch 64, TF32" 120 "$NAS" bench bench-dw --device cuda --tf32 --batch 64 --steps 50 --warmup 10
+    step "nas bench bench-dw batch 64, TF32" 90 bench_json ours-dw64-tf32 bench-dw --device cuda --tf32 --batch 64 --steps 50 --warmup 10
   fi
+  # where a step's time goes on the device (events around every instruction)
+  step "nas bench bench-dw batch 256 --layers" 90 "$NAS" bench bench-dw --device cuda --batch 256 --steps 5 --warmup 3 --layers
 else
   unsupported "nas bench --device cuda (bench-dw 64, 256; efficientnetv2-b0 224)" "nas bench has no --device flag yet"
 fi
-for cfg in "dw 28 1 10 64" "dw 28 1 10 256" "efficientnetv2-b0 224 3 1000 64"; do
-  set -- $cfg
-  step "PyTorch $1 ${2}px batch $5, FP32" 120 "$PYTHON" bench/torch_step.py --device cuda --variant "$1" --size "$2" --channels "$3" --classes "$4" --batch "$5" --warmup 10 --steps 50
-done
-step "PyTorch efficientnetv2-b0 224px batch 64, FP32 channels-last" 120 "$PYTHON" bench/torch_step.py --device cuda --variant efficientnetv2-b0 --size 224 --channels 3 --classes 1000 --batch 64 --warmup 10 --steps 30 --channels-last
-step "PyTorch dw 28px batch 64, TF32" 120 "$PYTHON" bench/torch_step.py --device cuda --variant dw --batch 64 --warmup 10 --steps 50 --tf32
+step "PyTorch dw 28px batch 64, FP32" 120 torch_json torch-dw64 --device cuda --variant dw --size 28 --channels 1 --classes 10 --batch 64 --warmup 10 --steps 50
+step "PyTorch dw 28px batch 256, FP32" 120 torch_json torch-dw256 --device cuda --variant dw --size 28 --channels 1 --classes 10 --batch 256 --warmup 10 --steps 50
+step "PyTorch efficientnetv2-b0 224px batch 64, FP32" 120 torch_json torch-b0 --device cuda --variant efficientnetv2-b0 --size 224 --channels 3 --classes 1000 --batch 64 --warmup 10 --steps 30
+step "PyTorch efficientnetv2-b0 224px batch 64, FP32 channels-last" 120 torch_json torch-b0-cl --device cuda --variant efficientnetv2-b0 --size 224 --channels 3 --classes 1000 --batch 64 --warmup 10 --steps 30 --channels-last
+step "PyTorch dw 28px batch 64, TF32" 120 torch_json torch-dw64-tf32 --device cuda --variant dw --batch 64 --warmup 10 --steps 50 --tf32
+step "training step: ours against PyTorch (target: at most 1.5x)" 30 "$PYTHON" - "$TMPD" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+def load(name):
+    try:
+        with open(os.path.join(d, name + ".json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+def ours(name):  # nas bench --json: seconds, field names before and after measure's snake_case
+    r = load(name)
+    if not r:
+        return None
+    st = r.get("train_step") or {}
+    m = st.get("median", st.get("Median"))
+    return None if m is None else 1e3 * m
+def torch(*names):  # torch_step.py: milliseconds; the fastest of the layouts given
+    ms = [r["median_ms"] for r in map(load, names) if r and "median_ms" in r]
+    return min(ms) if ms else None
+rows = [("bench-dw 28px batch 64, FP32", ours("ours-dw64"), torch("torch-dw64")),
+        ("bench-dw 28px batch 256, FP32", ours("ours-dw256"), torch("torch-dw256")),
+        ("efficientnetv2-b0 224px batch 64, FP32", ours("ours-b0"), torch("torch-b0", "torch-b0-cl")),
+        ("bench-dw 28px batch 64, TF32", ours("ours-dw64-tf32"), torch("torch-dw64-tf32"))]
+print("%-40s %12s %12s %8s" % ("configuration", "ours ms", "PyTorch ms", "ratio"))
+missing = within = 0
+for name, a, b in rows:
+    if a is None or b is None:
+        missing += 1
+        print("%-40s %12s %12s %8s" % (name, "-" if a is None else "%.2f" % a, "-" if b is None else "%.2f" % b, "-"))
+        continue
+    r = a / b
+    within += r <= 1.5
+    print("%-40s %12.2f %12.2f %7.2fx%s" % (name, a, b, r, "" if r <= 1.5 else "  (over 1.5x)"))
+print("%d of %d configurations within 1.5x of PyTorch+cuDNN; %d not measured" % (within, len(rows) - missing, missing))
+PY
 
-# one epoch of bench-dw on Fashion-MNIST
+# one epoch of bench-dw on Fashion-MNIST on the GPU, its checkpoint
+# evaluated on the GPU and on the CPU (the same weights must score the
+# same), then, with CPU_EPOCH=1 (the default), the same epoch on the CPU:
+# the test accuracies must agree within run-to-run noise
+CKPT=$TMPD/bench-dw-gpu.ckpt
 if ! has_flag train device; then
   unsupported "nas train bench-dw --epochs 1 --device cuda" "nas train has no --device flag yet"
 elif [ -z "${FMNIST:-}" ]; then
   unsupported "nas train bench-dw --epochs 1 --device cuda" "Fashion-MNIST not found (set FMNIST=DIR)"
 else
-  step "nas train bench-dw 1 epoch on the GPU" 240 "$NAS" train bench-dw --device cuda --epochs 1 --seed 1 --data "$FMNIST"
-  if [ "${CPU_EPOCH:-0}" = 1 ]; then
+  step "nas train bench-dw 1 epoch on the GPU" 240 "$NAS" train bench-dw --device cuda --epochs 1 --seed 1 --data "$FMNIST" -o "$CKPT"
+  if [ -f "$CKPT" ] && has_flag eval device; then
+    step "nas eval of the GPU checkpoint on the GPU" 60 "$NAS" eval "$CKPT" --device cuda --data "$FMNIST"
+    step "nas eval of the GPU checkpoint on the CPU" 120 "$NAS" eval "$CKPT" --data "$FMNIST"
+  fi
+  if [ "${CPU_EPOCH:-1}" = 1 ]; then
     step "nas train bench-dw 1 epoch on the CPU (same seed)" 300 "$NAS" train bench-dw --epochs 1 --seed 1 --data "$FMNIST"
   fi
 fi

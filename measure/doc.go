@@ -25,5 +25,8 @@
 // figures, nil when there is none), float fields go through the NaN-safe
 // JSON above, and an older record reads as the zero value. A field added to
 // [Host] enters [Host.Fingerprint] only when it is set, so a host without
-// it keeps the fingerprint its searches were started with.
+// it keeps the fingerprint its searches were started with: [Host.GPU], the
+// accelerator of a measurement made on one (name, compute capability,
+// FP32 or TF32 arithmetic, driver and CUDA library versions), is such a
+// field.
 package measure

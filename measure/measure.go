@@ -105,6 +105,9 @@ type Host struct {
 	// optional, and not part of the fingerprint: a search resumed after a
 	// code change keeps its host, each trial records its own code.
 	Code version.Code `json:"code,omitzero"`
+	// GPU is the accelerator the step times were measured on (nil: the
+	// CPU); optional.
+	GPU *GPU `json:"gpu,omitempty"`
 }
 
 // BackendSynthetic is the Backend of measurements that were computed by a
@@ -115,7 +118,8 @@ const BackendSynthetic = "synthetic"
 func (h Host) Synthetic() bool { return h.Backend == BackendSynthetic }
 
 // Fingerprint is a stable short hash (12 hex digits) of everything that
-// affects a timing: OS, Arch, CPU, Cores, GOMAXPROCS, GoVersion and Backend.
+// affects a timing: OS, Arch, CPU, Cores, GOMAXPROCS, GoVersion, Backend
+// and, when set, GPU.
 // Hostname is left out, so identical machines share a fingerprint and the
 // same machine renamed keeps its own. Step times measured under different
 // fingerprints are not comparable; callers use it to refuse mixing them
@@ -126,7 +130,7 @@ func (h Host) Synthetic() bool { return h.Backend == BackendSynthetic }
 // text only when it is set.
 func (h Host) Fingerprint() string {
 	s := fmt.Sprintf("effnas-host-1\nos=%s\narch=%s\ncpu=%s\ncores=%d\ngomaxprocs=%d\ngo=%s\nbackend=%s\n",
-		h.OS, h.Arch, h.CPU, h.Cores, h.GOMAXPROCS, h.GoVersion, h.Backend)
+		h.OS, h.Arch, h.CPU, h.Cores, h.GOMAXPROCS, h.GoVersion, h.Backend) + h.GPU.fingerprintText()
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:6])
 }

@@ -45,14 +45,38 @@
 // trainings run: every computation holds it shared, in short slices, and
 // a timing holds it exclusively.
 //
+// # On a GPU
+//
+// Settings.Device (and Eval.Device for Evaluate) runs training,
+// evaluation, BatchNorm recalibration and the step-time measurement on a
+// CUDA GPU (a Device: cuda.Open, then NewDevice). Gorgonia still builds
+// the graph and its gradient; package cudaexec compiles it into a device
+// program, and a training step is one Device.Do: the batch, targets and
+// masks go up, the program runs, the optimizer updates every parameter
+// in one launch per weight-decay group (RMSProp in the CPU solver's form,
+// Adam, SGD), the loss comes down. Parameters, gradients, optimizer state
+// and BatchNorm layers stay on the device for the whole run; the run
+// starts from the Net (and Settings.State) and copies the trained network
+// and optimizer state back when it ends, so checkpoints, progressive
+// stages and CPU evaluation see it. Masks come from the same generator as
+// on the CPU, so a seed gives the CPU's run to float32 rounding (the
+// tests bound the differences); a step whose loss is not finite leaves
+// the weights unchanged, as on the CPU. Step and forward times on the
+// device are measured with events around each step, on a batch kept on
+// the device (a baseline of relative timing runs there too); Profile
+// times every instruction with events. The measurement's Host.GPU names
+// the device, its arithmetic (FP32 or TF32) and the CUDA libraries.
+//
 // # Files
 //
 // settings.go (Problem, Settings, Budget, Progress), train.go (the entry
 // points and the training loop), step.go (the training and inference
 // graph runners), progressive.go (the schedule and the stages),
 // evaluate.go, measure.go, relative.go (timing against a baseline),
-// gate.go, snapshot.go (parameters saved around a measurement), solver.go (RMSProp, Adam, SGD), net.go (the network
-// builder), checkpoint.go, result.go and host.go (what a run measured and
-// where). Recipes built on these (a family's training, the benchmark) are
-// in package recipe.
+// gate.go, snapshot.go (parameters saved around a measurement), solver.go
+// (RMSProp, Adam, SGD), net.go (the network builder), checkpoint.go,
+// result.go and host.go (what a run measured and where), device.go and
+// device_step.go (the GPU: the network's copy on the device, the training
+// step, inference, timing). Recipes built on these (a family's training,
+// the benchmark) are in package recipe.
 package trainer

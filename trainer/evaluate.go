@@ -28,6 +28,9 @@ type Eval struct {
 	Seed         uint64
 	// Gate, when set, is held shared around every batch (see Gate).
 	Gate Gate
+	// Device, when set, is the GPU that recalibrates and scores (see
+	// Device); nil runs on the CPU.
+	Device *Device
 }
 
 // Evaluate measures the accuracy and mean cross-entropy of the network on
@@ -55,6 +58,7 @@ func (n *Net) Evaluate(ctx context.Context, p Problem, e Eval) (Result, error) {
 				a.InputChannels, a.NumClasses, ds.Name, ds.C, ds.NumClasses)
 		}
 	}
+	defer n.onDevice(e.Device)()
 	return n.evaluate(ctx, p, e)
 }
 

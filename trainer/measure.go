@@ -49,7 +49,10 @@ func (n *Net) Measure(ctx context.Context, t Timing, s Settings) (measure.Metric
 		return measure.Metrics{}, err
 	}
 	m := measure.Metrics{Params: acc.Total.Params, ParamsTotal: acc.Total.ParamsTotal, MACs: acc.Total.MACs,
-		Batch: t.Batch, ImageSize: t.ImageSize, Host: HostInfo()}
+		Batch: t.Batch, ImageSize: t.ImageSize}
+	dev := n.deviceFor(s)
+	defer n.onDevice(dev)()
+	m.Host = HostInfoOn(dev)
 	s = s.withDefaults()
 	var tm *stepTimer
 	var inf *inference
@@ -70,7 +73,7 @@ func (n *Net) Measure(ctx context.Context, t Timing, s Settings) (measure.Metric
 	if b := s.Baseline; b != nil {
 		b.mu.Lock()
 		defer b.mu.Unlock()
-		if base, err = b.stepTimer(t, s); err != nil {
+		if base, err = b.stepTimer(t, s, dev); err != nil {
 			return m, err
 		}
 	}
@@ -120,7 +123,11 @@ func (n *Net) time(ctx context.Context, m *measure.Metrics, tm, base *stepTimer,
 			return err
 		}
 		if i >= t.Warmup {
-			d = append(d, time.Since(start))
+			if inf.dev != nil {
+				d = append(d, inf.dev.last) // events around the pass
+			} else {
+				d = append(d, time.Since(start))
+			}
 		}
 	}
 	m.ForwardTime = StatsOf(d)
@@ -192,6 +199,9 @@ func (p OpProfile) Share(d time.Duration) float64 { return 100 * d.Seconds() / p
 func (n *Net) Profile(ctx context.Context, t Timing, s Settings) (OpProfile, error) {
 	if err := t.validate(); err != nil {
 		return OpProfile{}, err
+	}
+	if d := n.deviceFor(s); d != nil {
+		return n.profileOn(ctx, d, t, s)
 	}
 	s = s.withDefaults()
 	saved := snapshot(n)

@@ -59,6 +59,9 @@ type Net struct {
 	BNNames []string
 
 	byName map[string]*Param
+	// dev, when set, runs training, evaluation and measurement (during a
+	// call with Settings.Device or Eval.Device; device.go)
+	dev *Device
 }
 
 // NewNet creates an architecture's parameters with the official

@@ -68,6 +68,7 @@ type Baseline struct {
 	net         *Net
 	timer       *stepTimer
 	batch, size int
+	dev         *Device // where the timer runs (nil: the CPU)
 }
 
 // NewBaseline returns a baseline of architecture a, timed as in says.
@@ -81,8 +82,8 @@ func (b *Baseline) Arch() searchspace.Arch { return b.arch }
 // stepTimer returns the baseline's timer for t, building the network and
 // graph (holding s.Gate shared) when there is none for t's batch and size.
 // The caller holds b.mu.
-func (b *Baseline) stepTimer(t Timing, s Settings) (*stepTimer, error) {
-	if b.timer != nil && b.batch == t.Batch && b.size == t.ImageSize {
+func (b *Baseline) stepTimer(t Timing, s Settings, dev *Device) (*stepTimer, error) {
+	if b.timer != nil && b.batch == t.Batch && b.size == t.ImageSize && b.dev == dev {
 		return b.timer, nil
 	}
 	return b.timer, shared(s.Gate, func() (err error) {
@@ -96,10 +97,11 @@ func (b *Baseline) stepTimer(t Timing, s Settings) (*stepTimer, error) {
 			}
 		}
 		s.Seed = 1
+		defer b.net.onDevice(dev)()
 		if b.timer, err = b.net.newStepTimer(t, s); err != nil {
 			return fmt.Errorf("baseline %s: %w", b.arch.Name, err)
 		}
-		b.batch, b.size = t.Batch, t.ImageSize
+		b.batch, b.size, b.dev = t.Batch, t.ImageSize, dev
 		return nil
 	})
 }
@@ -124,6 +126,10 @@ func (n *Net) newStepTimer(t Timing, s Settings) (*stepTimer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if st.dev != nil {
+		// on a GPU: the batch stays there, and nothing is copied back
+		st.dev.keep, st.dev.fixedInput = false, true
+	}
 	return &stepTimer{net: n, st: st, lr: s.LR * 1e-3, saved: saved}, nil
 }
 
@@ -140,7 +146,11 @@ func (tm *stepTimer) burst(ctx context.Context, steps int) ([]time.Duration, err
 		if _, err := tm.st.step(tm.lr); err != nil {
 			return d, err
 		}
-		d = append(d, time.Since(start))
+		if tm.st.dev != nil {
+			d = append(d, tm.st.dev.last) // events around the step
+		} else {
+			d = append(d, time.Since(start))
+		}
 	}
 	runtime.ReadMemStats(&m1)
 	tm.steps += steps

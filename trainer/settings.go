@@ -69,6 +69,9 @@ type Settings struct {
 	// training runs in stages of growing image size and regularisation
 	// (see Progressive). Nil trains at one size.
 	Progressive *Progressive
+	// Device, when set, is the GPU that trains, evaluates and times (see
+	// Device); nil runs on the CPU.
+	Device *Device
 }
 
 func (s Settings) withDefaults() Settings {

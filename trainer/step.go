@@ -21,6 +21,7 @@ type stepper struct {
 	depth  []*tensor.Dense
 	grads  [][]float32
 	rng    *rand.Rand
+	dev    *devStep // the step on a GPU (device_step.go), nil on the CPU
 }
 
 // newStepper builds a training graph; with state it continues (and
@@ -48,6 +49,13 @@ func newStepper(net *Net, batch, size int, s Settings, seed uint64, state *Train
 	for range gr.DepthMasks {
 		st.depth = append(st.depth, tensor.New(tensor.WithShape(batch), tensor.Of(tensor.Float32)))
 	}
+	if net.dev != nil {
+		if st.dev, err = newDevStep(net.dev, st); err != nil {
+			return nil, err
+		}
+		st.vm = st.dev
+		return st, nil
+	}
 	st.vm = G.NewTapeMachine(gr.G, G.BindDualValues(gr.Params...))
 	st.grads = make([][]float32, len(net.Params))
 	return st, nil
@@ -57,6 +65,9 @@ func (st *stepper) close() { st.vm.Close() }
 
 // step runs forward, backward and the update on the batch in st.x, st.y.
 func (st *stepper) step(lr float64) (float64, error) {
+	if st.dev != nil {
+		return st.dev.step(lr)
+	}
 	gr := st.gr
 	if err := G.Let(gr.X, st.xt); err != nil {
 		return 0, err
@@ -140,6 +151,8 @@ type inference struct {
 	vm G.VM
 	x  []float32
 	xt *tensor.Dense
+	// dev runs it on a GPU (device_step.go), nil on the CPU
+	dev *devInfer
 }
 
 func newInference(net *Net, batch, size int) (*inference, error) {
@@ -147,12 +160,23 @@ func newInference(net *Net, batch, size int) (*inference, error) {
 	if err != nil {
 		return nil, err
 	}
-	inf := &inference{gr: gr, vm: G.NewTapeMachine(gr.G), x: make([]float32, batch*size*size*net.Arch.InputChannels)}
+	inf := &inference{gr: gr, x: make([]float32, batch*size*size*net.Arch.InputChannels)}
 	inf.xt = tensor.New(tensor.WithShape(batch, size, size, net.Arch.InputChannels), tensor.WithBacking(inf.x))
+	if net.dev != nil {
+		if inf.dev, err = newDevInfer(net.dev, net, inf); err != nil {
+			return nil, err
+		}
+		inf.vm = inf.dev
+		return inf, nil
+	}
+	inf.vm = G.NewTapeMachine(gr.G)
 	return inf, nil
 }
 
 func (inf *inference) run() ([]float32, error) {
+	if inf.dev != nil {
+		return inf.dev.run()
+	}
 	defer inf.vm.Reset()
 	if err := G.Let(inf.gr.X, inf.xt); err != nil {
 		return nil, err

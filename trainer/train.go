@@ -53,6 +53,9 @@ func (n *Net) Train(ctx context.Context, p Problem, s Settings, b Budget) (Resul
 	if err := s.check(); err != nil {
 		return Result{}, err
 	}
+	if s.Device != nil {
+		return n.trainOn(ctx, p, s, b)
+	}
 	if s.Progressive != nil {
 		return n.trainProgressive(ctx, p, s, b)
 	}

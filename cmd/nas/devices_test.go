@@ -1,13 +1,19 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"flag"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 
+	"github.com/effnas/effnas/searchspace"
+	"github.com/effnas/effnas/trainer"
 	"github.com/effnas/effnas/trainer/cuda"
 	"github.com/effnas/effnas/trainer/cuda/cudatest"
+	"github.com/effnas/effnas/trainer/data"
 )
 
 func TestMain(m *testing.M) {
@@ -103,5 +109,94 @@ func TestDevicesOnFakeGPU(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "cuda:0 (Fake GPU 0, sm_90), FP32 arithmetic") || !strings.Contains(out, "compiled for sm_90 as CUBIN") ||
 		!strings.Contains(out, "parity: 24 of 24 outputs match the CPU") {
 		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
+
+// TestDeviceSettings: what train, eval, bench, search and worker will call
+// for --device. On the CPU the settings are unchanged; a malformed name
+// is a usage error; without a GPU the error is one line.
+func TestDeviceSettings(t *testing.T) {
+	s0 := trainer.Settings{Seed: 4, LR: 0.1}
+	s, release, err := deviceSettings("cpu", false, s0)
+	if err != nil || s.Device != nil || s.Seed != 4 || s.LR != 0.1 || release() != nil {
+		t.Fatalf("cpu: %+v, %v", s, err)
+	}
+	var ue usageError
+	if _, _, err := deviceSettings("gpu0", false, s0); !errors.As(err, &ue) || !strings.Contains(err.Error(), `device "gpu0": want cpu, cuda or cuda:N`) {
+		t.Errorf("malformed name: %v", err)
+	}
+	noGPU(t)
+	s, release, err = deviceSettings("cuda", false, s0)
+	if err == nil || release != nil || s.Device != nil || strings.Contains(err.Error(), "\n") ||
+		!strings.HasPrefix(err.Error(), "cuda:0: no NVIDIA driver: ") {
+		t.Fatalf("no GPU: %v", err)
+	}
+}
+
+// TestDeviceSettingsOnFakeGPU runs deviceSettingsOnFakeGPU in a child
+// process (the process's CUDA libraries are chosen once) against the fake
+// CUDA libraries: the settings train on the device.
+func TestDeviceSettingsOnFakeGPU(t *testing.T) {
+	if os.Getenv("EFFNAS_DEVICE_SETTINGS_CHILD") != "" {
+		deviceSettingsOnFakeGPU(t)
+		return
+	}
+	dir := cudatest.Dir(t, cudatest.Full)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDeviceSettingsOnFakeGPU$", "-test.v")
+	cmd.Env = append(os.Environ(), "EFFNAS_DEVICE_SETTINGS_CHILD=1", "EFFNAS_CUDA_LIBS="+dir, "EFFNAS_CUDA_CACHE=off")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestDeviceSettingsOnFakeGPU") {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+}
+
+func deviceSettingsOnFakeGPU(t *testing.T) {
+	for _, tf32 := range []bool{false, true} {
+		s, release, err := deviceSettings("cuda:0", tf32, trainer.Settings{Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := s.Device.GPU()
+		want := map[bool]string{false: "FP32", true: "TF32"}[tf32]
+		if g.Name != "Fake GPU 0" || g.Capability != "9.0" || g.Precision != want || !strings.Contains(g.Libraries, "cudnn 9.10.0") {
+			t.Errorf("GPU %+v", g)
+		}
+		if !tf32 {
+			a, _ := searchspace.Reference("bench-dw")
+			a = a.WithInput(8, 1, 4, true)
+			ds, err := data.Synthetic(data.SyntheticConfig{Size: 8, Channels: 1, Classes: 4, Count: 16, Seed: 1}, "train")
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, _, err := trainer.Train(context.Background(), trainer.Problem{Arch: a, Data: ds, Train: ds.All()[:12], Val: ds.All()[12:]}, s,
+				trainer.Budget{Steps: 1, Batch: 4, EvalBatch: 4, RecalBatches: -1, TimingSteps: -1})
+			if err != nil || res.Host.GPU == nil || res.Host.GPU.Name != "Fake GPU 0" || !(res.Loss > 0) {
+				t.Fatalf("training on the device: %+v, %v", res.Host.GPU, err)
+			}
+		}
+		if err := release(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := deviceSettings("cuda:1", false, trainer.Settings{}); err == nil || !strings.Contains(err.Error(), "cuda:1: no CUDA device") {
+		t.Errorf("cuda:1 of one GPU: %v", err)
+	}
+}
+
+func TestDeviceFlags(t *testing.T) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	f := addDeviceFlags(fs)
+	if err := fs.Parse([]string{"--device", "cpu", "--tf32"}); err != nil {
+		t.Fatal(err)
+	}
+	s, release, err := f.settings(trainer.Settings{Seed: 2})
+	if err != nil || s.Device != nil || s.Seed != 2 || release() != nil || !*f.tf32 {
+		t.Fatalf("%+v, %v", s, err)
+	}
+	if err := fs.Parse([]string{"--device", "cuda:x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.settings(trainer.Settings{}); err == nil || !strings.Contains(err.Error(), `--device: device "cuda:x"`) {
+		t.Errorf("cuda:x: %v", err)
 	}
 }

@@ -10,7 +10,9 @@
 // strided batches) and cuDNN 9's legacy convolution API (NHWC tensors,
 // grouped convolutions forward, backward data and backward filter, with
 // algorithm choice and workspace). The kernels of the trainer's ops and
-// their launch wrappers are in package trainer/cudaops.
+// their launch wrappers are in package trainer/cudaops, the trainer's
+// graphs compiled into programs of them in trainer/cudaexec, and the
+// trainer runs on a device through trainer.Device.
 //
 // # Where the libraries come from
 //

@@ -86,6 +86,15 @@ func (bn *BatchNorm) ResetStats(c *cuda.Ctx) error {
 	return bn.SetStats(c, mean, vari)
 }
 
+// RecalibrationBatches is how many batches BNRecalibrate has averaged
+// into the running statistics since ResetStats.
+func (bn *BatchNorm) RecalibrationBatches() int { return bn.recalN }
+
+// SetRecalibrationBatches sets that count, for statistics recalibrated
+// elsewhere and copied in with SetStats: recalibration continues the
+// cumulative average from it.
+func (bn *BatchNorm) SetRecalibrationBatches(n int) { bn.recalN = max(0, n) }
+
 // SetStats copies running statistics to the device.
 func (bn *BatchNorm) SetStats(c *cuda.Ctx, mean, variance []float64) error {
 	if len(mean) != bn.C || len(variance) != bn.C {

@@ -2,6 +2,7 @@ package cudaops
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -335,6 +336,69 @@ func TestConvFailureFreesEverything(t *testing.T) {
 		cv.Free(c)
 		if n := ctl.LiveAllocs(); n != before {
 			return fmt.Errorf("%d allocations left after Free", n-before)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOptimizerGuard: an optimizer step whose guard (the step's loss) is
+// NaN or infinite changes nothing; a finite one updates.
+func TestOptimizerGuard(t *testing.T) {
+	d, _ := fakeDevice(t, nil)
+	err := d.Do(func(c *cuda.Ctx) error {
+		k, err := Load(c)
+		if err != nil {
+			return err
+		}
+		defer k.Close(c)
+		const n = 5
+		bufs := make([]cuda.Buffer, 5)
+		for i := range bufs {
+			if bufs[i], err = c.Alloc(n); err != nil {
+				return err
+			}
+			defer c.Free(bufs[i])
+		}
+		w, g, s1, s2, guard := bufs[0], bufs[1], bufs[2], bufs[3], bufs[4]
+		for _, loss := range []float32{float32(math.NaN()), float32(math.Inf(1)), 2.5} {
+			for _, opt := range []string{"rmsprop", "adam", "sgd"} {
+				w0 := []float32{1, 2, 3, 4, 5}
+				if err := c.Upload(w, w0); err != nil {
+					return err
+				}
+				for _, b := range []cuda.Buffer{g, s1, s2} {
+					if err := c.Fill(b, 0.5); err != nil {
+						return err
+					}
+				}
+				if err := c.Upload(guard, []float32{loss}); err != nil {
+					return err
+				}
+				switch opt {
+				case "rmsprop":
+					err = k.RMSPropStep(c, w, g, s1, s2, n, RMSProp{LR: 0.1, Decay: 0.9, Momentum: 0.9, Eps: 1e-3, Guard: guard.Slice(0, 1)})
+				case "adam":
+					err = k.AdamStep(c, w, g, s1, s2, n, Adam{Step: 0.1, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Guard: guard.Slice(0, 1)})
+				default:
+					err = k.SGDStep(c, w, g, s1, n, SGD{LR: 0.1, Momentum: 0.9, Guard: guard.Slice(0, 1)})
+				}
+				if err != nil {
+					return err
+				}
+				got := make([]float32, n)
+				if err := c.Download(got, w); err != nil {
+					return err
+				}
+				finite := !math.IsNaN(float64(loss)) && !math.IsInf(float64(loss), 0)
+				for i := range got {
+					if (got[i] == w0[i]) == finite {
+						t.Errorf("%s with loss %v: w[%d] %v from %v", opt, loss, i, got[i], w0[i])
+					}
+				}
+			}
 		}
 		return nil
 	})

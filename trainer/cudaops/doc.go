@@ -54,44 +54,33 @@
 // `nas devices --check` prints the table; on the CPU emulator of the
 // tests every output passes, most of them bit for bit.
 //
-// # Still to do: the trainer on the device
+// # The trainer on the device
 //
-// Nothing in the trainer calls this package yet. The intended shape keeps
-// gorgonia as the graph and the symbolic differentiation and makes the
-// execution ours:
+// Package trainer/cudaexec compiles the trainer's differentiated gorgonia
+// graphs into programs of this package's wrappers (every op mapped by its
+// kind and attributes, ops.Describe; an arena with liveness reuse), and
+// trainer.Device (Settings.Device, Eval.Device) runs training steps,
+// evaluation, BatchNorm recalibration and timing with them: parameters,
+// gradients, the optimizer state (RMSPropStep in the CPU solver's form,
+// AdamStep, SGDStep, one launch per weight-decay group, guarded by the
+// step's loss) and the BatchNorm layers stay on the device; a step is one
+// Device.Do. Tests on the emulator compare steps, short runs, evaluation
+// and checkpoints with the CPU trainer.
 //
-//  1. After gorgonia.Grad, compile the graph into a device program instead
-//     of a TapeMachine: walk the nodes in gorgonia's topological order and
-//     map each op to a wrapper here by its type and attributes (DepthwiseConv2D
-//     and its two gradient ops, Conv2D/Conv2DInput and theirs, BatchNorm(+SiLU)
-//     forward and its gradient ops, which become one BNBackward, SiLU,
-//     Sigmoid, ChannelScale, GlobalAvgPool, SampleScale, BiasAdd and
-//     ChannelSum, Add, SoftmaxCrossEntropy and its gradient), plus the few
-//     gorgonia ops the builder uses (Mul for dense layers: cuBLAS with the
-//     transposes gorgonia's gradient asks for; HadamardProd for the dropout
-//     mask: one more elementwise kernel; Add where gradients of a node with
-//     several consumers are summed; Reshape: a view). trainer/ops needs to
-//     expose each op's kind and attributes for this (its generic op wrapper
-//     is the place); an op without a device mapping is a build error of the
-//     program, never a silent copy to the host.
-//  2. Give every node a device buffer from one arena, reusing memory of
-//     nodes whose last reader has run (liveness from the same order);
-//     parameters, their gradients, RMSProp state and BatchNorm state live
-//     on the device for the whole run.
-//  3. A step is one Device.Do: upload the batch, targets and masks (pinned
-//     host memory would let the copy overlap the previous step), run the
-//     program, RMSPropStep per parameter (WeightDecay 0 where the kind does
-//     not decay), download the loss. Checkpoints download weights and
-//     BatchNorm.Stats.
-//  4. Measurement: events around steps; the host fingerprint gets the
-//     DeviceInfo, Precision and library versions; --device on train, eval,
-//     bench, search and worker opens the device with openDevice
-//     (cmd/nas/devices.go).
-//  5. Speed, after parity: launch overhead (go test -bench DriverCall
-//     ./trainer/cuda/ measures a purego call, with the fake driver, at about
-//     1.3 us and 3 allocations on this project's CPU; CUDA graphs would
-//     replay a step in one call),
-//     depthwise kernels with shared-memory tiles, fusing the SE gate.
+// Still to do:
+//
+//   - The --device flags of train, eval, bench, search and worker (the
+//     function they call is cmd/nas's deviceSettings), after the work on
+//     those commands lands.
+//   - Speed, after parity on a GPU: launch overhead (go test -bench
+//     DriverCall ./trainer/cuda/ measures a purego call, with the fake
+//     driver, at about 1.3 us and 3 allocations on this project's CPU; a
+//     bench-dw training step is about 300 calls: 227 launches of this
+//     package's kernels, 60 cuBLAS GEMMs, 11 cuDNN convolutions; CUDA
+//     graphs would replay a step in one call), pinned host memory so the batch upload overlaps
+//     the previous step, the depthwise path per shape (ours or cuDNN's,
+//     from nas devices --bench), depthwise kernels with shared-memory
+//     tiles, fusing the SE gate.
 //
 // results/gpu/README.md says what a GPU run must check.
 package cudaops

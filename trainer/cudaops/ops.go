@@ -76,6 +76,15 @@ func (k *Kernels) Add(c *cuda.Ctx, y, a, b cuda.Buffer, n int) error {
 	return k.launchN(c, "add", n, cuda.BufArg(y), cuda.BufArg(a), cuda.BufArg(b))
 }
 
+// Mul: y = a * b elementwise (gorgonia.HadamardProd: the dropout mask and
+// its gradient).
+func (k *Kernels) Mul(c *cuda.Ctx, y, a, b cuda.Buffer, n int) error {
+	if err := need("Mul", "y", y, n, "a", a, n, "b", b, n); err != nil {
+		return err
+	}
+	return k.launchN(c, "mul", n, cuda.BufArg(y), cuda.BufArg(a), cuda.BufArg(b))
+}
+
 // BiasAdd: y = x + b for x (rows, ch), b (ch).
 func (k *Kernels) BiasAdd(c *cuda.Ctx, y, x, b cuda.Buffer, rows, ch int) error {
 	n := rows * ch
@@ -292,6 +301,9 @@ type RMSProp struct {
 	// trainer uses; the default is the official TF form,
 	// lr*g/sqrt(ms+eps).
 	Torch bool
+	// Guard, when set, is one float (the step's loss): the step changes
+	// nothing when it is NaN or infinite.
+	Guard cuda.Buffer
 }
 
 // RMSPropStep updates n parameters w in place from gradients g with the
@@ -306,7 +318,47 @@ func (k *Kernels) RMSPropStep(c *cuda.Ctx, w, g, ms, mom cuda.Buffer, n int, p R
 		name = "rmsprop_torch"
 	}
 	return k.launchN(c, name, n, cuda.BufArg(w), cuda.BufArg(g), cuda.BufArg(ms), cuda.BufArg(mom),
-		cuda.FloatArg(p.LR), cuda.FloatArg(p.Decay), cuda.FloatArg(p.Momentum), cuda.FloatArg(p.Eps), cuda.FloatArg(p.WeightDecay))
+		cuda.FloatArg(p.LR), cuda.FloatArg(p.Decay), cuda.FloatArg(p.Momentum), cuda.FloatArg(p.Eps), cuda.FloatArg(p.WeightDecay), cuda.BufArg(p.Guard))
+}
+
+// Adam holds the hyper-parameters of an Adam step.
+type Adam struct {
+	// Step is lr*sqrt(1-beta2^t)/(1-beta1^t), the learning rate with both
+	// bias corrections of step t, computed on the host in float64 as the
+	// trainer's solver does.
+	Step, Beta1, Beta2, Eps float32
+	// WeightDecay adds WeightDecay*w to the gradient.
+	WeightDecay float32
+	// Guard as in RMSProp.
+	Guard cuda.Buffer
+}
+
+// AdamStep updates n parameters w in place from gradients g with the
+// first and second moments m1 and m2: m1 = b1*m1 + (1-b1)*g; m2 = b2*m2 +
+// (1-b2)*g^2; w -= step*m1/(sqrt(m2)+eps).
+func (k *Kernels) AdamStep(c *cuda.Ctx, w, g, m1, m2 cuda.Buffer, n int, p Adam) error {
+	if err := need("AdamStep", "w", w, n, "g", g, n, "m1", m1, n, "m2", m2, n); err != nil {
+		return err
+	}
+	return k.launchN(c, "adam_step", n, cuda.BufArg(w), cuda.BufArg(g), cuda.BufArg(m1), cuda.BufArg(m2),
+		cuda.FloatArg(p.Step), cuda.FloatArg(p.Beta1), cuda.FloatArg(p.Beta2), cuda.FloatArg(p.Eps), cuda.FloatArg(p.WeightDecay), cuda.BufArg(p.Guard))
+}
+
+// SGD holds the hyper-parameters of a step of SGD with momentum.
+type SGD struct {
+	LR, Momentum, WeightDecay float32
+	// Guard as in RMSProp.
+	Guard cuda.Buffer
+}
+
+// SGDStep updates n parameters w in place from gradients g with momentum
+// mom: mom = momentum*mom + g; w -= lr*mom.
+func (k *Kernels) SGDStep(c *cuda.Ctx, w, g, mom cuda.Buffer, n int, p SGD) error {
+	if err := need("SGDStep", "w", w, n, "g", g, n, "mom", mom, n); err != nil {
+		return err
+	}
+	return k.launchN(c, "sgd_step", n, cuda.BufArg(w), cuda.BufArg(g), cuda.BufArg(mom),
+		cuda.FloatArg(p.LR), cuda.FloatArg(p.Momentum), cuda.FloatArg(p.WeightDecay), cuda.BufArg(p.Guard))
 }
 
 // ---- layout ----

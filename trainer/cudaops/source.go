@@ -139,10 +139,15 @@ func decode(i, h, w, c, b, y, x, ch string) string {
 
 const dwGeom = "int n, int ih, int iw, int c, int kh, int kw, int stride, int oh, int ow, int padT, int padL"
 
+// skipUnlessFinite ends an optimizer kernel without touching anything
+// when its guard (the step's loss, when given) is NaN or infinite: the
+// trainer queues the update before it reads the loss, and a diverged
+// step must leave the weights as they were, as on the CPU.
+const skipUnlessFinite = "if (guard && !(guard[0] - guard[0] == 0.0f)) break;\n\t\t"
+
 // rmsprop is the RMSProp update; denom is the divisor of lr*g.
 func rmsprop(name, denom string) kernel {
-	return elementwise(name, "float* w, const float* g, float* ms, float* mom, float lr, float rho, float momentum, float eps, float wd", `
-		float gj = g[i];
+	return elementwise(name, "float* w, const float* g, float* ms, float* mom, float lr, float rho, float momentum, float eps, float wd, const float* guard", skipUnlessFinite+`float gj = g[i];
 		if (wd != 0.0f) gj += wd * w[i];
 		float m2 = rho * ms[i] + (1.0f - rho) * gj * gj;
 		ms[i] = m2;
@@ -162,6 +167,7 @@ var kernels = []kernel{
 
 	// residual add, bias, drop-connect mask, squeeze-excite gate and pool
 	elementwise("add", "float* y, const float* a, const float* b", "y[i] = a[i] + b[i];"),
+	elementwise("mul", "float* y, const float* a, const float* b", "y[i] = a[i] * b[i];"),
 	elementwise("bias_add", "float* y, const float* x, const float* b, int c", "y[i] = x[i] + b[i % c];"),
 	elementwise("sample_scale", "float* y, const float* x, const float* m, int per",
 		"float s = m[i / per]; y[i] = s == 0.0f ? 0.0f : x[i] * s;"),
@@ -349,6 +355,20 @@ var kernels = []kernel{
 	// root) and PyTorch's (outside)
 	rmsprop("rmsprop_tf", "sqrtf(m2 + eps)"),
 	rmsprop("rmsprop_torch", "sqrtf(m2) + eps"),
+	// Adam (the bias corrections folded into step on the host) and SGD
+	// with momentum, as the trainer's solvers
+	elementwise("adam_step", "float* w, const float* g, float* m1, float* m2, float step, float b1, float b2, float eps, float wd, const float* guard", skipUnlessFinite+`float gj = g[i];
+		if (wd != 0.0f) gj += wd * w[i];
+		float a = b1 * m1[i] + (1.0f - b1) * gj;
+		float v = b2 * m2[i] + (1.0f - b2) * gj * gj;
+		m1[i] = a;
+		m2[i] = v;
+		w[i] -= step * a / (sqrtf(v) + eps);`),
+	elementwise("sgd_step", "float* w, const float* g, float* mom, float lr, float momentum, float wd, const float* guard", skipUnlessFinite+`float gj = g[i];
+		if (wd != 0.0f) gj += wd * w[i];
+		float m = momentum * mom[i] + gj;
+		mom[i] = m;
+		w[i] -= lr * m;`),
 }
 
 // dwGeomNoN is dwGeom without n (the elementwise kernels get n, the

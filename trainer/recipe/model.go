@@ -76,7 +76,7 @@ func Train(ctx context.Context, m Model, progress func(trainer.Progress)) (Run, 
 		}
 		var e trainer.Result
 		e, err = net.Evaluate(ctx, m.Problem, trainer.Eval{ImageSize: m.EvalImageSize, Batch: b.EvalBatch, Norm: &res.Norm,
-			RecalBatches: b.RecalBatches, Seed: s.Seed})
+			RecalBatches: b.RecalBatches, Seed: s.Seed, Device: s.Device})
 		run.Result.TestAccuracy, run.Result.TestLoss = e.TestAccuracy, e.TestLoss
 		run.EvalImageSize = m.EvalImageSize
 	}
