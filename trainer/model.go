@@ -52,6 +52,8 @@ const (
 //	              "beta1", "beta2", "weight_decay"} (with a training state)
 //	mask_rng      hex state of the dropout / stochastic-depth mask generator
 //	              (with a training state)
+//	aug_rng       hex state of the augmentation generator and the run's step
+//	aug_step      it continues at (with a training state that trained)
 //	meta          free-form JSON object: dataset, epochs, accuracy...
 type Model struct {
 	Net *Net
@@ -238,6 +240,14 @@ func EncodeModel(m Model) (*safetensors.File, error) {
 			}
 			f.Metadata["mask_rng"] = hex.EncodeToString(b)
 		}
+		if ts.aug != nil {
+			b, err := ts.aug.MarshalBinary()
+			if err != nil {
+				return nil, err
+			}
+			f.Metadata["aug_rng"] = hex.EncodeToString(b)
+			f.Metadata["aug_step"] = strconv.Itoa(ts.augStep)
+		}
 	}
 	return f, nil
 }
@@ -367,7 +377,7 @@ func DecodeModel(f *safetensors.File) (*Model, error) {
 		}
 	}
 	if s, ok := md["optimizer"]; ok {
-		if m.State, err = decodeState(f, s, md["mask_rng"], net, pnames, used, bad); err != nil {
+		if m.State, err = decodeState(f, s, md, net, pnames, used, bad); err != nil {
 			return nil, err
 		}
 	}
@@ -380,7 +390,7 @@ func DecodeModel(f *safetensors.File) (*Model, error) {
 	return m, nil
 }
 
-func decodeState(f *safetensors.File, doc, maskRNG string, net *Net, pnames []string, used map[string]bool,
+func decodeState(f *safetensors.File, doc string, md map[string]string, net *Net, pnames []string, used map[string]bool,
 	bad func(string, ...any) error) (*TrainState, error) {
 	var d optimizerDoc
 	if err := json.Unmarshal([]byte(doc), &d); err != nil {
@@ -418,17 +428,31 @@ func decodeState(f *safetensors.File, doc, maskRNG string, net *Net, pnames []st
 		}
 	}
 	ts := &TrainState{solver: sol}
-	if maskRNG == "" {
+	pcg := func(key string) (*rand.PCG, error) {
+		b, err := hex.DecodeString(md[key])
+		src := &rand.PCG{}
+		if err == nil {
+			err = src.UnmarshalBinary(b)
+		}
+		if err != nil {
+			return nil, bad("metadata %s: %v", key, err)
+		}
+		return src, nil
+	}
+	if md["mask_rng"] == "" {
 		return nil, bad("metadata optimizer without mask_rng")
 	}
-	b, err := hex.DecodeString(maskRNG)
-	if err == nil {
-		ts.src = &rand.PCG{}
-		err = ts.src.UnmarshalBinary(b)
-	}
-	if err != nil {
-		return nil, bad("metadata mask_rng: %v", err)
+	if ts.src, err = pcg("mask_rng"); err != nil {
+		return nil, err
 	}
 	ts.rng = rand.New(ts.src)
+	if md["aug_rng"] != "" {
+		if ts.aug, err = pcg("aug_rng"); err != nil {
+			return nil, err
+		}
+		if ts.augStep, err = strconv.Atoi(md["aug_step"]); err != nil || ts.augStep < 0 {
+			return nil, bad("metadata aug_step = %q: want the run's step, an integer >= 0", md["aug_step"])
+		}
+	}
 	return ts, nil
 }
