@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/effnas/effnas/fielderr"
 	"github.com/effnas/effnas/safetensors"
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer/data"
@@ -86,6 +88,52 @@ type settingsDoc struct {
 	Augment        data.Augment `json:"augment"`
 	Dropout        *float64     `json:"dropout,omitempty"`
 	Seed           uint64       `json:"seed"`
+}
+
+// doc is the checkpoint form of the settings, after their defaults.
+func (s Settings) doc() settingsDoc {
+	d := s.withDefaults()
+	return settingsDoc{Optimizer: d.Optimizer, LR: d.LR, Momentum: d.Momentum, RMSDecay: d.RMSDecay,
+		Epsilon: d.Epsilon, WeightDecay: d.WeightDecay, Schedule: d.Schedule, WarmupEpochs: d.WarmupEpochs,
+		LabelSmoothing: d.LabelSmoothing, Augment: d.Augment, Dropout: d.Dropout, Seed: d.Seed}
+}
+
+// ErrConflict marks settings that differ from a checkpoint's, where they
+// must agree (a resumed run).
+var ErrConflict = errors.New("conflicts with the checkpoint")
+
+// Conflict compares the settings a checkpoint keeps (both after their
+// defaults; not Progress, Gate, State, Baseline nor Progressive) and
+// reports the first that differs as a *fielderr.Error wrapping
+// ErrConflict, named as in the checkpoint's metadata, with the saved value:
+// "lr = 0.002: want the checkpoint's 0.001". Nil when they agree.
+func (s Settings) Conflict(saved Settings) error {
+	var mine, theirs map[string]json.RawMessage
+	for _, x := range []struct {
+		s   Settings
+		out *map[string]json.RawMessage
+	}{{s, &mine}, {saved, &theirs}} {
+		b, err := json.Marshal(x.s.doc())
+		if err == nil {
+			err = json.Unmarshal(b, x.out)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, k := range []string{"optimizer", "lr", "momentum", "rms_decay", "epsilon", "weight_decay", "schedule", "warmup_epochs",
+		"label_smoothing", "augment", "dropout", "seed"} {
+		if a, b := string(mine[k]), string(theirs[k]); a != b {
+			if a == "" {
+				a = "unset"
+			}
+			if b == "" {
+				b = "unset"
+			}
+			return &fielderr.Error{Field: k, Value: a, Allowed: "want the checkpoint's " + b, Err: ErrConflict}
+		}
+	}
+	return nil
 }
 
 type optimizerDoc struct {
@@ -186,10 +234,7 @@ func EncodeModel(m Model) (*safetensors.File, error) {
 		}
 	}
 	if s := m.Settings; s != nil {
-		d := s.withDefaults()
-		if err := put("settings", settingsDoc{Optimizer: d.Optimizer, LR: d.LR, Momentum: d.Momentum, RMSDecay: d.RMSDecay,
-			Epsilon: d.Epsilon, WeightDecay: d.WeightDecay, Schedule: d.Schedule, WarmupEpochs: d.WarmupEpochs,
-			LabelSmoothing: d.LabelSmoothing, Augment: d.Augment, Dropout: d.Dropout, Seed: d.Seed}); err != nil {
+		if err := put("settings", s.doc()); err != nil {
 			return nil, err
 		}
 	}

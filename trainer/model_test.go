@@ -138,6 +138,14 @@ func TestModelResumesExactly(t *testing.T) {
 		if m.State.Steps() != 5 {
 			t.Errorf("restored optimizer at step %d, want 5", m.State.Steps())
 		}
+		if err := s.Conflict(*m.Settings); err != nil {
+			t.Errorf("settings read back conflict with those saved: %v", err)
+		}
+		other := s
+		other.Epsilon = 1e-4
+		if err := other.Conflict(*m.Settings); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "epsilon = 0.0001: want the checkpoint's ") {
+			t.Errorf("another epsilon: %v", err)
+		}
 		s.State = m.State
 		b2 := b
 		b2.Steps, b2.StepOffset, b2.TotalSteps = 3, 5, 8

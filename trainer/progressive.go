@@ -400,7 +400,7 @@ func (n *Net) trainProgressive(ctx context.Context, p Problem, s Settings, b Bud
 	if state == nil {
 		state = &TrainState{}
 	}
-	var res Result
+	res := Result{Norm: norm}
 	var trainTime time.Duration
 	for i, st := range plan {
 		// the stage's steps within this call's part of the run
