@@ -313,7 +313,7 @@ func LoadModel(path string) (*Model, error) {
 	}
 	f, err := safetensors.Decode(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w: neither safetensors (%w) nor the older %s format", path, ErrCheckpoint, err, checkpointMagic)
 	}
 	m, err := DecodeModel(f)
 	if err != nil {

@@ -51,8 +51,9 @@ type Saved struct {
 	TrainImages int    `json:"train_images"`
 	ValImages   int    `json:"val_images"`
 	Batch       int    `json:"batch"`
-	// Epochs is the run's length in epochs, TotalSteps in steps; Step
-	// counts the steps trained (TotalSteps once the run ended).
+	// Epochs is the run's length in epochs (as asked; from the steps when
+	// they were asked), TotalSteps in steps; Step counts the steps trained
+	// (TotalSteps once the run ended).
 	Epochs     float64 `json:"epochs"`
 	TotalSteps int     `json:"total_steps"`
 	Step       int     `json:"step"`
@@ -170,8 +171,8 @@ func (m Model) CheckResume() error {
 		different bool
 	}{
 		{"dataset", p.Data.Name, r.Dataset, p.Data.Name != r.Dataset},
-		{"train_images", len(p.Train), r.TrainImages, len(p.Train) != r.TrainImages},
 		{"val_images", len(p.Val), r.ValImages, len(p.Val) != r.ValImages},
+		{"train_images", len(p.Train), r.TrainImages, len(p.Train) != r.TrainImages},
 		{"batch", b.Batch, r.Batch, b.Batch != r.Batch},
 		{"train_image_size", b.ImageSize, r.TrainImageSize, b.ImageSize != r.TrainImageSize},
 		{"image_size", evalSize, r.ImageSize, evalSize != r.ImageSize},
@@ -335,8 +336,12 @@ func Train(ctx context.Context, m Model, progress func(trainer.Progress)) (Run, 
 	if err != nil && !interrupted {
 		return run, err
 	}
+	epochs := bb.Epochs // as asked, when it was
+	if bb.Steps > 0 {
+		epochs = float64(run.TotalSteps) / float64(len(p.Train)/bb.Batch)
+	}
 	saved := Saved{Dataset: run.Dataset, TrainImages: len(p.Train), ValImages: len(p.Val), Batch: bb.Batch,
-		Epochs: float64(run.TotalSteps) / float64(len(p.Train)/bb.Batch), TotalSteps: run.TotalSteps, Step: run.Step,
+		Epochs: epochs, TotalSteps: run.TotalSteps, Step: run.Step,
 		TrainImageSize: bb.ImageSize, ImageSize: run.EvalImageSize, Seed: s.Seed, Progressive: run.Schedule}
 	if run.Finished() {
 		if run.ValImages > 0 {
