@@ -446,11 +446,11 @@ func TestDeviceCheckpointAndEvaluate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := t.TempDir() + "/dev.ckpt"
-	if err := SaveCheckpoint(path, net, &res.Norm, nil); err != nil {
+	path := t.TempDir() + "/dev.safetensors"
+	if err := SaveModel(path, Model{Net: net, Norm: &res.Norm}); err != nil {
 		t.Fatal(err)
 	}
-	ck, err := LoadCheckpoint(path)
+	ck, err := LoadModel(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -298,18 +298,19 @@ func EncodeModel(m Model) (*safetensors.File, error) {
 }
 
 // LoadModel reads a checkpoint: a safetensors file written by SaveModel,
-// or a version-1 file of SaveCheckpoint (recognised by its magic).
+// or a file of the older version-1 format (recognised by its magic; see
+// checkpoint.go), which has no settings nor training state.
 func LoadModel(path string) (*Model, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	if bytes.HasPrefix(raw, []byte(checkpointMagic)) {
-		ck, err := decodeCheckpoint(raw)
+		m, err := decodeCheckpoint(raw)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		return &Model{Net: ck.Net, Norm: ck.Norm, Meta: ck.Meta, CodeVersion: "unknown"}, nil
+		return m, nil
 	}
 	f, err := safetensors.Decode(raw)
 	if err != nil {

@@ -280,132 +280,60 @@ func TestModelErrors(t *testing.T) {
 }
 
 // TestLoadModelReadsVersion1 checks that checkpoints of the older format
-// still load, with their statistics and normalisation.
+// still load: testdata/v1.ckpt was written by the last writer of that
+// format (SaveCheckpoint, at commit 1671865), testdata/v1.safetensors by
+// SaveModel from the same trained network.
 func TestLoadModelReadsVersion1(t *testing.T) {
-	p := modelProblem(t)
-	net, _ := NewNet(p.Arch, tensor.Float32, 5)
-	net.BNs[2].SetStats(slices.Repeat([]float64{0.25}, net.BNs[2].Channels()), slices.Repeat([]float64{2}, net.BNs[2].Channels()))
-	dir := t.TempDir()
-	norm := &data.Norm{Mean: []float32{0.3}, Std: []float32{0.2}}
-	if err := SaveCheckpoint(filepath.Join(dir, "v1.ckpt"), net, norm, map[string]any{"epochs": 2}); err != nil {
-		t.Fatal(err)
-	}
-	m, err := LoadModel(filepath.Join(dir, "v1.ckpt"))
+	old, err := LoadModel("testdata/v1.ckpt")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameNets(t, net, m.Net)
-	if m.Norm.Mean[0] != 0.3 || m.Meta["epochs"] != 2.0 {
-		t.Errorf("norm %v meta %v", m.Norm, m.Meta)
+	twin, err := LoadModel("testdata/v1.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameNets(t, twin.Net, old.Net)
+	if mean, _ := old.Net.BNs[3].Stats(); mean[0] == 0 {
+		t.Error("the fixture's statistics are the initial ones: it tests too little")
+	}
+	if !slices.Equal(old.Norm.Mean, twin.Norm.Mean) || !slices.Equal(old.Norm.Std, twin.Norm.Std) || old.Meta["epochs"] != 0.25 ||
+		old.Meta["dataset"] != "synthetic" || old.Net.Arch.Name != "v1-fixture" || old.CodeVersion != "unknown" || old.State != nil || old.Settings != nil {
+		t.Errorf("norm %v meta %v, code %q", old.Norm, old.Meta, old.CodeVersion)
 	}
 	// and a version-1 file converts to version 2 without loss
-	if err := SaveModel(filepath.Join(dir, "v2.safetensors"), *m); err != nil {
+	dir := t.TempDir()
+	if err := SaveModel(filepath.Join(dir, "v2.safetensors"), *old); err != nil {
 		t.Fatal(err)
 	}
 	m2, err := LoadModel(filepath.Join(dir, "v2.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameNets(t, net, m2.Net)
-	os.WriteFile(filepath.Join(dir, "junk"), []byte("not a checkpoint at all"), 0o644)
-	if _, err := LoadModel(filepath.Join(dir, "junk")); !errors.Is(err, safetensors.ErrFormat) {
-		t.Errorf("junk file: %v", err)
+	sameNets(t, old.Net, m2.Net)
+
+	// damaged and foreign files are errors that say so
+	raw, err := os.ReadFile("testdata/v1.ckpt")
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-// TestModelResumesInParts trains a run with augmentation (crops, flips,
-// RandAugment, mixup), dropout, stochastic depth and a warmed-up cosine
-// schedule in three parts (Budget.StartAt and StopAt), each saved and
-// loaded from a checkpoint, stopping in the middle of an epoch and, for a
-// progressive run, of a stage: every step's loss, the final network and
-// its scores are bit-identical to the run in one call.
-func TestModelResumesInParts(t *testing.T) {
-	p := modelProblem(t) // 448 training images: 14 batches of 32 per epoch
-	p.Test = p.Data
-	aug := data.Augment{Pad: 2, Flip: true, RandAugN: 2, RandAugM: 9, MixupAlpha: 0.2}
-	for _, pg := range []*Progressive{nil, {Stages: 2, MinImageSize: 8, MaxImageSize: 12, MinRandAug: 3, MaxRandAug: 9, MinMixup: 0, MaxMixup: 0.4}} {
-		s := Settings{Seed: 6, LR: 3e-3, Schedule: "cosine", WarmupEpochs: 0.5, Augment: aug, Progressive: pg}
-		b := Budget{Epochs: 1.5, Batch: 32, TimingSteps: -1, RecalBatches: 2} // 21 steps; a progressive stage 2 from step 10
-		var whole []float64
-		s.Progress = func(pr Progress) {
-			if pr.Phase == PhaseTrain {
-				whole = append(whole, pr.StepLoss)
-			}
-		}
-		ref, _ := NewNet(p.Arch, tensor.Float32, 1)
-		refRes, err := ref.Train(context.Background(), p, s, b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(whole) != 21 {
-			t.Fatalf("%d steps, want 21", len(whole))
-		}
-
-		var parts []float64
-		s.Progress = func(pr Progress) {
-			if pr.Phase == PhaseTrain {
-				if pr.Step != len(parts)+1 || pr.Steps != 21 {
-					t.Errorf("progress step %d of %d, want %d of 21", pr.Step, pr.Steps, len(parts)+1)
-				}
-				parts = append(parts, pr.StepLoss)
-			}
-		}
-		net, _ := NewNet(p.Arch, tensor.Float32, 1)
-		s.State = &TrainState{}
-		path := filepath.Join(t.TempDir(), "part.safetensors")
-		var res Result
-		for _, part := range [][2]int{{0, 6}, {6, 13}, {13, 0}} {
-			bb := b
-			bb.StartAt, bb.StopAt = part[0], part[1]
-			if res, err = net.Train(context.Background(), p, s, bb); err != nil {
-				t.Fatal(err)
-			}
-			if part[1] > 0 {
-				if res.Steps != part[1]-part[0] || res.TestAccuracy != 0 || res.StepTime.Count != 0 {
-					t.Fatalf("part %v: %d steps, test accuracy %v, %d timed steps: want no scoring", part, res.Steps, res.TestAccuracy, res.StepTime.Count)
-				}
-				if err := SaveModel(path, Model{Net: net, Norm: &res.Norm, Settings: &s, State: s.State}); err != nil {
-					t.Fatal(err)
-				}
-				m, err := LoadModel(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if m.State.Steps() != part[1] {
-					t.Fatalf("saved at step %d, want %d", m.State.Steps(), part[1])
-				}
-				net, s.State, p.Norm = m.Net, m.State, m.Norm
-			}
-		}
-		p.Norm = nil
-		if !slices.Equal(parts, whole) {
-			t.Fatalf("progressive %v: step losses in parts\n%v\nin one run\n%v", pg != nil, parts, whole)
-		}
-		sameNets(t, ref, net)
-		if res.TestAccuracy != refRes.TestAccuracy || res.TestLoss != refRes.TestLoss || res.Steps != 8 {
-			t.Errorf("last part: test %v/%v after %d steps, whole run %v/%v", res.TestAccuracy, res.TestLoss, res.Steps, refRes.TestAccuracy, refRes.TestLoss)
-		}
-	}
-}
-
-func TestTrainPartErrors(t *testing.T) {
-	p := modelProblem(t)
-	net, _ := NewNet(p.Arch, tensor.Float32, 1)
-	b := Budget{Steps: 8, Batch: 32, TimingSteps: -1, RecalBatches: -1}
+	bad := filepath.Join(dir, "damaged.ckpt")
 	for _, c := range []struct {
-		start, stop int
-		state       *TrainState
-		want        string
+		name string
+		data []byte
+		want string
 	}{
-		{0, 9, nil, "stop at step 9: want 0 <= start < stop <= the run's 8 steps"},
-		{5, 5, &TrainState{}, "start at step 5, stop at step 5"},
-		{3, 0, &TrainState{}, "starting at step 3 needs Settings.State at step 3; it is at step 0"},
-		{3, 0, nil, "it is at step 0"},
+		{"flipped byte", func() []byte { b := slices.Clone(raw); b[len(b)/2] ^= 0xff; return b }(), "checksum mismatch"},
+		{"truncated", raw[:len(raw)-100], "checksum mismatch"},
+		{"junk", []byte("not a checkpoint at all"), "neither safetensors (invalid safetensors file: header length"},
+		{"short", []byte("hi"), "neither safetensors (invalid safetensors file: 2 bytes"},
 	} {
-		bb := b
-		bb.StartAt, bb.StopAt = c.start, c.stop
-		if _, err := net.Train(context.Background(), p, Settings{State: c.state}, bb); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("start %d stop %d: %v, want %q", c.start, c.stop, err, c.want)
+		os.WriteFile(bad, c.data, 0o644)
+		_, err := LoadModel(bad)
+		if !errors.Is(err, ErrCheckpoint) || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), bad+": ") {
+			t.Errorf("%s: %v, want an ErrCheckpoint naming the file and saying %q", c.name, err, c.want)
+		}
+		if c.name == "junk" && !errors.Is(err, safetensors.ErrFormat) {
+			t.Errorf("junk: %v does not wrap safetensors.ErrFormat", err)
 		}
 	}
 }
