@@ -114,6 +114,14 @@ func TestConvertVersion1(t *testing.T) {
 			t.Errorf("metadata %s: %s, want %s", k, got.Metadata[k], want.Metadata[k])
 		}
 	}
+	// the old file itself evaluates and dumps as its conversion does
+	for _, cmd := range [][]string{{"eval", "--dataset", "synthetic"}, {"dump", "--synthetic", "-o", dir}} {
+		a, errs, code := nas(t, append(append([]string{}, cmd...), old)...)
+		b, _, _ := nas(t, append(append([]string{}, cmd...), filepath.Join(dir, "new.safetensors"))...)
+		if code != 0 || a == "" || strings.ReplaceAll(a, old, "X") != strings.ReplaceAll(b, filepath.Join(dir, "new.safetensors"), "X") {
+			t.Errorf("%s: exit %d %s: %q, the converted file %q", cmd[0], code, errs, a, b)
+		}
+	}
 	if _, errs, code := nas(t, "convert", filepath.Join(dir, "new.safetensors")); code != 2 || !strings.Contains(errs, "-o") {
 		t.Errorf("no -o: exit %d, %q", code, errs)
 	}

@@ -91,6 +91,22 @@ func TestTrainThenEval(t *testing.T) {
 	if _, ok := f.Tensor("opt.head.dense.weight.ms"); !ok {
 		t.Error("no optimizer state in the checkpoint")
 	}
+	for _, k := range []string{"arch", "norm", "settings", "code_version", "optimizer", "mask_rng", "aug_rng", "aug_step", "meta"} {
+		if f.Metadata[k] == "" {
+			t.Errorf("no metadata %s", k)
+		}
+	}
+	var meta map[string]any
+	json.Unmarshal([]byte(f.Metadata["meta"]), &meta)
+	for k, want := range map[string]any{"dataset": "synthetic", "train_images": 1000.0, "val_images": 0.0, "batch": 32.0, "epochs": 0.5,
+		"total_steps": 16.0, "step": 16.0, "train_image_size": 16.0, "image_size": 16.0, "seed": 1.0} {
+		if meta[k] != want {
+			t.Errorf("meta %s = %v, want %v", k, meta[k], want)
+		}
+	}
+	if _, ok := meta["test_accuracy"].(float64); !ok {
+		t.Errorf("meta has no test accuracy: %v", meta)
+	}
 	// the exact figures
 	var e struct{ Accuracy, Loss float64 }
 	js, _, _ := nas(t, "eval", ck, "--dataset", "synthetic", "--json")
@@ -152,6 +168,10 @@ func TestTrainResume(t *testing.T) {
 		var r trainRun
 		if progressive {
 			r = trainJSON(t, append(args, "-o", ck, "--resume", ck)...)
+			m, _ := trainer.LoadModel(ck)
+			if pg, _ := m.Meta["progressive"].(map[string]any); pg["max_randaug"] != 8.0 || pg["stages"] != 2.0 {
+				t.Errorf("the checkpoint's schedule: %v", m.Meta["progressive"])
+			}
 		} else {
 			if r = trainJSON(t, "--resume", ck, "--stop-at", "9"); r.Step != 9 || r.ResumedAt != 5 {
 				t.Fatalf("resumed and stopped again: %+v", r)
@@ -203,8 +223,14 @@ func TestTrainResumeRefusals(t *testing.T) {
 	if after, _ := os.ReadFile(ck); !slices.Equal(before, after) {
 		t.Error("a refused resume changed the checkpoint")
 	}
-	if _, errs, code := nas(t, "train", "--resume", v1); code != 1 || !strings.Contains(errs, "records no training run") {
-		t.Errorf("resuming a converted old file: exit %d, %q", code, errs)
+	dump := filepath.Join(dir, "dump")
+	if _, errs, code := nas(t, "dump", ck, "-o", dump, "--synthetic"); code != 0 {
+		t.Fatalf("dump: exit %d: %s", code, errs)
+	}
+	for _, f := range []string{v1, filepath.Join(dump, "model.safetensors")} {
+		if _, errs, code := nas(t, "train", "--resume", f); code != 1 || !strings.Contains(errs, "records no training run") {
+			t.Errorf("resuming %s: exit %d, %q", f, code, errs)
+		}
 	}
 	if _, errs, code := nas(t, "train", arch, "--stop-at", "3"); code != 2 || !strings.Contains(errs, "with -o CKPT") {
 		t.Errorf("--stop-at without -o: exit %d, %q", code, errs)
