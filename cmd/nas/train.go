@@ -78,11 +78,11 @@ prints the run: the schedule, each stage and the final measurement.
 
 -o CKPT saves the network as a safetensors checkpoint ("nas help convert")
 with the settings, the optimizer state and the run's position; "nas eval"
-scores it. --stop-at STEP stops after that step of the run, unscored, and
-Ctrl-C during the training steps saves the steps done. --resume CKPT
-continues that run where it stopped and saves to CKPT again (or -o): the
-same steps as one uninterrupted run, bit for bit. ARCH and the flags not
-given are the checkpoint's; a flag given must agree with it.`,
+scores it. With -o, --stop-at STEP stops after that step of the run,
+unscored, and Ctrl-C (or SIGTERM) during the training steps saves the steps
+done. --resume CKPT continues that run where it stopped and saves to CKPT
+again (or -o): the same steps as one uninterrupted run, bit for bit. ARCH
+and the flags not given are the checkpoint's; a flag given must agree.`,
 		examples: []string{
 			"nas train bench-dw --epochs 1 -o bench-dw.safetensors  # Fashion-MNIST by default; test accuracy at the end",
 			"nas train efficientnetv2-b0 --dataset cifar10 --data DIR",
