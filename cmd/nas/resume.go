@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"strings"
 
 	"github.com/effnas/effnas/trainer"
@@ -60,4 +62,26 @@ func resumeError(fs *flag.FlagSet, err error) error {
 		return err
 	}
 	return usagef("%v", err)
+}
+
+// trainStopped turns a training's error into the command's: a run stopped
+// by Ctrl-C or SIGTERM exits with status 130, saying where its steps are
+// saved and how to resume.
+func trainStopped(run recipe.Run, err error) error {
+	if !errors.Is(err, context.Canceled) {
+		return err
+	}
+	if run.Checkpoint == "" {
+		return exitError{130, "stopped; nothing saved (the training steps were not under way, or no -o CKPT)"}
+	}
+	return exitError{130, fmt.Sprintf("stopped at step %d of %d, saved in %s; resume with: %s", run.Step, run.TotalSteps, run.Checkpoint,
+		resumeCommand(run.Checkpoint))}
+}
+
+// resumeCommand is the command line that resumes the run saved in path.
+func resumeCommand(path string) string {
+	if path == "" || strings.ContainsFunc(path, func(r rune) bool { return !strings.ContainsRune(safeShell, r) }) {
+		path = "'" + strings.ReplaceAll(path, "'", `'\''`) + "'"
+	}
+	return progName + " train --resume " + path
 }

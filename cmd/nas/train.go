@@ -80,9 +80,10 @@ prints the run: the schedule, each stage and the final measurement.
 with the settings, the optimizer state and the run's position; "nas eval"
 scores it. With -o, --stop-at STEP stops after that step of the run,
 unscored, and Ctrl-C (or SIGTERM) during the training steps saves the steps
-done. --resume CKPT continues that run where it stopped and saves to CKPT
-again (or -o): the same steps as one uninterrupted run, bit for bit. ARCH
-and the flags not given are the checkpoint's; a flag given must agree.`,
+done (exit status 130). --resume CKPT continues that run where it stopped
+and saves to CKPT again (or -o): the same steps as one uninterrupted run,
+bit for bit. ARCH and the flags not given are the checkpoint's; a flag
+given must agree.`,
 		examples: []string{
 			"nas train bench-dw --epochs 1 -o bench-dw.safetensors  # Fashion-MNIST by default; test accuracy at the end",
 			"nas train efficientnetv2-b0 --dataset cifar10 --data DIR",
@@ -159,11 +160,8 @@ and the flags not given are the checkpoint's; a flag given must agree.`,
 				bar, progress := trainBar("")
 				run, err := recipe.Train(ctx, md, progress)
 				bar.Finish()
-				if err != nil && run.Checkpoint != "" {
-					return fmt.Errorf("%w; its %d of %d steps are saved in %s (nas train --resume %s continues)", err, run.Step, run.TotalSteps, *out, *out)
-				}
 				if err != nil {
-					return err
+					return trainStopped(run, err)
 				}
 				if *asJSON {
 					return writeJSON(run)
@@ -172,7 +170,7 @@ and the flags not given are the checkpoint's; a flag given must agree.`,
 					return err
 				}
 				if !run.Finished() {
-					_, err = fmt.Fprintf(stdout, "checkpoint written to %s (nas train --resume %s continues)\n", *out, *out)
+					_, err = fmt.Fprintf(stdout, "checkpoint written to %s; resume with: %s\n", *out, resumeCommand(*out))
 					return err
 				}
 				_, err = fmt.Fprintf(stdout, "checkpoint written to %s\n", *out)

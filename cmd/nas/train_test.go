@@ -161,7 +161,7 @@ func TestTrainResume(t *testing.T) {
 
 		ck := filepath.Join(dir, "part.safetensors")
 		out, errs, code := nas(t, append([]string{"train"}, append(args, "-o", ck, "--stop-at", "5")...)...)
-		if code != 0 || !strings.Contains(out, "stopped at step 5 of 14") || !strings.Contains(out, "nas train --resume "+ck+" continues") ||
+		if code != 0 || !strings.Contains(out, "stopped at step 5 of 14") || !strings.Contains(out, "checkpoint written to "+ck+"; resume with: nas train --resume "+ck) ||
 			strings.Contains(out, "test accuracy") {
 			t.Fatalf("stopped: exit %d\n%s%s", code, out, errs)
 		}
