@@ -182,7 +182,7 @@ PY
 # evaluated on the GPU and on the CPU (the same weights must score the
 # same), then, with CPU_EPOCH=1 (the default), the same epoch on the CPU:
 # the test accuracies must agree within run-to-run noise
-CKPT=$TMPD/bench-dw-gpu.ckpt
+CKPT=$TMPD/bench-dw-gpu.safetensors
 if ! has_flag train device; then
   unsupported "nas train bench-dw --epochs 1 --device cuda" "nas train has no --device flag yet"
 elif [ -z "${FMNIST:-}" ]; then

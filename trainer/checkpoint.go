@@ -9,15 +9,15 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer/data"
 	"gorgonia.org/tensor"
 )
 
-// Checkpoint file format (version 1), all integers little-endian:
+// The older checkpoint format (version 1), which LoadModel still reads
+// (nas convert rewrites such a file as safetensors; nothing writes it any
+// more). All integers little-endian:
 //
 //	magic    8 bytes  "EFFNASCK"
 //	version  uint32   1
@@ -34,8 +34,8 @@ import (
 // Parameters are stored in the network's layouts (HWIO convolutions, HWC
 // depthwise, (in, out) dense). Loading rebuilds the network from the
 // architecture, checks every name and shape, and restores the values and
-// the BatchNorm statistics, so that evaluating a loaded network gives the
-// same accuracy as before saving.
+// the BatchNorm statistics. testdata/v1.ckpt is such a file, written by
+// the last program that wrote them.
 
 const (
 	checkpointMagic   = "EFFNASCK"
@@ -63,77 +63,8 @@ type ckptBN struct {
 	Channels int    `json:"channels"`
 }
 
-// SaveCheckpoint writes the network, its normalisation and free-form
-// metadata to path (atomically: a temporary file renamed into place).
-func SaveCheckpoint(path string, net *Net, norm *data.Norm, meta map[string]any) error {
-	if net.Dtype != tensor.Float32 {
-		return fmt.Errorf("trainer: checkpoints hold float32 networks, not %v", net.Dtype)
-	}
-	h := ckptHeader{Arch: net.Arch, Norm: norm, Meta: meta}
-	for _, p := range net.Params {
-		h.Params = append(h.Params, ckptParam{Name: p.Name, Shape: p.Value.Shape().Clone()})
-	}
-	for i, bn := range net.BNs {
-		h.BatchNorm = append(h.BatchNorm, ckptBN{Name: net.BNNames[i], Channels: bn.Channels()})
-	}
-	hdr, err := json.Marshal(h)
-	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	buf.WriteString(checkpointMagic)
-	binary.Write(&buf, binary.LittleEndian, uint32(checkpointVersion))
-	binary.Write(&buf, binary.LittleEndian, uint32(len(hdr)))
-	buf.Write(hdr)
-	for _, p := range net.Params {
-		binary.Write(&buf, binary.LittleEndian, p.Value.Data().([]float32))
-	}
-	for _, bn := range net.BNs {
-		m, v := bn.Stats()
-		binary.Write(&buf, binary.LittleEndian, m)
-		binary.Write(&buf, binary.LittleEndian, v)
-	}
-	binary.Write(&buf, binary.LittleEndian, crc32.ChecksumIEEE(buf.Bytes()))
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".ckpt-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
-// Checkpoint is a loaded checkpoint.
-type Checkpoint struct {
-	Net  *Net
-	Norm *data.Norm
-	Meta map[string]any
-}
-
-// LoadCheckpoint reads a checkpoint written by SaveCheckpoint.
-func LoadCheckpoint(path string) (*Checkpoint, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	ck, err := decodeCheckpoint(raw)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return ck, nil
-}
-
-func decodeCheckpoint(raw []byte) (*Checkpoint, error) {
+// decodeCheckpoint reads a version-1 file (LoadModel's older format).
+func decodeCheckpoint(raw []byte) (*Model, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrCheckpoint, fmt.Sprintf(format, args...))
 	}
@@ -206,5 +137,5 @@ func decodeCheckpoint(raw []byte) (*Checkpoint, error) {
 		}
 	}
 	net.SetBNMode(false, false)
-	return &Checkpoint{Net: net, Norm: h.Norm, Meta: h.Meta}, nil
+	return &Model{Net: net, Norm: h.Norm, Meta: h.Meta, CodeVersion: "unknown"}, nil
 }

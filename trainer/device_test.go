@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"github.com/effnas/effnas/trainer/cuda/cudatest"
 	"github.com/effnas/effnas/trainer/cudaexec"
 	"github.com/effnas/effnas/trainer/cudaops"
+	"github.com/effnas/effnas/trainer/data"
 )
 
 func TestMain(m *testing.M) { os.Exit(cudatest.Run(m)) }
@@ -446,11 +449,11 @@ func TestDeviceCheckpointAndEvaluate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := t.TempDir() + "/dev.ckpt"
-	if err := SaveCheckpoint(path, net, &res.Norm, nil); err != nil {
+	path := t.TempDir() + "/dev.safetensors"
+	if err := SaveModel(path, Model{Net: net, Norm: &res.Norm}); err != nil {
 		t.Fatal(err)
 	}
-	ck, err := LoadCheckpoint(path)
+	ck, err := LoadModel(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -725,4 +728,58 @@ func TestDeviceRelativeTiming(t *testing.T) {
 	base.mu.Lock()
 	base.timer.close()
 	base.mu.Unlock()
+}
+
+// TestDeviceResumesInParts: a run on the device trained in parts
+// (Budget.StartAt, StopAt), its network and optimizer state saved to a
+// checkpoint and loaded between them, gives the losses and weights of the
+// run in one call on the device: the state comes back from the device
+// when a part stops.
+func TestDeviceResumesInParts(t *testing.T) {
+	d, _ := fakeGPU(t)
+	p := smallProblem(t) // 96 training images: 16 batches of 6 per epoch
+	s := Settings{Seed: 4, LR: 3e-3, Schedule: "cosine", Device: d, Augment: data.Augment{Pad: 1, Flip: true}}
+	b := Budget{Steps: 6, Batch: 6, EvalBatch: 16, RecalBatches: -1, TimingSteps: -1}
+	var whole, parts []float64
+	record := func(l *[]float64) func(Progress) {
+		return func(pr Progress) {
+			if pr.Phase == PhaseTrain {
+				*l = append(*l, pr.StepLoss)
+			}
+		}
+	}
+	ref, _ := NewNet(p.Arch, tensor.Float32, 1)
+	s.Progress = record(&whole)
+	if _, err := ref.Train(context.Background(), p, s, b); err != nil {
+		t.Fatal(err)
+	}
+	net, _ := NewNet(p.Arch, tensor.Float32, 1)
+	s.Progress, s.State = record(&parts), &TrainState{}
+	path := filepath.Join(t.TempDir(), "part.safetensors")
+	for _, part := range [][2]int{{0, 2}, {2, 5}, {5, 0}} {
+		bb := b
+		bb.StartAt, bb.StopAt = part[0], part[1]
+		res, err := net.Train(context.Background(), p, s, bb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if part[1] == 0 {
+			break
+		}
+		if err := SaveModel(path, Model{Net: net, Norm: &res.Norm, Settings: &s, State: s.State}); err != nil {
+			t.Fatal(err)
+		}
+		m, err := LoadModel(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.State.Steps() != part[1] {
+			t.Fatalf("saved at step %d, want %d", m.State.Steps(), part[1])
+		}
+		net, s.State, p.Norm = m.Net, m.State, m.Norm
+	}
+	if !slices.Equal(parts, whole) {
+		t.Fatalf("losses in parts %v, in one run %v", parts, whole)
+	}
+	sameNets(t, ref, net)
 }

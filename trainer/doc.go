@@ -36,8 +36,16 @@
 // relative to the baseline that load coming and going on the machine does
 // not change (Baseline, Interleave). Net.Profile
 // breaks a step down by op (OpProfile, ByOp). Neither changes the network.
-// SaveCheckpoint and LoadCheckpoint keep a trained network with its
-// normalisation.
+//
+// # Checkpoints and resuming
+//
+// SaveModel writes a network as a safetensors checkpoint (Model: tensor
+// names in Net.TensorNames) with its input normalisation, settings and,
+// with Settings.State, the optimizer state and the mask and augmentation
+// generators; LoadModel reads it back (and the older format of
+// checkpoint.go). A run trained in parts, Budget.StartAt and StopAt, with
+// the network and state saved and loaded in between, gives the same
+// losses and weights, bit for bit, as the run in one call.
 //
 // # Parallel trainings
 //
@@ -74,9 +82,11 @@
 // graph runners), progressive.go (the schedule and the stages),
 // evaluate.go, measure.go, relative.go (timing against a baseline),
 // gate.go, snapshot.go (parameters saved around a measurement), solver.go
-// (RMSProp, Adam, SGD), net.go (the network builder), checkpoint.go,
-// result.go and host.go (what a run measured and where), device.go and
-// device_step.go (the GPU: the network's copy on the device, the training
-// step, inference, timing). Recipes built on these (a family's training,
-// the benchmark) are in package recipe.
+// (RMSProp, Adam, SGD), net.go (the network builder), model.go and
+// tensornames.go (checkpoints), checkpoint.go (the older checkpoint
+// format, read only), parity.go (one batch's figures for a comparison with
+// another framework), result.go and host.go (what a run measured and
+// where), device.go and device_step.go (the GPU: the network's copy on the
+// device, the training step, inference, timing). Recipes built on these (a
+// family's training, the benchmark) are in package recipe.
 package trainer

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/effnas/effnas/fielderr"
 	"github.com/effnas/effnas/safetensors"
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer/data"
@@ -52,6 +54,8 @@ const (
 //	              "beta1", "beta2", "weight_decay"} (with a training state)
 //	mask_rng      hex state of the dropout / stochastic-depth mask generator
 //	              (with a training state)
+//	aug_rng       hex state of the augmentation generator and the run's step
+//	aug_step      it continues at (with a training state that trained)
 //	meta          free-form JSON object: dataset, epochs, accuracy...
 type Model struct {
 	Net *Net
@@ -84,6 +88,52 @@ type settingsDoc struct {
 	Augment        data.Augment `json:"augment"`
 	Dropout        *float64     `json:"dropout,omitempty"`
 	Seed           uint64       `json:"seed"`
+}
+
+// doc is the checkpoint form of the settings, after their defaults.
+func (s Settings) doc() settingsDoc {
+	d := s.withDefaults()
+	return settingsDoc{Optimizer: d.Optimizer, LR: d.LR, Momentum: d.Momentum, RMSDecay: d.RMSDecay,
+		Epsilon: d.Epsilon, WeightDecay: d.WeightDecay, Schedule: d.Schedule, WarmupEpochs: d.WarmupEpochs,
+		LabelSmoothing: d.LabelSmoothing, Augment: d.Augment, Dropout: d.Dropout, Seed: d.Seed}
+}
+
+// ErrConflict marks settings that differ from a checkpoint's, where they
+// must agree (a resumed run).
+var ErrConflict = errors.New("conflicts with the checkpoint")
+
+// Conflict compares the settings a checkpoint keeps (both after their
+// defaults; not Progress, Gate, State, Baseline nor Progressive) and
+// reports the first that differs as a *fielderr.Error wrapping
+// ErrConflict, named as in the checkpoint's metadata, with the saved value:
+// "lr = 0.002: want the checkpoint's 0.001". Nil when they agree.
+func (s Settings) Conflict(saved Settings) error {
+	var mine, theirs map[string]json.RawMessage
+	for _, x := range []struct {
+		s   Settings
+		out *map[string]json.RawMessage
+	}{{s, &mine}, {saved, &theirs}} {
+		b, err := json.Marshal(x.s.doc())
+		if err == nil {
+			err = json.Unmarshal(b, x.out)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, k := range []string{"optimizer", "lr", "momentum", "rms_decay", "epsilon", "weight_decay", "schedule", "warmup_epochs",
+		"label_smoothing", "augment", "dropout", "seed"} {
+		if a, b := string(mine[k]), string(theirs[k]); a != b {
+			if a == "" {
+				a = "unset"
+			}
+			if b == "" {
+				b = "unset"
+			}
+			return &fielderr.Error{Field: k, Value: a, Allowed: "want the checkpoint's " + b, Err: ErrConflict}
+		}
+	}
+	return nil
 }
 
 type optimizerDoc struct {
@@ -184,10 +234,7 @@ func EncodeModel(m Model) (*safetensors.File, error) {
 		}
 	}
 	if s := m.Settings; s != nil {
-		d := s.withDefaults()
-		if err := put("settings", settingsDoc{Optimizer: d.Optimizer, LR: d.LR, Momentum: d.Momentum, RMSDecay: d.RMSDecay,
-			Epsilon: d.Epsilon, WeightDecay: d.WeightDecay, Schedule: d.Schedule, WarmupEpochs: d.WarmupEpochs,
-			LabelSmoothing: d.LabelSmoothing, Augment: d.Augment, Dropout: d.Dropout, Seed: d.Seed}); err != nil {
+		if err := put("settings", s.doc()); err != nil {
 			return nil, err
 		}
 	}
@@ -238,27 +285,36 @@ func EncodeModel(m Model) (*safetensors.File, error) {
 			}
 			f.Metadata["mask_rng"] = hex.EncodeToString(b)
 		}
+		if ts.aug != nil {
+			b, err := ts.aug.MarshalBinary()
+			if err != nil {
+				return nil, err
+			}
+			f.Metadata["aug_rng"] = hex.EncodeToString(b)
+			f.Metadata["aug_step"] = strconv.Itoa(ts.augStep)
+		}
 	}
 	return f, nil
 }
 
 // LoadModel reads a checkpoint: a safetensors file written by SaveModel,
-// or a version-1 file of SaveCheckpoint (recognised by its magic).
+// or a file of the older version-1 format (recognised by its magic; see
+// checkpoint.go), which has no settings nor training state.
 func LoadModel(path string) (*Model, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	if bytes.HasPrefix(raw, []byte(checkpointMagic)) {
-		ck, err := decodeCheckpoint(raw)
+		m, err := decodeCheckpoint(raw)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		return &Model{Net: ck.Net, Norm: ck.Norm, Meta: ck.Meta, CodeVersion: "unknown"}, nil
+		return m, nil
 	}
 	f, err := safetensors.Decode(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w: neither safetensors (%w) nor the older %s format", path, ErrCheckpoint, err, checkpointMagic)
 	}
 	m, err := DecodeModel(f)
 	if err != nil {
@@ -367,7 +423,7 @@ func DecodeModel(f *safetensors.File) (*Model, error) {
 		}
 	}
 	if s, ok := md["optimizer"]; ok {
-		if m.State, err = decodeState(f, s, md["mask_rng"], net, pnames, used, bad); err != nil {
+		if m.State, err = decodeState(f, s, md, net, pnames, used, bad); err != nil {
 			return nil, err
 		}
 	}
@@ -380,7 +436,7 @@ func DecodeModel(f *safetensors.File) (*Model, error) {
 	return m, nil
 }
 
-func decodeState(f *safetensors.File, doc, maskRNG string, net *Net, pnames []string, used map[string]bool,
+func decodeState(f *safetensors.File, doc string, md map[string]string, net *Net, pnames []string, used map[string]bool,
 	bad func(string, ...any) error) (*TrainState, error) {
 	var d optimizerDoc
 	if err := json.Unmarshal([]byte(doc), &d); err != nil {
@@ -418,17 +474,31 @@ func decodeState(f *safetensors.File, doc, maskRNG string, net *Net, pnames []st
 		}
 	}
 	ts := &TrainState{solver: sol}
-	if maskRNG == "" {
+	pcg := func(key string) (*rand.PCG, error) {
+		b, err := hex.DecodeString(md[key])
+		src := &rand.PCG{}
+		if err == nil {
+			err = src.UnmarshalBinary(b)
+		}
+		if err != nil {
+			return nil, bad("metadata %s: %v", key, err)
+		}
+		return src, nil
+	}
+	if md["mask_rng"] == "" {
 		return nil, bad("metadata optimizer without mask_rng")
 	}
-	b, err := hex.DecodeString(maskRNG)
-	if err == nil {
-		ts.src = &rand.PCG{}
-		err = ts.src.UnmarshalBinary(b)
-	}
-	if err != nil {
-		return nil, bad("metadata mask_rng: %v", err)
+	if ts.src, err = pcg("mask_rng"); err != nil {
+		return nil, err
 	}
 	ts.rng = rand.New(ts.src)
+	if md["aug_rng"] != "" {
+		if ts.aug, err = pcg("aug_rng"); err != nil {
+			return nil, err
+		}
+		if ts.augStep, err = strconv.Atoi(md["aug_step"]); err != nil || ts.augStep < 0 {
+			return nil, bad("metadata aug_step = %q: want the run's step, an integer >= 0", md["aug_step"])
+		}
+	}
 	return ts, nil
 }

@@ -138,6 +138,14 @@ func TestModelResumesExactly(t *testing.T) {
 		if m.State.Steps() != 5 {
 			t.Errorf("restored optimizer at step %d, want 5", m.State.Steps())
 		}
+		if err := s.Conflict(*m.Settings); err != nil {
+			t.Errorf("settings read back conflict with those saved: %v", err)
+		}
+		other := s
+		other.Epsilon = 1e-4
+		if err := other.Conflict(*m.Settings); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "epsilon = 0.0001: want the checkpoint's ") {
+			t.Errorf("another epsilon: %v", err)
+		}
 		s.State = m.State
 		b2 := b
 		b2.Steps, b2.StepOffset, b2.TotalSteps = 3, 5, 8
@@ -272,35 +280,61 @@ func TestModelErrors(t *testing.T) {
 }
 
 // TestLoadModelReadsVersion1 checks that checkpoints of the older format
-// still load, with their statistics and normalisation.
+// still load: testdata/v1.ckpt was written by the last writer of that
+// format (SaveCheckpoint, at commit 1671865), testdata/v1.safetensors by
+// SaveModel from the same network (every block kind, fitted to the
+// synthetic dataset's defaults, trained 3 steps).
 func TestLoadModelReadsVersion1(t *testing.T) {
-	p := modelProblem(t)
-	net, _ := NewNet(p.Arch, tensor.Float32, 5)
-	net.BNs[2].SetStats(slices.Repeat([]float64{0.25}, net.BNs[2].Channels()), slices.Repeat([]float64{2}, net.BNs[2].Channels()))
-	dir := t.TempDir()
-	norm := &data.Norm{Mean: []float32{0.3}, Std: []float32{0.2}}
-	if err := SaveCheckpoint(filepath.Join(dir, "v1.ckpt"), net, norm, map[string]any{"epochs": 2}); err != nil {
-		t.Fatal(err)
-	}
-	m, err := LoadModel(filepath.Join(dir, "v1.ckpt"))
+	old, err := LoadModel("testdata/v1.ckpt")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameNets(t, net, m.Net)
-	if m.Norm.Mean[0] != 0.3 || m.Meta["epochs"] != 2.0 {
-		t.Errorf("norm %v meta %v", m.Norm, m.Meta)
+	twin, err := LoadModel("testdata/v1.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameNets(t, twin.Net, old.Net)
+	if mean, _ := old.Net.BNs[3].Stats(); mean[0] == 0 {
+		t.Error("the fixture's statistics are the initial ones: it tests too little")
+	}
+	if !slices.Equal(old.Norm.Mean, twin.Norm.Mean) || !slices.Equal(old.Norm.Std, twin.Norm.Std) || old.Meta["epochs"] != 0.1 ||
+		old.Meta["dataset"] != "synthetic" || old.Net.Arch.Name != "v1-fixture" || old.CodeVersion != "unknown" || old.State != nil || old.Settings != nil {
+		t.Errorf("norm %v meta %v, code %q", old.Norm, old.Meta, old.CodeVersion)
 	}
 	// and a version-1 file converts to version 2 without loss
-	if err := SaveModel(filepath.Join(dir, "v2.safetensors"), *m); err != nil {
+	dir := t.TempDir()
+	if err := SaveModel(filepath.Join(dir, "v2.safetensors"), *old); err != nil {
 		t.Fatal(err)
 	}
 	m2, err := LoadModel(filepath.Join(dir, "v2.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameNets(t, net, m2.Net)
-	os.WriteFile(filepath.Join(dir, "junk"), []byte("not a checkpoint at all"), 0o644)
-	if _, err := LoadModel(filepath.Join(dir, "junk")); !errors.Is(err, safetensors.ErrFormat) {
-		t.Errorf("junk file: %v", err)
+	sameNets(t, old.Net, m2.Net)
+
+	// damaged and foreign files are errors that say so
+	raw, err := os.ReadFile("testdata/v1.ckpt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "damaged.ckpt")
+	for _, c := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"flipped byte", func() []byte { b := slices.Clone(raw); b[len(b)/2] ^= 0xff; return b }(), "checksum mismatch"},
+		{"truncated", raw[:len(raw)-100], "checksum mismatch"},
+		{"junk", []byte("not a checkpoint at all"), "neither safetensors (invalid safetensors file: header length"},
+		{"short", []byte("hi"), "neither safetensors (invalid safetensors file: 2 bytes"},
+	} {
+		os.WriteFile(bad, c.data, 0o644)
+		_, err := LoadModel(bad)
+		if !errors.Is(err, ErrCheckpoint) || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), bad+": ") {
+			t.Errorf("%s: %v, want an ErrCheckpoint naming the file and saying %q", c.name, err, c.want)
+		}
+		if c.name == "junk" && !errors.Is(err, safetensors.ErrFormat) {
+			t.Errorf("junk: %v does not wrap safetensors.ErrFormat", err)
+		}
 	}
 }

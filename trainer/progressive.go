@@ -30,12 +30,14 @@ package trainer
 // the dropout/stochastic-depth mask generator carry over, and each stage's
 // Budget.StepOffset/TotalSteps place its steps in the whole run, so the
 // learning-rate schedule and warm-up ("cosine", "exponential") run once over
-// all steps and the data order (Settings.Seed's shuffle per epoch)
-// continues where the previous stage stopped. Without augmentation, at a
-// constant size and with constant dropout, M stages train exactly as one
-// fixed-size run of the same steps; a one-stage run is the fixed-size run
-// with the last stage's regularisation. A caller-supplied Settings.State is
-// continued too.
+// all steps and the data order (Settings.Seed's shuffle per epoch) and the
+// augmentation generator continue where the previous stage stopped. At a
+// constant size and with constant regularisation, M stages train exactly
+// as one fixed-size run of the same steps; a one-stage run is the
+// fixed-size run with the last stage's regularisation. A caller-supplied
+// Settings.State is continued too, and Budget.StartAt and StopAt train a
+// part of the schedule (a run resumed from a checkpoint, or stopped for
+// one): the stages it overlaps, each from the part's first step.
 //
 // Only the last stage re-estimates the BatchNorm statistics (at the maximum
 // size, Budget.RecalBatches training batches), evaluates Problem.Val and
@@ -369,8 +371,10 @@ func (pg Progressive) EvalSize() int {
 // whole run, and each stage's start and end. The result is the last
 // stage's (BatchNorm re-estimation, validation, test and step time at
 // MaxImageSize, or the validation and test figures at EvalImageSize when
-// set), with Steps, Epochs, TrainTime and WallTime covering the whole run;
-// TrainLoss is the last stage's.
+// set), with Steps, Epochs, TrainTime and WallTime covering the steps
+// trained (the whole run without StartAt and StopAt); TrainLoss is the
+// last trained stage's. A part that stops before the run's end has only
+// the training figures.
 func (n *Net) trainProgressive(ctx context.Context, p Problem, s Settings, b Budget) (Result, error) {
 	start := time.Now()
 	s = s.withDefaults()
@@ -381,28 +385,35 @@ func (n *Net) trainProgressive(ctx context.Context, p Problem, s Settings, b Bud
 		return Result{}, err
 	}
 	perEpoch := len(p.Train) / b.Batch
-	total := b.Steps
-	if total <= 0 {
-		total = max(1, int(math.Round(b.Epochs*float64(perEpoch))))
-	}
+	total := b.RunSteps(len(p.Train))
 	plan, err := pg.Plan(total, b.ImageSize)
 	if err != nil {
 		return Result{}, err
 	}
+	from, to, err := b.part(total)
+	if err != nil {
+		return Result{}, err
+	}
+	finished := to == total
 	norm := p.norm(s.Gate)
 	state := s.State
 	if state == nil {
 		state = &TrainState{}
 	}
-	var res Result
+	res := Result{Norm: norm}
 	var trainTime time.Duration
 	for i, st := range plan {
+		// the stage's steps within this call's part of the run
+		lo, hi := max(st.FirstStep, from), min(st.FirstStep+st.Steps, to)
+		if lo >= hi {
+			continue
+		}
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
 		sr := StageResult{StagePlan: st, FirstLoss: math.NaN()}
 		report(s, Progress{Phase: PhaseStage, Stage: &StageResult{StagePlan: st, FirstLoss: math.NaN()}})
-		last := i == len(plan)-1
+		last := i == len(plan)-1 && finished
 		ss := s
 		ss.State = state
 		drop := st.Dropout
@@ -413,7 +424,7 @@ func (n *Net) trainProgressive(ctx context.Context, p Problem, s Settings, b Bud
 				if pr.Step == 1 {
 					sr.FirstLoss = pr.Loss
 				}
-				pr.Step += st.FirstStep
+				pr.Step += lo
 				pr.Steps = total
 				pr.Epoch = float64(pr.Step) / float64(perEpoch)
 			} else if !last {
@@ -421,7 +432,7 @@ func (n *Net) trainProgressive(ctx context.Context, p Problem, s Settings, b Bud
 			}
 			report(s, pr)
 		}
-		bb := Budget{Steps: st.Steps, StepOffset: b.StepOffset + st.FirstStep, TotalSteps: max(b.TotalSteps, b.StepOffset+total),
+		bb := Budget{Steps: hi - lo, StepOffset: b.StepOffset + lo, TotalSteps: max(b.TotalSteps, b.StepOffset+total),
 			Batch: b.Batch, ImageSize: st.ImageSize, EvalBatch: b.EvalBatch, RecalBatches: -1, TimingSteps: -1}
 		pp := Problem{Arch: n.Arch, Data: p.Data, Train: p.Train, Norm: &norm}
 		if last {
@@ -436,11 +447,9 @@ func (n *Net) trainProgressive(ctx context.Context, p Problem, s Settings, b Bud
 		if err != nil {
 			return res, fmt.Errorf("stage %d/%d (%dx%d): %w", st.Stage, st.Stages, st.ImageSize, st.ImageSize, err)
 		}
-		if last {
-			res = r
-		}
+		res = r
 	}
-	if pg.EvalImageSize > 0 && pg.EvalImageSize != pg.MaxImageSize {
+	if finished && pg.EvalImageSize > 0 && pg.EvalImageSize != pg.MaxImageSize {
 		report(s, Progress{Phase: PhaseRecalibrate})
 		e, err := n.evaluate(ctx, p, Eval{ImageSize: pg.EvalImageSize, Batch: b.EvalBatch, Norm: &norm, RecalBatches: b.RecalBatches, Seed: s.Seed,
 			Gate: s.Gate})
@@ -449,8 +458,8 @@ func (n *Net) trainProgressive(ctx context.Context, p Problem, s Settings, b Bud
 		}
 		res.Accuracy, res.Loss, res.TestAccuracy, res.TestLoss = e.Accuracy, e.Loss, e.TestAccuracy, e.TestLoss
 	}
-	res.Steps = total
-	res.Epochs = float64(total) / float64(perEpoch)
+	res.Steps = to - from
+	res.Epochs = float64(res.Steps) / float64(perEpoch)
 	res.TrainTime = trainTime.Seconds()
 	res.WallTime = time.Since(start).Seconds()
 	return res, nil

@@ -44,7 +44,8 @@ type Result struct {
 	// TestAccuracy and TestLoss are measured on Problem.Test, when given.
 	TestAccuracy, TestLoss float64
 	// Norm is the input normalisation the network was trained with
-	// (checkpoints keep it).
+	// (checkpoints keep it); set also when training stopped on an error
+	// (a cancelled context) after it started.
 	Norm data.Norm
 }
 

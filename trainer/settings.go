@@ -133,8 +133,19 @@ type Budget struct {
 	// TotalSteps (0: StepOffset plus this call's steps), and the data order
 	// continues at the run's step (epoch StepOffset/batches-per-epoch, same
 	// shuffle). With Settings.State carried too, consecutive calls train
-	// exactly as one call of the total steps (without augmentation).
+	// exactly as one call of the total steps, augmentation included.
 	StepOffset, TotalSteps int
+	// StartAt and StopAt, when set, train only the run's steps StartAt ..
+	// StopAt-1 (StopAt 0: to its end), the run being the Steps or Epochs
+	// above (with Settings.Progressive, the whole schedule). StartAt > 0
+	// continues a run saved at that step: the network, Settings.State (at
+	// StepOffset+StartAt steps) and Problem.Norm as its checkpoint holds
+	// them (LoadModel). A StopAt before the end leaves the network and
+	// Settings.State at that step for SaveModel, and the result has the
+	// training figures only: no BatchNorm re-estimation, scoring or timing.
+	// The parts of a run trained one after the other give the same losses
+	// and weights, bit for bit, as the whole run in one call.
+	StartAt, StopAt int
 	// Batch is the training batch size (64).
 	Batch int
 	// ImageSize is the training and evaluation image size (the
@@ -154,6 +165,30 @@ type Budget struct {
 // WithDefaults fills the zero fields of b with the documented defaults for
 // architecture a.
 func (b Budget) WithDefaults(a searchspace.Arch) Budget { return b.withDefaults(a) }
+
+// RunSteps is the number of training steps of the run on n training
+// samples: Steps when set, else Epochs (default 1) times the batches per
+// epoch (n / Batch, the last partial batch dropped), rounded, at least 1.
+func (b Budget) RunSteps(n int) int {
+	b = b.withDefaults(searchspace.Arch{})
+	if b.Steps > 0 {
+		return b.Steps
+	}
+	return max(1, int(math.Round(b.Epochs*float64(n/b.Batch))))
+}
+
+// part checks StartAt and StopAt against the run of total steps and
+// returns the steps to train, from .. to-1.
+func (b Budget) part(total int) (from, to int, err error) {
+	from, to = b.StartAt, b.StopAt
+	if to == 0 {
+		to = total
+	}
+	if from < 0 || to <= from || to > total {
+		return 0, 0, fmt.Errorf("trainer: start at step %d, stop at step %d: want 0 <= start < stop <= the run's %d steps", b.StartAt, b.StopAt, total)
+	}
+	return from, to, nil
+}
 
 func (b Budget) withDefaults(a searchspace.Arch) Budget {
 	if b.Epochs == 0 && b.Steps == 0 {

@@ -30,17 +30,43 @@ type solver struct {
 }
 
 // TrainState is what continues from one Net.Train call to the next when
-// Settings.State carries it (progressive learning): the optimizer state
-// (RMSProp mean square and momentum, Adam moments and step count, SGD
-// momentum) and the generator of the dropout and stochastic-depth masks.
-// None of it depends on the image size. The zero value is empty: the first
-// Net.Train call that uses it fills it for its network and optimizer; later
-// calls must train the same network with the same optimizer. A TrainState
-// is not safe for concurrent use.
+// Settings.State carries it (progressive learning, a run resumed from a
+// checkpoint): the optimizer state (RMSProp mean square and momentum, Adam
+// moments and step count, SGD momentum), the generator of the dropout and
+// stochastic-depth masks, and the augmentation generator where the last
+// call stopped. None of it depends on the image size. The zero value is
+// empty: the first Net.Train call that uses it fills it for its network
+// and optimizer; later calls must train the same network with the same
+// optimizer. A TrainState is not safe for concurrent use.
 type TrainState struct {
 	solver *solver
 	rng    *rand.Rand
 	src    *rand.PCG // rng's source, whose state checkpoints save
+	// aug is the augmentation generator's source as the last call left
+	// it, to be continued by a call that starts at the run's step augStep
+	// in the middle of an epoch (at an epoch's start the generator is
+	// drawn afresh from the seed and the epoch).
+	aug     *rand.PCG
+	augStep int
+}
+
+// augAt returns a copy of the augmentation source the state holds for the
+// run's step, or nil.
+func (ts *TrainState) augAt(step int) *rand.PCG {
+	if ts == nil || ts.aug == nil || ts.augStep != step {
+		return nil
+	}
+	c := *ts.aug
+	return &c
+}
+
+// keepAug records the augmentation source at the run's step (a copy).
+func (ts *TrainState) keepAug(src *rand.PCG, step int) {
+	if ts == nil || src == nil {
+		return
+	}
+	c := *src
+	ts.aug, ts.augStep = &c, step
 }
 
 // Steps is the number of optimizer updates applied through the state.

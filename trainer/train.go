@@ -53,6 +53,21 @@ func (n *Net) Train(ctx context.Context, p Problem, s Settings, b Budget) (Resul
 	if err := s.check(); err != nil {
 		return Result{}, err
 	}
+	if b.StartAt != 0 || b.StopAt != 0 {
+		bb := b.withDefaults(n.Arch)
+		if err := p.check(bb.Batch); err != nil {
+			return Result{}, err
+		}
+		if _, _, err := bb.part(bb.RunSteps(len(p.Train))); err != nil {
+			return Result{}, err
+		}
+	}
+	if b.StartAt > 0 {
+		if at := s.State.Steps(); at != b.StepOffset+b.StartAt {
+			return Result{}, fmt.Errorf("trainer: starting at step %d needs Settings.State at step %d; it is at step %d",
+				b.StartAt, b.StepOffset+b.StartAt, at)
+		}
+	}
 	if s.Device != nil {
 		return n.trainOn(ctx, p, s, b)
 	}
@@ -109,6 +124,30 @@ func (n *Net) trainFixed(ctx context.Context, p Problem, s Settings, b Budget) (
 		n.Arch.Dropout = *s.Dropout
 		defer func() { n.Arch.Dropout = orig }()
 	}
+	early := false
+	if b.StartAt > 0 || b.StopAt > 0 {
+		// a part of the run: its steps placed as StepOffset and
+		// TotalSteps place them, progress counted over the run
+		if err := p.check(b.Batch); err != nil {
+			return Result{}, err
+		}
+		total := b.RunSteps(len(p.Train))
+		from, to, err := b.part(total)
+		if err != nil {
+			return Result{}, err
+		}
+		early = to < total
+		b.TotalSteps = max(b.TotalSteps, b.StepOffset+total)
+		b.Steps, b.StepOffset, b.StartAt, b.StopAt = to-from, b.StepOffset+from, 0, 0
+		if prog := s.Progress; prog != nil {
+			s.Progress = func(pr Progress) {
+				if pr.Phase == PhaseTrain {
+					pr.Step, pr.Steps = pr.Step+from, total
+				}
+				prog(pr)
+			}
+		}
+	}
 	acc, err := n.Arch.Count(b.ImageSize, 0)
 	if err != nil {
 		return Result{}, err
@@ -120,7 +159,7 @@ func (n *Net) trainFixed(ctx context.Context, p Problem, s Settings, b Budget) (
 	}
 	norm := p.norm(s.Gate)
 	res.Norm = norm
-	if err := trainLoop(ctx, n, p, s, b, &norm, &res); err != nil {
+	if err := trainLoop(ctx, n, p, s, b, &norm, &res); err != nil || early {
 		res.WallTime = time.Since(start).Seconds()
 		return res, err
 	}
@@ -175,10 +214,7 @@ func trainLoop(ctx context.Context, net *Net, p Problem, s Settings, b Budget, n
 	}
 	defer st.close()
 	perEpoch := sampler.Batches()
-	total := b.Steps
-	if total <= 0 {
-		total = max(1, int(math.Round(b.Epochs*float64(perEpoch))))
-	}
+	total := b.RunSteps(len(p.Train))
 	off := b.StepOffset
 	runTotal := max(b.TotalSteps, off+total)
 	net.SetBNMode(true, false)
@@ -187,6 +223,11 @@ func trainLoop(ctx context.Context, net *Net, p Problem, s Settings, b Budget, n
 	avg, lastLosses := 0.0, make([]float64, 0, total)
 	epoch := off / perEpoch
 	var augRng *rand.Rand
+	var augSrc *rand.PCG
+	trained := 0
+	// the next call of the run continues the augmentation generator where
+	// this one stops, also when it stops early
+	defer func() { s.State.keepAug(augSrc, off+trained) }()
 	for step := 0; step < total; step++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -201,13 +242,19 @@ func trainLoop(ctx context.Context, net *Net, p Problem, s Settings, b Budget, n
 				}
 				sampler.Reset()
 				sampler.Shuffle(data.EpochRand(s.Seed, epoch))
-				augRng = data.NewRand(s.Seed, uint64(1000+epoch))
-				if step == 0 {
-					// continue the run's epoch where StepOffset left it
+				augSrc = data.NewPCG(s.Seed, uint64(1000+epoch))
+				if step == 0 && off%perEpoch != 0 {
+					// continue the run's epoch where StepOffset left it,
+					// and its augmentation where the run's previous call
+					// left it (when the state has it)
 					for range off % perEpoch {
 						sampler.Next()
 					}
+					if src := s.State.augAt(off); src != nil {
+						augSrc = src
+					}
 				}
+				augRng = rand.New(augSrc)
 				idx, _ = sampler.Next()
 			}
 			if _, err := batcher.Fill(st.x, st.y, idx, augRng); err != nil {
@@ -221,6 +268,7 @@ func trainLoop(ctx context.Context, net *Net, p Problem, s Settings, b Budget, n
 		if err != nil {
 			return err
 		}
+		trained++
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return fmt.Errorf("%w: loss is %v at step %d of %d (epoch %.2f); lower the learning rate (now %g)",
 				ErrDiverged, loss, step+1, total, float64(step)/float64(perEpoch), lr)

@@ -41,7 +41,7 @@ from --seed (--synthetic forces it). bench/torch_parity.py runs this and
 compares with PyTorch.`,
 		examples: []string{
 			"nas dump bench-dw -o dump/                              # one batch through a fresh network, for parity checks",
-			"nas dump bench-dw.ckpt -o dump/ --batch 8 --synthetic",
+			"nas dump bench-dw.safetensors -o dump/ --batch 8 --synthetic",
 		},
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			df := addDataFlags(fs)
@@ -132,14 +132,14 @@ func init() {
 		name:    "convert",
 		args:    "CKPT -o OUT.safetensors",
 		summary: "rewrite a checkpoint (either format) as a safetensors checkpoint",
-		help: `Reads a checkpoint of either format (the older EFFNASCK files of
-"nas train -o", or safetensors) and writes it as a safetensors checkpoint:
-weights, BatchNorm statistics, input normalisation and metadata, with the
-tensor names of "go doc ./trainer TensorNames" (the PyTorch module
-bench/effnas_torch.py loads it). Weights and statistics are kept bit for
-bit.`,
+		help: `Reads a checkpoint of either format (the older EFFNASCK files that "nas
+train -o" wrote before it wrote safetensors, or safetensors) and writes it as
+a safetensors checkpoint: weights, BatchNorm statistics, input normalisation
+and metadata, with the tensor names of "go doc ./trainer TensorNames" (the
+PyTorch module bench/effnas_torch.py loads it). Weights and statistics are
+kept bit for bit.`,
 		examples: []string{
-			"nas convert bench-dw.ckpt -o bench-dw.safetensors      # an older checkpoint as safetensors",
+			"nas convert bench-dw.ckpt -o bench-dw.safetensors      # a checkpoint of the older format as safetensors",
 			"nas convert winner.ckpt -o winner.safetensors",
 		},
 		flags: func(fs *flag.FlagSet) func([]string) error {

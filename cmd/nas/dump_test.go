@@ -6,9 +6,7 @@ import (
 	"testing"
 
 	"github.com/effnas/effnas/safetensors"
-	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer"
-	"gorgonia.org/tensor"
 )
 
 func TestDumpBenchDW(t *testing.T) {
@@ -83,30 +81,46 @@ func TestDumpErrors(t *testing.T) {
 	}
 }
 
+// TestConvertVersion1 converts a file of the older format (written by its
+// last writer; see trainer/testdata) and finds every tensor of its
+// safetensors twin, bit for bit.
 func TestConvertVersion1(t *testing.T) {
 	dir := t.TempDir()
-	a, _ := searchspace.Reference("bench-fused")
-	net, _ := trainer.NewNet(a, tensor.Float32, 3)
-	old := filepath.Join(dir, "old.ckpt")
-	if err := trainer.SaveCheckpoint(old, net, nil, map[string]any{"epochs": 1}); err != nil {
-		t.Fatal(err)
-	}
+	old := filepath.Join("..", "..", "trainer", "testdata", "v1.ckpt")
 	out, errs, code := nas(t, "convert", old, "-o", filepath.Join(dir, "new.safetensors"))
-	if code != 0 || !strings.Contains(out, "wrote") {
+	if code != 0 || !strings.Contains(out, "v1-fixture") || !strings.Contains(out, "wrote") {
 		t.Fatalf("exit %d: %s %s", code, out, errs)
 	}
-	m, err := trainer.LoadModel(filepath.Join(dir, "new.safetensors"))
+	got, err := safetensors.ReadFile(filepath.Join(dir, "new.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, v := net.Params[7].Value.Data().([]float32), m.Net.Params[7].Value.Data().([]float32)
-	for i := range w {
-		if w[i] != v[i] {
-			t.Fatalf("%s[%d] changed in the conversion", net.Params[7].Name, i)
+	want, err := safetensors.ReadFile(filepath.Join("..", "..", "trainer", "testdata", "v1.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Names()) != len(want.Names()) {
+		t.Fatalf("%d tensors, want %d", len(got.Names()), len(want.Names()))
+	}
+	for _, n := range want.Names() {
+		a, _ := want.Tensor(n)
+		b, ok := got.Tensor(n)
+		if !ok || a.Dtype != b.Dtype || string(a.Data) != string(b.Data) {
+			t.Errorf("%s changed in the conversion", n)
 		}
 	}
-	if m.Meta["epochs"] != 1.0 {
-		t.Errorf("meta %v", m.Meta)
+	for _, k := range []string{"arch", "norm", "meta"} {
+		if got.Metadata[k] != want.Metadata[k] {
+			t.Errorf("metadata %s: %s, want %s", k, got.Metadata[k], want.Metadata[k])
+		}
+	}
+	// the old file itself evaluates and dumps as its conversion does
+	for _, cmd := range [][]string{{"eval", "--dataset", "synthetic"}, {"dump", "--synthetic", "-o", dir}} {
+		a, errs, code := nas(t, append(append([]string{}, cmd...), old)...)
+		b, _, _ := nas(t, append(append([]string{}, cmd...), filepath.Join(dir, "new.safetensors"))...)
+		if code != 0 || a == "" || strings.ReplaceAll(a, old, "X") != strings.ReplaceAll(b, filepath.Join(dir, "new.safetensors"), "X") {
+			t.Errorf("%s: exit %d %s: %q, the converted file %q", cmd[0], code, errs, a, b)
+		}
 	}
 	if _, errs, code := nas(t, "convert", filepath.Join(dir, "new.safetensors")); code != 2 || !strings.Contains(errs, "-o") {
 		t.Errorf("no -o: exit %d, %q", code, errs)

@@ -75,7 +75,7 @@ summary to standard error.`,
 	})
 	register(&command{
 		name:    "family",
-		args:    "ARCH [--members 3] [--alpha 1.2 --beta 1.1 --gamma 1.15] [--max-image-size S] [--late-stages] [--json] [-o FILE] [--train [--dataset D] [--epochs N] [--progressive]]",
+		args:    "ARCH [--members 3] [--alpha 1.2 --beta 1.1 --gamma 1.15] [--max-image-size S] [--late-stages] [--json] [-o FILE] [--train [--dataset D] [--epochs N] [--progressive] [--checkpoints DIR]]",
 		summary: "compound-scale an architecture into a family; with --train, train and compare the members",
 		help: `Member phi = 0 .. N-1 has depth alpha^phi, width beta^phi and evaluation size
 base x gamma^phi (a multiple of 4, capped at --max-image-size), and trains at
@@ -92,10 +92,11 @@ the flags of "nas train" (with --progressive by Table 6's profile s, m, l by
 phi, or --profile for all) at its training size and tested at its evaluation
 size. -o FILE writes the family as JSON, or with --train the results after
 every member ({name, params, macs, step_time_ms, accuracy, image_size,
-train_image_size, width, depth, phi}).`,
+train_image_size, width, depth, phi, checkpoint}). --checkpoints DIR saves
+each trained member to DIR/NAME.safetensors, as "nas train -o" does.`,
 		examples: []string{
 			"nas family efficientnetv2-b0 --members 4             # params, multiply-adds and sizes per member",
-			"nas family --db effnas.db --best --members 3 --train --epochs 5 -o family.json",
+			"nas family --db effnas.db --best --members 3 --train --epochs 5 -o family.json --checkpoints members/",
 		},
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			src := addArchSourceFlags(fs)
@@ -111,6 +112,7 @@ train_image_size, width, depth, phi}).`,
 			asJSON := fs.Bool("json", false, "print the family as JSON")
 			out := fs.String("o", "", "write the family (or, with --train, the results) as JSON to this file")
 			train := fs.Bool("train", false, "train every member on the dataset and compare")
+			ckpts := fs.String("checkpoints", "", "with --train: save each member's checkpoint to DIR/NAME.safetensors")
 			tf := addTrainFlags(fs)
 			pf := addProgressiveFlags(fs, recipe.AutoProfile, false)
 			return func(args []string) error {
@@ -119,13 +121,13 @@ train_image_size, width, depth, phi}).`,
 				if err != nil {
 					return err
 				}
-				if err := needs(set, "train", append(trainFlagNames, "progressive")...); !*train && err != nil {
+				if err := needs(set, "train", append(trainFlagNames, "progressive", "checkpoints")...); !*train && err != nil {
 					return err
 				}
 				if err := pf.check(); err != nil {
 					return err
 				}
-				f := recipe.Family{}
+				f := recipe.Family{CheckpointDir: *ckpts}
 				if *train {
 					if f.Settings, f.Budget, err = tf.settings(); err != nil {
 						return err
@@ -213,6 +215,9 @@ func trainFamily(f recipe.Family, out, title string) error {
 	}
 	if out != "" {
 		fmt.Fprintf(stdout, "\nresults written to %s\n", out)
+	}
+	if f.CheckpointDir != "" {
+		fmt.Fprintf(stdout, "checkpoints written to %s\n", f.CheckpointDir)
 	}
 	return nil
 }

@@ -58,7 +58,7 @@ func seconds(s float64, unit time.Duration) time.Duration {
 func init() {
 	register(&command{
 		name:    "train",
-		args:    "ARCH [--dataset fashion-mnist] [--epochs N] [--batch B] [--image-size S] [--seed N] [-o CKPT] [--progressive [--stages M] [--profile s|m|l] [--min-image-size S] [--max-image-size S] [--min-dropout P --max-dropout P --min-randaug M --max-randaug M --min-mixup A --max-mixup A]]",
+		args:    "ARCH|--resume CKPT [--dataset fashion-mnist] [--epochs N] [--batch B] [--image-size S] [--seed N] [-o CKPT] [--stop-at STEP] [--progressive [--stages M] [--profile s|m|l] [--min-image-size S] [--max-image-size S] [--min-dropout P --max-dropout P --min-randaug M --max-randaug M --min-mixup A --max-mixup A]]",
 		summary: "train an architecture on a dataset, report test accuracy, save a checkpoint",
 		help: `ARCH is a built-in name or an architecture JSON file, adapted to the dataset
 (input channels, classes; stem stride 1 for images up to 64 pixels). It trains
@@ -74,22 +74,45 @@ BatchNorm statistics and optimizer state carrying over. Values not given are
 Table 6's for --profile s, m or l, the sizes scaled to the dataset (16 -> 28
 for Fashion-MNIST); --rule official is the official code's variant. --epochs
 is the total; the test split is scored at the last stage's size. --json
-prints the run: the schedule, each stage and the final measurement.`,
+prints the run: the schedule, each stage and the final measurement.
+
+-o CKPT saves the network as a safetensors checkpoint ("nas help convert")
+with the settings, the optimizer state and the run's position; "nas eval"
+scores it. With -o, --stop-at STEP stops after that step of the run,
+unscored, and Ctrl-C (or SIGTERM) during the training steps saves the steps
+done (exit status 130). --resume CKPT continues that run where it stopped
+and saves to CKPT again (or -o): the same steps as one uninterrupted run,
+bit for bit. ARCH and the flags not given are the checkpoint's; a flag
+given must agree.`,
 		examples: []string{
-			"nas train bench-dw --epochs 1 -o bench-dw.ckpt         # Fashion-MNIST by default; test accuracy at the end",
+			"nas train bench-dw --epochs 1 -o bench-dw.safetensors  # Fashion-MNIST by default; test accuracy at the end",
 			"nas train efficientnetv2-b0 --dataset cifar10 --data DIR",
-			"nas train winner.json --epochs 10 -o winner.ckpt          # a search's winner (nas export --best)",
+			"nas train --resume bench-dw.safetensors                # continue a run stopped by --stop-at or Ctrl-C",
 		},
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			tf := addTrainFlags(fs)
 			size := fs.Int("image-size", 0, "image size (default: the dataset's)")
-			out := fs.String("o", "", "write the trained network to this checkpoint file")
+			out := fs.String("o", "", "write the trained network to this checkpoint file (.safetensors)")
+			resume := fs.String("resume", "", "continue the run saved in this checkpoint")
+			stopAt := fs.Int("stop-at", 0, "stop after this step of the run and save it (-o) to resume later")
 			val := fs.Int("val", 0, "hold out this many training images and report validation accuracy")
 			asJSON := fs.Bool("json", false, "print the result as JSON")
 			pf := addProgressiveFlags(fs, "s", true)
 			return func(args []string) error {
-				if len(args) != 1 {
-					return usagef("want exactly one ARCH")
+				var ck *trainer.Model
+				if *resume != "" && len(args) <= 1 {
+					var err error
+					if ck, err = resumeFlags(fs, *resume); err != nil {
+						return err
+					}
+					if *out == "" {
+						*out = *resume
+					}
+				} else if len(args) != 1 {
+					return usagef("want exactly one ARCH (or --resume CKPT)")
+				}
+				if *stopAt < 0 || (*stopAt > 0 && *out == "") {
+					return usagef("--stop-at %d: want a step > 0, with -o CKPT to save the run to", *stopAt)
 				}
 				if err := pf.check(); err != nil {
 					return err
@@ -103,9 +126,13 @@ prints the run: the schedule, each stage and the final measurement.`,
 				} else if *pf.on && m > 0 {
 					*size = m
 				}
-				a, err := loadArch(args[0])
-				if err != nil {
-					return err
+				var a searchspace.Arch
+				if len(args) == 1 {
+					if a, err = loadArch(args[0]); err != nil {
+						return err
+					}
+				} else {
+					a = ck.Net.Arch
 				}
 				p, err := tf.problem(a, *size)
 				if err != nil {
@@ -124,18 +151,26 @@ prints the run: the schedule, each stage and the final measurement.`,
 					s.Progressive = &pg
 				}
 				b.ImageSize = p.Arch.ImageSize
+				md := recipe.Model{Problem: p, Settings: s, Budget: b, Checkpoint: *out, StopAt: *stopAt, Resume: ck}
+				if err := md.CheckResume(); err != nil {
+					return resumeError(fs, err)
+				}
 				ctx, stop := interruptible()
 				defer stop()
 				bar, progress := trainBar("")
-				run, err := recipe.Train(ctx, recipe.Model{Problem: p, Settings: s, Budget: b, Checkpoint: *out}, progress)
+				run, err := recipe.Train(ctx, md, progress)
 				bar.Finish()
 				if err != nil {
-					return err
+					return trainStopped(run, err)
 				}
 				if *asJSON {
 					return writeJSON(run)
 				}
 				if err := run.WriteText(stdout); err != nil || *out == "" {
+					return err
+				}
+				if !run.Finished() {
+					_, err = fmt.Fprintf(stdout, "checkpoint written to %s; resume with: %s\n", *out, resumeCommand(*out))
 					return err
 				}
 				_, err = fmt.Fprintf(stdout, "checkpoint written to %s\n", *out)
@@ -154,8 +189,8 @@ the whole split) is scored at the architecture's image size with the
 checkpoint's normalisation, and the accuracy and cross-entropy loss are
 printed (--json: with the architecture).`,
 		examples: []string{
-			"nas eval bench-dw.ckpt                                 # test accuracy on Fashion-MNIST",
-			"nas eval winner.ckpt --split train --json",
+			"nas eval bench-dw.safetensors                          # test accuracy on Fashion-MNIST",
+			"nas eval winner.safetensors --split train --json",
 		},
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			df := addDataFlags(fs)
@@ -166,7 +201,7 @@ printed (--json: with the architecture).`,
 				if len(args) != 1 {
 					return usagef("want exactly one CKPT")
 				}
-				ck, err := trainer.LoadCheckpoint(args[0])
+				ck, err := trainer.LoadModel(args[0])
 				if err != nil {
 					return err
 				}

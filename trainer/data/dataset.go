@@ -114,7 +114,13 @@ func (d *Dataset) Subset(idx []int) *Dataset {
 // seeded helpers in this package derive their generators this way, so equal
 // (seed, stream) pairs give equal sequences.
 func NewRand(seed, stream uint64) *rand.Rand {
-	return rand.New(rand.NewPCG(seed, stream^0x9e3779b97f4a7c15))
+	return rand.New(NewPCG(seed, stream))
+}
+
+// NewPCG returns the source of NewRand(seed, stream), for a caller that
+// saves the generator's state (rand.PCG.MarshalBinary) to continue it.
+func NewPCG(seed, stream uint64) *rand.PCG {
+	return rand.NewPCG(seed, stream^0x9e3779b97f4a7c15)
 }
 
 // EpochRand returns the generator for one epoch of a seeded run: shuffling

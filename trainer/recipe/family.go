@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/effnas/effnas/fielderr"
 	"github.com/effnas/effnas/scaling"
@@ -24,6 +26,10 @@ type Family struct {
 	// Schedule, when set, trains each member progressively with the
 	// schedule it returns for the member (see MemberSchedule).
 	Schedule func(m scaling.Member) (trainer.Progressive, error)
+	// CheckpointDir, when set, is the directory (created) where each
+	// member's checkpoint is saved as <name>.safetensors (see
+	// Model.Checkpoint).
+	CheckpointDir string
 }
 
 // Trained is one trained member, as "nas family --train -o" writes it.
@@ -38,6 +44,8 @@ type Trained struct {
 	Width          float64 `json:"width"`
 	Depth          float64 `json:"depth"`
 	Phi            int     `json:"phi"`
+	// Checkpoint is the member's checkpoint file (with CheckpointDir).
+	Checkpoint string `json:"checkpoint,omitempty"`
 }
 
 // Train trains the members in order. progress (may be nil) sees each
@@ -46,10 +54,21 @@ type Trained struct {
 func (f Family) Train(ctx context.Context, progress func(member string, p trainer.Progress),
 	done func(rows []Trained, run Run) error) ([]Trained, error) {
 	var rows []Trained
+	if f.CheckpointDir != "" {
+		if err := os.MkdirAll(f.CheckpointDir, 0o755); err != nil {
+			return nil, err
+		}
+	}
 	for _, m := range f.Members {
 		md := Model{Problem: trainer.Problem{Arch: m.Arch, Data: f.Data, Train: f.Data.All(), Test: f.Test},
 			Settings: f.Settings, Budget: f.Budget, EvalImageSize: m.ImageSize}
 		md.Budget.ImageSize = m.TrainImageSize
+		if f.CheckpointDir != "" {
+			if m.Name == "" || filepath.Base(m.Name) != m.Name {
+				return rows, fmt.Errorf("recipe: member name %q is not a file name for its checkpoint", m.Name)
+			}
+			md.Checkpoint = filepath.Join(f.CheckpointDir, m.Name+".safetensors")
+		}
 		if f.Schedule != nil {
 			pg, err := f.Schedule(m)
 			if err != nil {
@@ -65,10 +84,14 @@ func (f Family) Train(ctx context.Context, progress func(member string, p traine
 		f.Data.DropResized()
 		f.Test.DropResized()
 		if err != nil {
+			if run.Checkpoint != "" {
+				err = fmt.Errorf("%w (its %d of %d steps are saved in %s)", err, run.Step, run.TotalSteps, run.Checkpoint)
+			}
 			return rows, fmt.Errorf("%s: %w", m.Name, err)
 		}
 		rows = append(rows, Trained{Name: m.Name, Params: m.Count.Params, MACs: m.Count.MACs, StepTimeMS: run.Result.StepTime.Median * 1e3,
-			Accuracy: run.Result.TestAccuracy, ImageSize: m.ImageSize, TrainImageSize: m.TrainImageSize, Width: m.Width, Depth: m.Depth, Phi: m.Phi})
+			Accuracy: run.Result.TestAccuracy, ImageSize: m.ImageSize, TrainImageSize: m.TrainImageSize, Width: m.Width, Depth: m.Depth, Phi: m.Phi,
+			Checkpoint: run.Checkpoint})
 		if done != nil {
 			if err := done(rows, run); err != nil {
 				return rows, err

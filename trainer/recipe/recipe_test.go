@@ -171,7 +171,7 @@ func TestBench(t *testing.T) {
 
 func TestTextAndCheckpoint(t *testing.T) {
 	a, ds, test := tiny(t)
-	ckpt := filepath.Join(t.TempDir(), "tiny.ckpt")
+	ckpt := filepath.Join(t.TempDir(), "tiny.safetensors")
 	p := trainer.Problem{Arch: a, Data: ds, Train: ds.All()[:192], Val: ds.All()[192:], Test: test}
 	run, err := Train(context.Background(), Model{Problem: p, Settings: trainer.Settings{Seed: 1}, Checkpoint: ckpt,
 		Budget: trainer.Budget{Steps: 4, Batch: 32, TimingSteps: 2, TimingWarmup: 1, RecalBatches: 1}}, nil)
@@ -188,9 +188,16 @@ func TestTextAndCheckpoint(t *testing.T) {
 			t.Errorf("no %q in\n%s", want, b.String())
 		}
 	}
-	ck, err := trainer.LoadCheckpoint(ckpt)
-	if err != nil || ck.Meta["dataset"] != "synthetic" || ck.Meta["test_accuracy"] != run.Result.TestAccuracy || ck.Net.Arch.Name != "tiny" {
+	ck, err := trainer.LoadModel(ckpt)
+	if err != nil || ck.Meta["dataset"] != "synthetic" || ck.Meta["test_accuracy"] != run.Result.TestAccuracy || ck.Net.Arch.Name != "tiny" ||
+		ck.Meta["val_accuracy"] != run.Result.Accuracy || ck.Meta["total_steps"] != 4.0 || ck.Meta["step"] != 4.0 || ck.Meta["val_images"] != 64.0 {
 		t.Fatalf("checkpoint: %+v %v", ck, err)
+	}
+	if ck.Settings == nil || ck.Settings.Seed != 1 || ck.State.Steps() != 4 || run.Checkpoint != ckpt {
+		t.Fatalf("checkpoint settings %+v, optimizer at step %d, run.Checkpoint %q", ck.Settings, ck.State.Steps(), run.Checkpoint)
+	}
+	if _, err := SavedRun(ck); !errors.Is(err, ErrNotResumable) || !strings.Contains(err.Error(), "its run is complete (4 of 4 steps)") {
+		t.Fatalf("a finished run resumed: %v", err)
 	}
 	b.Reset()
 	if err := WriteTrained(&b, []Trained{{Name: "m0", Params: 1234567, MACs: 89, StepTimeMS: 12.34, Accuracy: 0.5}}); err != nil ||

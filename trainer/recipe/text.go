@@ -47,8 +47,9 @@ func WriteTrained(w io.Writer, rows []Trained) error {
 }
 
 // WriteText writes the run as "nas train" prints it: the steps and time,
-// each progressive stage, the validation and test figures and the step
-// time.
+// where a resumed or stopped run is in its steps, each progressive stage,
+// the validation and test figures and the step time (the last two once
+// the run ended).
 func (r Run) WriteText(w io.Writer) error {
 	m, e, how := r.Result, r.EvalImageSize, ""
 	if st := r.Schedule; st != nil {
@@ -56,8 +57,15 @@ func (r Run) WriteText(w io.Writer) error {
 	}
 	train := time.Duration(m.TrainTime * float64(time.Second)).Round(time.Millisecond)
 	fmt.Fprintf(w, "%s on %s: %s%d steps (%.2f epochs, batch %d) in %s\n", r.Arch, r.Dataset, how, m.Steps, m.Epochs, m.Batch, train)
+	if r.ResumedAt > 0 {
+		fmt.Fprintf(w, "resumed at step %d of %d\n", r.ResumedAt, r.TotalSteps)
+	}
 	for _, s := range r.Stages {
 		fmt.Fprintf(w, "  %s: train loss %.4f (first step %.4f), %s\n", s.StagePlan, s.TrainLoss, s.FirstLoss, s.TrainTime.Round(time.Millisecond))
+	}
+	if !r.Finished() {
+		_, err := fmt.Fprintf(w, "stopped at step %d of %d (train loss %.4f): not scored\n", r.Step, r.TotalSteps, m.TrainLoss)
+		return err
 	}
 	if r.ValImages > 0 {
 		fmt.Fprintf(w, "validation accuracy %.2f%% (loss %.4f) on %d images at %dx%d\n", 100*m.Accuracy, m.Loss, r.ValImages, e, e)

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/effnas/effnas/trainer"
+	"github.com/effnas/effnas/trainer/recipe"
+)
+
+// resumeFlags loads the checkpoint that "nas train --resume" continues and
+// gives every training flag the user did not set the checkpoint's value,
+// so that the run is built as the first one was; the flags the user set
+// stay, and Model.CheckResume refuses those that differ from the
+// checkpoint's. With --profile given, the schedule's flags are left to it
+// (and checked stage by stage).
+func resumeFlags(fs *flag.FlagSet, path string) (*trainer.Model, error) {
+	ck, err := trainer.LoadModel(path)
+	if err != nil {
+		return nil, err
+	}
+	run, err := recipe.SavedRun(ck)
+	if err != nil {
+		return nil, err
+	}
+	values := run.Values(*ck.Settings)
+	set := setFlags(fs)
+	var ferr error
+	fs.VisitAll(func(f *flag.Flag) {
+		key := map[string]string{"warmup": "warmup_epochs", "val": "val_images"}[f.Name]
+		if key == "" {
+			key = strings.ReplaceAll(f.Name, "-", "_")
+		}
+		v, ok := values[key]
+		if !ok || set[f.Name] || (set["profile"] && scheduleFlag(f.Name)) {
+			return
+		}
+		if err := fs.Set(f.Name, v); err != nil && ferr == nil {
+			ferr = err
+		}
+	})
+	return ck, ferr
+}
+
+// scheduleFlag reports whether a flag is one of a progressive schedule's
+// values (that --profile gives).
+func scheduleFlag(name string) bool {
+	return strings.HasPrefix(name, "min-") || strings.HasPrefix(name, "max-") || name == "randaug-n"
+}
+
+// resumeError makes a run that conflicts with its checkpoint a usage
+// error, naming the flag where the field is one ("--lr = 0.002: want the
+// checkpoint's 0.001").
+func resumeError(fs *flag.FlagSet, err error) error {
+	if !errors.Is(err, trainer.ErrConflict) {
+		return err
+	}
+	if err = flagError(fs, err); errors.As(err, new(usageError)) {
+		return err
+	}
+	return usagef("%v", err)
+}
+
+// trainStopped turns a training's error into the command's: a run stopped
+// by Ctrl-C or SIGTERM exits with status 130, saying where its steps are
+// saved and how to resume.
+func trainStopped(run recipe.Run, err error) error {
+	if !errors.Is(err, context.Canceled) {
+		return err
+	}
+	if run.Checkpoint == "" {
+		return exitError{130, "stopped; nothing saved (the training steps were not under way, or no -o CKPT)"}
+	}
+	return exitError{130, fmt.Sprintf("stopped at step %d of %d, saved in %s; resume with: %s", run.Step, run.TotalSteps, run.Checkpoint,
+		resumeCommand(run.Checkpoint))}
+}
+
+// resumeCommand is the command line that resumes the run saved in path.
+func resumeCommand(path string) string {
+	if path == "" || strings.ContainsFunc(path, func(r rune) bool { return !strings.ContainsRune(safeShell, r) }) {
+		path = "'" + strings.ReplaceAll(path, "'", `'\''`) + "'"
+	}
+	return progName + " train --resume " + path
+}
