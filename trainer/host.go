@@ -8,6 +8,7 @@ import (
 
 	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/trainer/kernels"
+	"github.com/effnas/effnas/version"
 )
 
 // HostInfo describes this process's machine (measure.Host), so that step
@@ -15,7 +16,7 @@ import (
 // float32 kernel backend.
 func HostInfo() measure.Host {
 	h := measure.Host{OS: runtime.GOOS, Arch: runtime.GOARCH, Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
-		GoVersion: runtime.Version(), Backend: "cpu/" + kernels.Backend(), CPU: cpuModel()}
+		GoVersion: runtime.Version(), Backend: "cpu/" + kernels.Backend(), CPU: cpuModel(), Code: version.Get()}
 	h.Hostname, _ = os.Hostname()
 	return h
 }

@@ -9,7 +9,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/effnas/effnas/safetensors"
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer/data"
+	"github.com/effnas/effnas/version"
 	"gorgonia.org/tensor"
 )
 
@@ -164,31 +164,10 @@ func slotNames(kind string) (s1, s2 string) {
 	return "mom", ""
 }
 
-// CodeVersion is the VCS revision this program was built from, with
-// "+dirty" when the work tree had changes, or "unknown" (go test, go run
-// outside a repository).
-func CodeVersion() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	rev, dirty := "", false
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			dirty = s.Value == "true"
-		}
-	}
-	if rev == "" {
-		return "unknown"
-	}
-	if dirty {
-		rev += "+dirty"
-	}
-	return rev
-}
+// CodeVersion is the code version recorded in a checkpoint's metadata:
+// the commit, "+dirty" when the tree had changes, "+maybe-dirty" when that is
+// unknown, or "unknown" (see package version).
+func CodeVersion() string { return version.Get().Compact() }
 
 // SaveModel writes a checkpoint atomically (temporary file, sync, rename).
 func SaveModel(path string, m Model) error {
