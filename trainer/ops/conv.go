@@ -70,55 +70,51 @@ func Conv2DInput(x, w *G.Node, stride int) (*G.Node, error) {
 
 // ---- kernels ----
 
-// colBudget bounds the im2col buffer of one goroutine, in elements.
-var colBudget = 1 << 19
+// colBudget bounds the im2col block of one task, in elements: the block
+// and the packed weights stay in a core's L2 cache while its GEMM runs.
+var colBudget = 1 << 16
 
-// gemmGrain is the smallest matrix-product size (m*n*k) worth a goroutine.
-var gemmGrain = 1 << 16
+// The k×k convolutions run as tasks on the kernels' team, each an im2col
+// block and its GEMM (or GEMM and col2im) on one worker: no barrier
+// between the copy and the product, and the block never leaves the core's
+// cache. The split depends on the geometry only (convPlan), and every sum
+// runs in a fixed order, so results do not depend on GOMAXPROCS.
 
-// rowRange is a range [r0,r1) of output pixels, flattened over (N,OH,OW).
-type rowRange struct{ r0, r1 int }
+// wChunkRows is the least number of rows a weight-gradient chunk sums:
+// each chunk past the first costs a kkc x cout partial sum to add.
+const wChunkRows = 512
 
-// convPlan splits the output rows into im2col chunks of at most maxRows rows.
-// Chunks never straddle a sample unless they hold whole samples; groups lists
-// the chunks by sample group so that col2im of different groups never writes
-// to the same input sample (the input-gradient pass runs groups in parallel).
+// maxWChunks bounds the chunks of a weight gradient.
+const maxWChunks = 16
+
+// convPlan is how a k×k convolution splits into tasks.
 type convPlan struct {
-	units   []rowRange
-	groups  [][]int
-	maxRows int
+	rows      int // output pixels N*OH*OW
+	blockRows int // im2col rows per block (forward, weight gradient)
+	blocks    int // ceil(rows/blockRows)
+	// Input gradient: tasks of taskSamples whole samples (their col2im
+	// writes are disjoint), in GEMM + col2im steps of at most xRows rows.
+	taskSamples, xRows int
+	// Weight gradient: wChunks chunks of chunkBlocks blocks, each summed
+	// into its own partial gradient; the partials are added in order.
+	chunkBlocks, wChunks int
 }
 
 func (g convGeom) plan() convPlan {
-	ohw := g.rowsPerSample
-	maxRows := colBudget / g.kkc()
-	if maxRows < 1 {
-		maxRows = 1
-	}
-	var p convPlan
-	if ohw <= maxRows {
-		ipu := maxRows / ohw
-		if ipu < 1 {
-			ipu = 1
-		}
-		for i := 0; i < g.n; i += ipu {
-			j := min(i+ipu, g.n)
-			p.groups = append(p.groups, []int{len(p.units)})
-			p.units = append(p.units, rowRange{i * ohw, j * ohw})
-		}
-		p.maxRows = ipu * ohw
-		return p
-	}
-	for i := 0; i < g.n; i++ {
-		var grp []int
-		for r := 0; r < ohw; r += maxRows {
-			grp = append(grp, len(p.units))
-			p.units = append(p.units, rowRange{i*ohw + r, i*ohw + min(r+maxRows, ohw)})
-		}
-		p.groups = append(p.groups, grp)
-	}
-	p.maxRows = maxRows
+	kkc, ohw := g.kkc(), g.rowsPerSample
+	p := convPlan{rows: g.n * ohw, blockRows: max(1, colBudget/kkc)}
+	p.blocks = (p.rows + p.blockRows - 1) / p.blockRows
+	p.taskSamples = max(1, colBudget/(ohw*kkc))
+	p.xRows = min(p.taskSamples*ohw, p.blockRows)
+	chunks := min(maxWChunks, max(1, p.rows/wChunkRows), p.blocks)
+	p.chunkBlocks = (p.blocks + chunks - 1) / chunks
+	p.wChunks = (p.blocks + p.chunkBlocks - 1) / p.chunkBlocks
 	return p
+}
+
+// block is the row range of im2col block b.
+func (p convPlan) block(b int) (r0, r1 int) {
+	return b * p.blockRows, min(p.rows, (b+1)*p.blockRows)
 }
 
 // im2col writes the patches of output rows [r0,r1) into col, one row of
@@ -268,19 +264,45 @@ func col2imPixel[T Float](g convGeom, src, xb []T, oy, ox int) {
 	}
 }
 
-func rowsGrain(inner int) int {
-	if inner < 1 {
-		inner = 1
-	}
-	return max(1, gemmGrain/inner)
+// convB is op(B) of the products of one convolution call: for float32
+// packed once (kernels.PackedB) for every task's GEMM, for float64 (the
+// reference loops) kept as it is.
+type convB[T Float] struct {
+	p      *kernels.PackedB
+	transB bool
+	k, n   int
+	b      []T
+	ldb    int
 }
 
-// The k×k convolutions run their im2col units one after the other, so
-// that the GEMM of a unit gets all cores (kernels.Gemm is threaded itself and
-// the op adds no goroutines of its own around it); im2col and col2im of a
-// unit are split across cores by rows or samples, whose outputs are disjoint.
-// Every sum runs in a fixed order (units in order, rows in order within a
-// sample), so results do not depend on GOMAXPROCS.
+var packedPool sync.Pool
+
+func newConvB[T Float](transB bool, k, n int, b []T, ldb int) convB[T] {
+	cb := convB[T]{transB: transB, k: k, n: n, b: b, ldb: ldb}
+	if isF32T[T]() {
+		cb.p, _ = packedPool.Get().(*kernels.PackedB)
+		if cb.p == nil {
+			cb.p = new(kernels.PackedB)
+		}
+		cb.p.Pack(transB, k, n, 1, as32(b), ldb)
+	}
+	return cb
+}
+
+// mul sets c (m x n, row stride ldc) = a (m x k, row stride lda) * op(B).
+func (cb convB[T]) mul(m int, a []T, lda int, c []T, ldc int) {
+	if cb.p != nil {
+		kernels.GemmPacked(false, m, as32(a), lda, cb.p, 0, as32(c), ldc)
+		return
+	}
+	kernels.Gemm(false, cb.transB, m, cb.n, cb.k, 1, a, lda, cb.b, cb.ldb, 0, c, ldc)
+}
+
+func (cb convB[T]) release() {
+	if cb.p != nil {
+		packedPool.Put(cb.p)
+	}
+}
 
 // colPool recycles im2col buffers between calls.
 var colPool sync.Pool
@@ -293,30 +315,8 @@ func getCol[T Float](n int) ([]T, *[]T) {
 	return b, &b
 }
 
-// im2colPar is im2col of rows [r0,r1) split across cores.
-func im2colPar[T Float](g convGeom, x, col []T, r0, r1 int) {
-	kkc := g.kkc()
-	parallelRange(r1-r0, max(1, elemGrain/kkc), func(_, lo, hi int) {
-		im2col(g, x, col[lo*kkc:hi*kkc], r0+lo, r0+hi)
-	})
-}
-
-// col2imPar is col2im of rows [r0,r1): split by whole samples when the
-// unit holds whole samples (their input gradients are disjoint), else serial.
-func col2imPar[T Float](g convGeom, col, dx []T, r0, r1 int) {
-	ohw, kkc := g.rowsPerSample, g.kkc()
-	if r0%ohw != 0 || r1%ohw != 0 {
-		col2im(g, col, dx, r0, r1)
-		return
-	}
-	s0, s1 := r0/ohw, r1/ohw
-	parallelRange(s1-s0, max(1, elemGrain/(ohw*kkc)), func(_, lo, hi int) {
-		a, b := (s0+lo)*ohw, (s0+hi)*ohw
-		col2im(g, col[(a-r0)*kkc:(b-r0)*kkc], dx, a, b)
-	})
-}
-
-// convForward computes y (N,OH,OW,Cout) = conv(x, w).
+// convForward computes y (N,OH,OW,Cout) = conv(x, w): per block, im2col
+// and the GEMM against the packed weights.
 func convForward[T Float](g convGeom, x, w, y []T) {
 	if g.pointwise() {
 		kernels.Gemm(false, false, g.n*g.h*g.w, g.cout, g.cin, 1, x, g.cin, w, g.cout, 0, y, g.cout)
@@ -324,37 +324,50 @@ func convForward[T Float](g convGeom, x, w, y []T) {
 	}
 	p := g.plan()
 	kkc := g.kkc()
-	colAll, keep := getCol[T](p.maxRows * kkc)
+	wb := newConvB(false, kkc, g.cout, w, g.cout)
+	defer wb.release()
+	per := p.blockRows * kkc
+	colAll, keep := getCol[T](kernels.Threads() * per)
 	defer colPool.Put(keep)
-	for _, u := range p.units {
-		rows := u.r1 - u.r0
-		col := colAll[:rows*kkc]
-		im2colPar(g, x, col, u.r0, u.r1)
-		kernels.Gemm(false, false, rows, g.cout, kkc, 1, col, kkc, w, g.cout, 0, y[u.r0*g.cout:], g.cout)
-	}
+	kernels.Parallel(p.blocks, func(wk, b int) {
+		r0, r1 := p.block(b)
+		col := colAll[wk*per : wk*per+(r1-r0)*kkc]
+		im2col(g, x, col, r0, r1)
+		wb.mul(r1-r0, col, kkc, y[r0*g.cout:], g.cout)
+	})
 }
 
-// convGradX computes dx (N,H,W,Cin) from w and gy (N,OH,OW,Cout).
+// convGradX computes dx (N,H,W,Cin) from w and gy (N,OH,OW,Cout): per
+// task of whole samples, the patch gradients gy*w^T and their col2im.
 func convGradX[T Float](g convGeom, w, gy, dx []T) {
 	if g.pointwise() {
 		kernels.Gemm(false, true, g.n*g.h*g.w, g.cin, g.cout, 1, gy, g.cout, w, g.cout, 0, dx, g.cin)
 		return
 	}
-	clear(dx)
 	p := g.plan()
-	kkc := g.kkc()
-	colAll, keep := getCol[T](p.maxRows * kkc)
+	kkc, ohw, hwc := g.kkc(), g.rowsPerSample, g.h*g.w*g.cin
+	wb := newConvB(true, g.cout, kkc, w, g.cout)
+	defer wb.release()
+	per := p.xRows * kkc
+	colAll, keep := getCol[T](kernels.Threads() * per)
 	defer colPool.Put(keep)
-	for _, u := range p.units {
-		rows := u.r1 - u.r0
-		col := colAll[:rows*kkc]
-		kernels.Gemm(false, true, rows, kkc, g.cout, 1, gy[u.r0*g.cout:], g.cout, w, g.cout, 0, col, kkc)
-		col2imPar(g, col, dx, u.r0, u.r1)
-	}
+	tasks := (g.n + p.taskSamples - 1) / p.taskSamples
+	kernels.Parallel(tasks, func(wk, t int) {
+		s0, s1 := t*p.taskSamples, min(g.n, (t+1)*p.taskSamples)
+		clear(dx[s0*hwc : s1*hwc])
+		for r0 := s0 * ohw; r0 < s1*ohw; r0 += p.xRows {
+			r1 := min(s1*ohw, r0+p.xRows)
+			col := colAll[wk*per : wk*per+(r1-r0)*kkc]
+			wb.mul(r1-r0, gy[r0*g.cout:], g.cout, col, kkc)
+			col2im(g, col, dx, r0, r1)
+		}
+	})
 }
 
-// convGradW computes dw (KH,KW,Cin,Cout) from x and gy, accumulating the
-// im2col units in order.
+// convGradW computes dw (KH,KW,Cin,Cout) from x and gy: each chunk of
+// blocks sums im2col^T*gy over its blocks in order into its own partial
+// gradient (the first chunk into dw), and the partials are added into dw
+// in chunk order.
 func convGradW[T Float](g convGeom, x, gy, dw []T) {
 	kkc := g.kkc()
 	if g.pointwise() {
@@ -362,17 +375,35 @@ func convGradW[T Float](g convGeom, x, gy, dw []T) {
 		return
 	}
 	p := g.plan()
-	colAll, keep := getCol[T](p.maxRows * kkc)
+	wlen := kkc * g.cout
+	per := p.blockRows * kkc
+	nw := kernels.Threads()
+	colAll, keep := getCol[T](nw*per + (p.wChunks-1)*wlen)
 	defer colPool.Put(keep)
-	for t, u := range p.units {
-		rows := u.r1 - u.r0
-		col := colAll[:rows*kkc]
-		im2colPar(g, x, col, u.r0, u.r1)
-		beta := T(1)
-		if t == 0 {
-			beta = 0
+	partial := colAll[nw*per:]
+	kernels.Parallel(p.wChunks, func(wk, ch int) {
+		out := dw
+		if ch > 0 {
+			out = partial[(ch-1)*wlen : ch*wlen]
 		}
-		kernels.Gemm(true, false, kkc, g.cout, rows, 1, col, kkc, gy[u.r0*g.cout:], g.cout, beta, dw, g.cout)
+		b0 := ch * p.chunkBlocks
+		for b := b0; b < min(p.blocks, b0+p.chunkBlocks); b++ {
+			r0, r1 := p.block(b)
+			col := colAll[wk*per : wk*per+(r1-r0)*kkc]
+			im2col(g, x, col, r0, r1)
+			beta := T(1)
+			if b == b0 {
+				beta = 0
+			}
+			kernels.Gemm(true, false, kkc, g.cout, r1-r0, 1, col, kkc, gy[r0*g.cout:], g.cout, beta, out, g.cout)
+		}
+	})
+	if p.wChunks > 1 {
+		parallelRange(wlen, elemGrain, func(_, lo, hi int) {
+			for ch := 1; ch < p.wChunks; ch++ {
+				addT(dw[lo:hi], partial[(ch-1)*wlen+lo:(ch-1)*wlen+hi])
+			}
+		})
 	}
 }
 
