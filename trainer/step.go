@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/effnas/effnas/trainer/ops"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -48,7 +49,7 @@ func newStepper(net *Net, batch, size int, s Settings, seed uint64, state *Train
 	for range gr.DepthMasks {
 		st.depth = append(st.depth, tensor.New(tensor.WithShape(batch), tensor.Of(tensor.Float32)))
 	}
-	st.vm = G.NewTapeMachine(gr.G, G.BindDualValues(gr.Params...))
+	st.vm = G.NewTapeMachine(gr.G, G.BindDualValues(gr.Params...), G.WithEngine(ops.Engine))
 	st.grads = make([][]float32, len(net.Params))
 	return st, nil
 }
@@ -147,7 +148,7 @@ func newInference(net *Net, batch, size int) (*inference, error) {
 	if err != nil {
 		return nil, err
 	}
-	inf := &inference{gr: gr, vm: G.NewTapeMachine(gr.G), x: make([]float32, batch*size*size*net.Arch.InputChannels)}
+	inf := &inference{gr: gr, vm: G.NewTapeMachine(gr.G, G.WithEngine(ops.Engine)), x: make([]float32, batch*size*size*net.Arch.InputChannels)}
 	inf.xt = tensor.New(tensor.WithShape(batch, size, size, net.Arch.InputChannels), tensor.WithBacking(inf.x))
 	return inf, nil
 }
