@@ -2,6 +2,7 @@ package ops
 
 import (
 	"fmt"
+	"math"
 	"math/rand"
 	"testing"
 
@@ -112,5 +113,41 @@ func BenchmarkConvPasses(b *testing.B) {
 				b.ReportMetric(2*macs*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
 		}
+	}
+}
+
+// BenchmarkBNSiLUPasses times BatchNorm+SiLU forward (moments, apply) and
+// backward (gradient at the SiLU input with the sums, input gradient) on
+// float32 activations of bench-dw's shapes, outputs allocated once.
+func BenchmarkBNSiLUPasses(b *testing.B) {
+	for _, s := range [][4]int{{64, 28, 28, 16}, {64, 14, 14, 128}, {64, 7, 7, 384}, {64, 14, 14, 32}} {
+		rng := rand.New(rand.NewSource(1))
+		c := s[3]
+		x := sl[float32](normal32(rng, 1, s[:]...))
+		gy := sl[float32](normal32(rng, 1, s[:]...))
+		gamma, beta := sl[float32](normal32(rng, 1, c)), sl[float32](normal32(rng, 1, c))
+		y, gz, dx := make([]float32, len(x)), make([]float32, len(x)), make([]float32, len(x))
+		name := fmt.Sprintf("%dx%dx%dx%d", s[0], s[1], s[2], s[3])
+		b.Run(name+"/fwd", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				mean, vari := moments(c, x)
+				bnApplySiLU(c, DefaultBNEpsilon, mean, vari, x, gamma, beta, y)
+			}
+			b.ReportMetric(float64(len(x))*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gelem/s")
+		})
+		b.Run(name+"/bwd", func(b *testing.B) {
+			mean, vari := moments(c, x)
+			inv := make([]float64, c)
+			for i, v := range vari {
+				inv[i] = 1 / math.Sqrt(v+DefaultBNEpsilon)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				scale, shift := bnSiLUScaleShift(mean, inv, gamma, beta)
+				sg, sgx := bnSiLUGradSums32(c, mean, inv, x, gy, gz, scale, shift)
+				bnGradX(c, true, mean, inv, sg, sgx, x, gamma, gz, dx)
+			}
+			b.ReportMetric(float64(len(x))*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gelem/s")
+		})
 	}
 }

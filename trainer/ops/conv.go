@@ -82,10 +82,10 @@ var colBudget = 1 << 16
 
 // wChunkRows is the least number of rows a weight-gradient chunk sums:
 // each chunk past the first costs a kkc x cout partial sum to add.
-const wChunkRows = 512
+const wChunkRows = 256
 
 // maxWChunks bounds the chunks of a weight gradient.
-const maxWChunks = 16
+const maxWChunks = 32
 
 // convPlan is how a k×k convolution splits into tasks.
 type convPlan struct {
