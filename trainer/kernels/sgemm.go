@@ -445,15 +445,22 @@ func (j *gemmJob) packB(dst []float32, panelK, k0, k1 int) {
 		w := min(nr, n-c0)
 		panel := dst[jp*panelK*nr : (jp+1)*panelK*nr]
 		if !j.transB {
+			if alpha == 1 && k1 > k0 {
+				// one strided copy per panel (rows of nr floats are short
+				// for memmove), then the zero padding
+				Copy2D(panel[(k0-base)*nr:], nr, j.b[k0*ldb+c0:], ldb, w, k1-k0)
+				if w < nr {
+					for p := k0; p < k1; p++ {
+						clear(panel[(p-base)*nr+w : (p-base)*nr+nr])
+					}
+				}
+				continue
+			}
 			for p := k0; p < k1; p++ {
 				d := panel[(p-base)*nr : (p-base)*nr+nr]
 				s := j.b[p*ldb+c0 : p*ldb+c0+w]
-				if alpha == 1 {
-					copy(d, s)
-				} else {
-					for x, v := range s {
-						d[x] = alpha * v
-					}
+				for x, v := range s {
+					d[x] = alpha * v
 				}
 				clear(d[w:])
 			}
