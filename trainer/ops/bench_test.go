@@ -151,3 +151,33 @@ func BenchmarkBNSiLUPasses(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDepthwisePasses times each pass of bench-dw's depthwise layers
+// (3x3, batch 64) on float32 with outputs allocated once.
+func BenchmarkDepthwisePasses(b *testing.B) {
+	for _, l := range []struct{ hw, c, s int }{{14, 128, 2}, {7, 192, 1}, {7, 288, 1}, {7, 384, 1}} {
+		g := newConvGeom(64, l.hw, l.hw, l.c, 3, 3, l.c, l.s)
+		rng := rand.New(rand.NewSource(1))
+		x := sl[float32](normal32(rng, 1, g.n, g.h, g.w, g.cin))
+		w := sl[float32](normal32(rng, 0.1, 3, 3, l.c))
+		gy := sl[float32](normal32(rng, 1, g.n, g.oh, g.ow, g.cin))
+		y, dx, dw := make([]float32, len(gy)), make([]float32, len(x)), make([]float32, len(w))
+		name := fmt.Sprintf("%dx%dx%d-s%d", g.n, l.hw, l.c, l.s)
+		for _, pass := range []struct {
+			name string
+			run  func()
+		}{
+			{"fwd", func() { dwForward(g, x, w, y) }},
+			{"dX", func() { dwGradX(g, w, gy, dx) }},
+			{"dW", func() { dwGradW(g, x, gy, dw) }},
+		} {
+			b.Run(name+"/"+pass.name, func(b *testing.B) {
+				pass.run()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					pass.run()
+				}
+			})
+		}
+	}
+}
