@@ -61,6 +61,7 @@ var kcBlock = 256
 
 const (
 	mcTiles    = 16      // rows per L2 block of A, in micro-tiles
+	tailDiv    = 4       // the last chunks of an M-split take 1/tailDiv of what is left
 	parMinWork = 1 << 20 // m*n*k below which a call stays on one goroutine
 	maxThreads = 32
 	// Split-K: k of at least splitKMinK is cut into at most maxSplitK
@@ -231,8 +232,8 @@ type gemmJob struct {
 	nt      int
 	// Work is cut into chunks that the workers claim one at a time (team.go),
 	// so a worker that the OS descheduled (the host is shared) does not hold
-	// up the call: row blocks of chunkTiles micro-tiles, or k ranges of
-	// kChunk for split-K. When all of B is packed up front, task 0 packs it
+	// up the call: row blocks of micro-tiles (tileBounds), or k ranges
+	// for split-K (kBounds). When all of B is packed up front, task 0 packs it
 	// (the helpers join while it runs) and the chunks are tasks 1.. that
 	// wait for it; phase 1 of split-K adds the partial sums into C by row
 	// blocks.
@@ -240,9 +241,9 @@ type gemmJob struct {
 	packed     atomic.Bool
 	phase      int
 	nchunks    int
-	chunkTiles int // M-split: micro-tiles per chunk, over ntl balanced tiles
+	tileBounds []int // M-split: chunk x has micro-tiles [tileBounds[x], tileBounds[x+1]) of ntl balanced tiles
 	ntl        int
-	kChunk     int
+	kBounds    []int     // split-K: chunk x sums k in [kBounds[x], kBounds[x+1])
 	scratch    []float32 // split-K partial sums of chunks 1.., (nchunks-1) x m x n
 	buf        []float32
 	// tileBuf[p] is worker p's scratch tile for column tails of unmasked
@@ -277,12 +278,18 @@ func putJob(j *gemmJob) {
 // growing it when needed.
 func (j *gemmJob) floatsAligned(n int) []float32 { return growFloats(&j.buf, n) }
 
-// splitKChunks returns the k range of a split-K chunk for a reduction of
-// length k: whole k blocks, at most maxSplitK chunks.
-func splitKChunk(k int) int {
+// splitKBounds appends to b the k boundaries of the split-K chunks of a
+// reduction of length k: whole k blocks, about maxSplitK chunks, shrinking
+// at the end like the M-split's. They depend on k only.
+func splitKBounds(b []int, k int) []int {
 	blocks := (k + kcBlock - 1) / kcBlock
 	per := (blocks + maxSplitK - 1) / maxSplitK
-	return per * kcBlock
+	b = append(b[:0], 0)
+	for at := 0; at < blocks; {
+		at = min(blocks, at+min(per, max(1, (blocks-at+tailDiv-1)/tailDiv)))
+		b = append(b, min(k, at*kcBlock))
+	}
+	return b
 }
 
 // runGemm runs one call; packed, when set, is all of alpha*op(B) packed as
@@ -309,14 +316,21 @@ func runGemm(t tile, transA, transB bool, m, n, k int, alpha float32, a []float3
 	}
 	j.ntl = tilesM
 	if j.splitK {
-		j.kChunk = splitKChunk(k)
-		j.nchunks = (k + j.kChunk - 1) / j.kChunk
+		j.kBounds = splitKBounds(j.kBounds, k)
+		j.nchunks = len(j.kBounds) - 1
 	} else {
-		j.chunkTiles = mcTiles
-		if nt == 1 {
-			j.chunkTiles = tilesM
+		// chunks of mcTiles tiles, shrinking at the end (the last chunk
+		// a goroutine finishes is short, so the others wait little)
+		j.tileBounds = append(j.tileBounds[:0], 0)
+		for at := 0; at < tilesM; {
+			size := tilesM
+			if nt > 1 {
+				size = min(mcTiles, max(mcTiles/8, (tilesM-at+tailDiv-1)/tailDiv))
+			}
+			at = min(tilesM, at+size)
+			j.tileBounds = append(j.tileBounds, at)
 		}
-		j.nchunks = (tilesM + j.chunkTiles - 1) / j.chunkTiles
+		j.nchunks = len(j.tileBounds) - 1
 	}
 	if nt > j.nchunks {
 		nt = j.nchunks
@@ -373,7 +387,8 @@ func (j *gemmJob) reset(buf []float32) {
 	j.t, j.a, j.b, j.c, j.pack, j.scratch, j.buf = tile{}, nil, nil, nil, nil, nil, buf
 	j.transA, j.transB, j.bDirect, j.splitK, j.kOuter, j.prePack = false, false, false, false, false, false
 	j.m, j.n, j.k, j.lda, j.ldb, j.ldc, j.alpha, j.beta = 0, 0, 0, 0, 0, 0, 0, 0
-	j.panels, j.packPer, j.nt, j.nchunks, j.chunkTiles, j.ntl, j.kChunk, j.phase = 0, 0, 0, 0, 0, 0, 0, 0
+	j.panels, j.packPer, j.nt, j.nchunks, j.ntl, j.phase = 0, 0, 0, 0, 0, 0
+	j.tileBounds, j.kBounds = j.tileBounds[:0], j.kBounds[:0]
 	j.packed.Store(false)
 }
 
@@ -417,12 +432,12 @@ func (j *gemmJob) task(p, i int) {
 	}
 	c := unsafe.Pointer(unsafe.SliceData(j.c))
 	if !j.splitK {
-		i0 := j.tileRow(i * j.chunkTiles)
-		i1 := j.tileRow(min(j.ntl, (i+1)*j.chunkTiles))
+		i0 := j.tileRow(j.tileBounds[i])
+		i1 := j.tileRow(j.tileBounds[i+1])
 		j.compute(p, i0, i1, 0, j.k, c, j.ldc, j.beta)
 		return
 	}
-	k0, k1 := i*j.kChunk, min(j.k, (i+1)*j.kChunk)
+	k0, k1 := j.kBounds[i], j.kBounds[i+1]
 	if i == 0 {
 		j.compute(p, 0, j.m, k0, k1, c, j.ldc, j.beta)
 	} else {

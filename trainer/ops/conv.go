@@ -82,39 +82,58 @@ var colBudget = 1 << 16
 
 // wChunkRows is the least number of rows a weight-gradient chunk sums:
 // each chunk past the first costs a kkc x cout partial sum to add.
-const wChunkRows = 256
+const wChunkRows = 768
 
 // maxWChunks bounds the chunks of a weight gradient.
-const maxWChunks = 32
+const maxWChunks = 8
 
-// convPlan is how a k×k convolution splits into tasks.
+// tailDiv shapes the tasks at the end of a call: once less than tailDiv
+// full tasks of work are left, each takes 1/tailDiv of what is left (at
+// least 1/8 of a full one), so that the last task a worker finishes is
+// short and the others wait little for it.
+const tailDiv = 4
+
+// guided returns task boundaries over [0, total): tasks of at most
+// maxSize, shrinking at the end (tailDiv) down to minSize.
+func guided(total, maxSize, minSize int) []int {
+	maxSize = max(1, maxSize)
+	minSize = max(1, min(minSize, maxSize))
+	b := []int{0}
+	for at := 0; at < total; {
+		size := min(maxSize, max(minSize, (total-at+tailDiv-1)/tailDiv))
+		at = min(total, at+size)
+		b = append(b, at)
+	}
+	return b
+}
+
+// convPlan is how a k×k convolution splits into tasks. The split depends
+// on the geometry only.
 type convPlan struct {
 	rows      int // output pixels N*OH*OW
-	blockRows int // im2col rows per block (forward, weight gradient)
-	blocks    int // ceil(rows/blockRows)
-	// Input gradient: tasks of taskSamples whole samples (their col2im
+	blockRows int // im2col rows per block at most
+	// Forward: task t computes rows [fwd[t], fwd[t+1]), one block.
+	fwd []int
+	// Input gradient: task t takes samples [xt[t], xt[t+1]) (their col2im
 	// writes are disjoint), in GEMM + col2im steps of at most xRows rows.
-	taskSamples, xRows int
-	// Weight gradient: wChunks chunks of chunkBlocks blocks, each summed
-	// into its own partial gradient; the partials are added in order.
-	chunkBlocks, wChunks int
+	xt    []int
+	xRows int
+	// Weight gradient: chunk t sums rows [wt[t], wt[t+1]) in blocks of at
+	// most blockRows into its own partial gradient (the first into dw);
+	// the partials are added in order.
+	wt []int
 }
 
 func (g convGeom) plan() convPlan {
 	kkc, ohw := g.kkc(), g.rowsPerSample
 	p := convPlan{rows: g.n * ohw, blockRows: max(1, colBudget/kkc)}
-	p.blocks = (p.rows + p.blockRows - 1) / p.blockRows
-	p.taskSamples = max(1, colBudget/(ohw*kkc))
-	p.xRows = min(p.taskSamples*ohw, p.blockRows)
-	chunks := min(maxWChunks, max(1, p.rows/wChunkRows), p.blocks)
-	p.chunkBlocks = (p.blocks + chunks - 1) / chunks
-	p.wChunks = (p.blocks + p.chunkBlocks - 1) / p.chunkBlocks
+	p.fwd = guided(p.rows, p.blockRows, p.blockRows/8)
+	taskSamples := max(1, colBudget/(ohw*kkc))
+	p.xt = guided(g.n, taskSamples, 1)
+	p.xRows = min(taskSamples*ohw, p.blockRows)
+	chunk := max(wChunkRows, (p.rows+maxWChunks-1)/maxWChunks)
+	p.wt = guided(p.rows, chunk, wChunkRows/2)
 	return p
-}
-
-// block is the row range of im2col block b.
-func (p convPlan) block(b int) (r0, r1 int) {
-	return b * p.blockRows, min(p.rows, (b+1)*p.blockRows)
 }
 
 // im2col writes the patches of output rows [r0,r1) into col, one row of
@@ -329,8 +348,8 @@ func convForward[T Float](g convGeom, x, w, y []T) {
 	per := p.blockRows * kkc
 	colAll, keep := getCol[T](kernels.Threads() * per)
 	defer colPool.Put(keep)
-	kernels.Parallel(p.blocks, func(wk, b int) {
-		r0, r1 := p.block(b)
+	kernels.Parallel(len(p.fwd)-1, func(wk, b int) {
+		r0, r1 := p.fwd[b], p.fwd[b+1]
 		col := colAll[wk*per : wk*per+(r1-r0)*kkc]
 		im2col(g, x, col, r0, r1)
 		wb.mul(r1-r0, col, kkc, y[r0*g.cout:], g.cout)
@@ -351,9 +370,8 @@ func convGradX[T Float](g convGeom, w, gy, dx []T) {
 	per := p.xRows * kkc
 	colAll, keep := getCol[T](kernels.Threads() * per)
 	defer colPool.Put(keep)
-	tasks := (g.n + p.taskSamples - 1) / p.taskSamples
-	kernels.Parallel(tasks, func(wk, t int) {
-		s0, s1 := t*p.taskSamples, min(g.n, (t+1)*p.taskSamples)
+	kernels.Parallel(len(p.xt)-1, func(wk, t int) {
+		s0, s1 := p.xt[t], p.xt[t+1]
 		clear(dx[s0*hwc : s1*hwc])
 		for r0 := s0 * ohw; r0 < s1*ohw; r0 += p.xRows {
 			r1 := min(s1*ohw, r0+p.xRows)
@@ -378,29 +396,29 @@ func convGradW[T Float](g convGeom, x, gy, dw []T) {
 	wlen := kkc * g.cout
 	per := p.blockRows * kkc
 	nw := kernels.Threads()
-	colAll, keep := getCol[T](nw*per + (p.wChunks-1)*wlen)
+	chunks := len(p.wt) - 1
+	colAll, keep := getCol[T](nw*per + (chunks-1)*wlen)
 	defer colPool.Put(keep)
 	partial := colAll[nw*per:]
-	kernels.Parallel(p.wChunks, func(wk, ch int) {
+	kernels.Parallel(chunks, func(wk, ch int) {
 		out := dw
 		if ch > 0 {
 			out = partial[(ch-1)*wlen : ch*wlen]
 		}
-		b0 := ch * p.chunkBlocks
-		for b := b0; b < min(p.blocks, b0+p.chunkBlocks); b++ {
-			r0, r1 := p.block(b)
+		for r0 := p.wt[ch]; r0 < p.wt[ch+1]; r0 += p.blockRows {
+			r1 := min(p.wt[ch+1], r0+p.blockRows)
 			col := colAll[wk*per : wk*per+(r1-r0)*kkc]
 			im2col(g, x, col, r0, r1)
 			beta := T(1)
-			if b == b0 {
+			if r0 == p.wt[ch] {
 				beta = 0
 			}
 			kernels.Gemm(true, false, kkc, g.cout, r1-r0, 1, col, kkc, gy[r0*g.cout:], g.cout, beta, out, g.cout)
 		}
 	})
-	if p.wChunks > 1 {
+	if chunks > 1 {
 		parallelRange(wlen, elemGrain, func(_, lo, hi int) {
-			for ch := 1; ch < p.wChunks; ch++ {
+			for ch := 1; ch < chunks; ch++ {
 				addT(dw[lo:hi], partial[(ch-1)*wlen+lo:(ch-1)*wlen+hi])
 			}
 		})

@@ -223,8 +223,14 @@ func TestConv2DChunkingInvariant(t *testing.T) {
 		if d := math.Max(maxAbsDiff(y, y0), math.Max(maxAbsDiff(dx, dx0), maxAbsDiff(dw, dw0))); d > 1e-12 || math.IsNaN(d) {
 			t.Errorf("budget %d: results differ by %g", b, d)
 		}
-		if plan := g.plan(); max(plan.blockRows, plan.xRows)*g.kkc() > max(b, g.kkc()) {
+		plan := g.plan()
+		if max(plan.blockRows, plan.xRows)*g.kkc() > max(b, g.kkc()) {
 			t.Errorf("budget %d: blocks of %d and %d rows x %d exceed it", b, plan.blockRows, plan.xRows, g.kkc())
+		}
+		for i := 1; i < len(plan.fwd); i++ {
+			if d := plan.fwd[i] - plan.fwd[i-1]; d < 1 || d > plan.blockRows {
+				t.Errorf("budget %d: forward task of %d rows (blocks of %d)", b, d, plan.blockRows)
+			}
 		}
 	}
 }
