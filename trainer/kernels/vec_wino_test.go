@@ -23,7 +23,9 @@ var winoKernels = []winoKernel{
 	{"WinoOut", 2, 4, func(o, x [][]float32) { WinoOut(o[0], o[1], x[0], x[1], x[2], x[3]) },
 		func(x []float64) []float64 { return []float64{x[0] + x[1] + x[2], x[1] - x[2] - x[3]} }},
 	{"WinoFilter", 4, 3, func(o, x [][]float32) { WinoFilter(o[0], o[1], o[2], o[3], x[0], x[1], x[2]) },
-		func(x []float64) []float64 { return []float64{x[0], (x[0] + x[1] + x[2]) / 2, (x[0] - x[1] + x[2]) / 2, x[2]} }},
+		func(x []float64) []float64 {
+			return []float64{x[0], (x[0] + x[1] + x[2]) / 2, (x[0] - x[1] + x[2]) / 2, x[2]}
+		}},
 	{"WinoFilter2", 4, 2, func(o, x [][]float32) { WinoFilter2(o[0], o[1], o[2], o[3], x[0], x[1]) },
 		func(x []float64) []float64 { return []float64{x[0], (x[0] + x[1]) / 2, (x[0] - x[1]) / 2, -x[1]} }},
 	{"WinoOut3", 3, 4, func(o, x [][]float32) { WinoOut3(o[0], o[1], o[2], x[0], x[1], x[2], x[3]) },
