@@ -337,6 +337,10 @@ func getCol[T Float](n int) ([]T, *[]T) {
 // convForward computes y (N,OH,OW,Cout) = conv(x, w): per block, im2col
 // and the GEMM against the packed weights.
 func convForward[T Float](g convGeom, x, w, y []T) {
+	if isF32T[T]() && g.winograd() {
+		winoForward(g, as32(x), as32(w), as32(y))
+		return
+	}
 	if g.pointwise() {
 		kernels.Gemm(false, false, g.n*g.h*g.w, g.cout, g.cin, 1, x, g.cin, w, g.cout, 0, y, g.cout)
 		return
@@ -359,6 +363,10 @@ func convForward[T Float](g convGeom, x, w, y []T) {
 // convGradX computes dx (N,H,W,Cin) from w and gy (N,OH,OW,Cout): per
 // task of whole samples, the patch gradients gy*w^T and their col2im.
 func convGradX[T Float](g convGeom, w, gy, dx []T) {
+	if isF32T[T]() && g.winograd() {
+		winoGradX(g, as32(w), as32(gy), as32(dx))
+		return
+	}
 	if g.pointwise() {
 		kernels.Gemm(false, true, g.n*g.h*g.w, g.cin, g.cout, 1, gy, g.cout, w, g.cout, 0, dx, g.cin)
 		return
@@ -387,6 +395,10 @@ func convGradX[T Float](g convGeom, w, gy, dx []T) {
 // gradient (the first chunk into dw), and the partials are added into dw
 // in chunk order.
 func convGradW[T Float](g convGeom, x, gy, dw []T) {
+	if isF32T[T]() && g.winograd() {
+		winoGradW(g, as32(x), as32(gy), as32(dw))
+		return
+	}
 	kkc := g.kkc()
 	if g.pointwise() {
 		kernels.Gemm(true, false, g.cin, g.cout, g.n*g.h*g.w, 1, x, g.cin, gy, g.cout, 0, dw, g.cout)
