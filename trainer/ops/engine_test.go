@@ -102,3 +102,91 @@ func TestGradientSumUsesEngine(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineMatMul checks the engine's MatMul against gorgonia's standard
+// engine for plain and transposed operands, and that a dense layer's
+// forward and backward products in a machine go through it.
+func TestEngineMatMul(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	mk := func(e tensor.Engine, r, c int) *tensor.Dense {
+		d := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(r, c), tensor.WithEngine(e))
+		for i, v := 0, d.Data().([]float32); i < len(v); i++ {
+			v[i] = float32(rng.NormFloat64())
+		}
+		return d
+	}
+	for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+		const m, k, n = 37, 70, 19
+		ar, ac, br, bc := m, k, k, n
+		if tr[0] {
+			ar, ac = k, m
+		}
+		if tr[1] {
+			br, bc = n, k
+		}
+		a, b := mk(Engine, ar, ac), mk(Engine, br, bc)
+		a0, b0 := a.Clone().(*tensor.Dense), b.Clone().(*tensor.Dense)
+		tensor.WithEngine(tensor.StdEng{})(a0)
+		tensor.WithEngine(tensor.StdEng{})(b0)
+		if tr[0] {
+			a.T()
+			a0.T()
+		}
+		if tr[1] {
+			b.T()
+			b0.T()
+		}
+		before := fastMatMuls.Load()
+		got, err := a.MatMul(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fastMatMuls.Load() == before {
+			t.Fatalf("transposes %v: the engine did not take the product", tr)
+		}
+		want, err := a0.MatMul(b0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, g := want.Data().([]float32), got.Data().([]float32)
+		if !got.Shape().Eq(tensor.Shape{m, n}) {
+			t.Fatalf("transposes %v: shape %v", tr, got.Shape())
+		}
+		for i := range w {
+			if math.Abs(float64(w[i]-g[i])) > 1e-4*(1+math.Abs(float64(w[i]))) {
+				t.Fatalf("transposes %v: element %d is %v, want %v", tr, i, g[i], w[i])
+			}
+		}
+	}
+
+	g := G.NewGraph()
+	x := G.NewMatrix(g, tensor.Float32, G.WithShape(8, 30), G.WithName("x"), G.WithInit(G.Gaussian(0, 1)))
+	w := G.NewMatrix(g, tensor.Float32, G.WithShape(30, 5), G.WithName("w"), G.WithInit(G.Gaussian(0, 1)))
+	loss := G.Must(G.Sum(G.Must(G.Mul(x, w))))
+	if _, err := G.Grad(loss, x, w); err != nil {
+		t.Fatal(err)
+	}
+	mach := G.NewTapeMachine(g, G.WithEngine(Engine))
+	defer mach.Close()
+	before := fastMatMuls.Load()
+	if err := mach.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	if n := fastMatMuls.Load() - before; n < 3 {
+		t.Fatalf("%d of the dense layer's 3 products went through the engine", n)
+	}
+	// d sum(xw)/dw[i][j] = sum over rows of x[:, i]
+	gw, _ := w.Grad()
+	xs, gws := x.Value().Data().([]float32), gw.Data().([]float32)
+	for i := 0; i < 30; i++ {
+		s := 0.0
+		for r := 0; r < 8; r++ {
+			s += float64(xs[r*30+i])
+		}
+		for j := 0; j < 5; j++ {
+			if d := math.Abs(float64(gws[i*5+j]) - s); d > 1e-4 {
+				t.Fatalf("dw[%d][%d] = %v, want %v", i, j, gws[i*5+j], s)
+			}
+		}
+	}
+}
