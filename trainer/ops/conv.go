@@ -80,12 +80,14 @@ var colBudget = 1 << 16
 // cache. The split depends on the geometry only (convPlan), and every sum
 // runs in a fixed order, so results do not depend on GOMAXPROCS.
 
-// wChunkRows is the least number of rows a weight-gradient chunk sums:
-// each chunk past the first costs a kkc x cout partial sum to add.
-const wChunkRows = 768
-
-// maxWChunks bounds the chunks of a weight gradient.
-const maxWChunks = 8
+// A weight gradient's chunks hold max(wChunkRows, rows/maxWChunks) rows,
+// down to wChunkRows/2 at the end: each chunk past the first costs a
+// kkc x cout partial sum to add, and fewer, larger ones leave a worker
+// waiting longer for the last (in-process timing of bench-fused's layers).
+const (
+	wChunkRows = 768
+	maxWChunks = 8
+)
 
 // tailDiv shapes the tasks at the end of a call: once less than tailDiv
 // full tasks of work are left, each takes 1/tailDiv of what is left (at
