@@ -141,11 +141,19 @@ func (p *PackedB) Pack(transB bool, k, n int, alpha float32, b []float32, ldb in
 	nr := p.tN.nr
 	panels := (n + nr - 1) / nr
 	p.data = growFloats(&p.backing, panels*k*nr)
-	j := gemmJob{t: p.tN, transB: transB, k: k, n: n, alpha: alpha, b: b, ldb: ldb, panels: panels}
-	if k > 0 {
-		j.packB(p.data, k, 0, k)
+	if k == 0 {
+		return
 	}
+	// rows of op(B) in ranges on the team (inside a task: on its worker)
+	ranges := max(1, min(16, k*n/packGrain))
+	data := p.data
+	Parallel(ranges, func(_, r int) {
+		packPanels(data, k, r*k/ranges, (r+1)*k/ranges, k, n, nr, transB, alpha, b, ldb)
+	})
 }
+
+// packGrain is the number of elements of B worth a parallel task of Pack.
+const packGrain = 1 << 14
 
 // growFloats returns a 64-byte aligned slice of n floats from *buf,
 // growing it when needed.
@@ -445,25 +453,30 @@ func (j *gemmJob) task(p, i int) {
 	}
 }
 
-// packB packs rows [k0, k1) of alpha*op(B) into dst laid out as
-// [panel][panelK][nr], row p at (p-k0) within each panel (plus k0 when the
-// panel holds all of k: panelK == k). The last panel's columns are
-// zero-padded.
+// packB packs rows [k0, k1) of alpha*op(B) into dst (see packPanels).
 func (j *gemmJob) packB(dst []float32, panelK, k0, k1 int) {
-	nr, n, ldb, alpha := j.t.nr, j.n, j.ldb, j.alpha
+	packPanels(dst, panelK, k0, k1, j.k, j.n, j.t.nr, j.transB, j.alpha, j.b, j.ldb)
+}
+
+// packPanels packs rows [k0, k1) of alpha*op(B) (op(B) k x n, row stride
+// ldb as stored) into dst laid out as [panel][panelK][nr], row p at (p-k0)
+// within each panel (plus k0 when the panel holds all of k: panelK == k).
+// The last panel's columns are zero-padded.
+func packPanels(dst []float32, panelK, k0, k1, k, n, nr int, transB bool, alpha float32, b []float32, ldb int) {
+	panels := (n + nr - 1) / nr
 	base := k0
-	if panelK == j.k {
+	if panelK == k {
 		base = 0
 	}
-	for jp := 0; jp < j.panels; jp++ {
+	for jp := 0; jp < panels; jp++ {
 		c0 := jp * nr
 		w := min(nr, n-c0)
 		panel := dst[jp*panelK*nr : (jp+1)*panelK*nr]
-		if !j.transB {
+		if !transB {
 			if alpha == 1 && k1 > k0 {
 				// one strided copy per panel (rows of nr floats are short
 				// for memmove), then the zero padding
-				Copy2D(panel[(k0-base)*nr:], nr, j.b[k0*ldb+c0:], ldb, w, k1-k0)
+				Copy2D(panel[(k0-base)*nr:], nr, b[k0*ldb+c0:], ldb, w, k1-k0)
 				if w < nr {
 					for p := k0; p < k1; p++ {
 						clear(panel[(p-base)*nr+w : (p-base)*nr+nr])
@@ -473,7 +486,7 @@ func (j *gemmJob) packB(dst []float32, panelK, k0, k1 int) {
 			}
 			for p := k0; p < k1; p++ {
 				d := panel[(p-base)*nr : (p-base)*nr+nr]
-				s := j.b[p*ldb+c0 : p*ldb+c0+w]
+				s := b[p*ldb+c0 : p*ldb+c0+w]
 				for x, v := range s {
 					d[x] = alpha * v
 				}
@@ -488,7 +501,7 @@ func (j *gemmJob) packB(dst []float32, panelK, k0, k1 int) {
 			}
 		}
 		for x := 0; x < w; x++ {
-			s := j.b[(c0+x)*ldb+k0 : (c0+x)*ldb+k1]
+			s := b[(c0+x)*ldb+k0 : (c0+x)*ldb+k1]
 			d := panel[(k0-base)*nr+x:]
 			for q, v := range s {
 				d[q*nr] = alpha * v

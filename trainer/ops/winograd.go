@@ -155,27 +155,33 @@ func newWinoWeights(w []float32, cin, cout int, grad bool) *winoWeights {
 		ww.buf = make([]float32, 28*ck)
 	}
 	tmp, u := ww.buf[:12*ck], ww.buf[12*ck:28*ck]
-	m := func(s []float32, p int) []float32 { return s[p*ck : (p+1)*ck] }
-	tap := func(a, b int) []float32 {
-		if grad {
-			a, b = 2-a, 2-b
+	// G g G^T lane by lane, in ranges of the Cin*Cout lanes on the team:
+	// columns of the 3x3 kernel first, tmp[3*xi+b] = (G g)[xi][b]
+	ranges := max(1, min(16, ck/4096))
+	kernels.Parallel(ranges, func(_, r int) {
+		lo, hi := r*ck/ranges, (r+1)*ck/ranges
+		m := func(s []float32, p int) []float32 { return s[p*ck+lo : p*ck+hi] }
+		tap := func(a, b int) []float32 {
+			if grad {
+				a, b = 2-a, 2-b
+			}
+			return m(w, 3*a+b)
 		}
-		return m(w, 3*a+b)
-	}
-	// columns of the 3x3 kernel: tmp[3*xi+b] = (G g)[xi][b]
-	for b := 0; b < 3; b++ {
-		kernels.WinoFilter(m(tmp, b), m(tmp, 3+b), m(tmp, 6+b), m(tmp, 9+b), tap(0, b), tap(1, b), tap(2, b))
-	}
-	for xi := 0; xi < 4; xi++ {
-		kernels.WinoFilter(m(u, 4*xi), m(u, 4*xi+1), m(u, 4*xi+2), m(u, 4*xi+3), m(tmp, 3*xi), m(tmp, 3*xi+1), m(tmp, 3*xi+2))
-	}
-	for p := range ww.p {
+		for b := 0; b < 3; b++ {
+			kernels.WinoFilter(m(tmp, b), m(tmp, 3+b), m(tmp, 6+b), m(tmp, 9+b), tap(0, b), tap(1, b), tap(2, b))
+		}
+		for xi := 0; xi < 4; xi++ {
+			kernels.WinoFilter(m(u, 4*xi), m(u, 4*xi+1), m(u, 4*xi+2), m(u, 4*xi+3), m(tmp, 3*xi), m(tmp, 3*xi+1), m(tmp, 3*xi+2))
+		}
+	})
+	kernels.Parallel(16, func(_, p int) {
+		up := u[p*ck : (p+1)*ck]
 		if grad {
-			ww.p[p].Pack(true, cout, cin, 1, m(u, p), cout)
+			ww.p[p].Pack(true, cout, cin, 1, up, cout)
 		} else {
-			ww.p[p].Pack(false, cin, cout, 1, m(u, p), cout)
+			ww.p[p].Pack(false, cin, cout, 1, up, cout)
 		}
-	}
+	})
 	return ww
 }
 
