@@ -299,15 +299,19 @@ func winoGradW(g convGeom, x, gy, dw []float32) {
 	// dw = A'^T S A': rows of the 4x4 into three columns, then those columns
 	// (matrix 4*xi+nu of S; the 3x3 taps of dw in its (KH,KW) order)
 	rbuf := bufAll[nw*per+chunks*16*ck:]
-	sp := func(p int) []float32 { return sums[p*ck : (p+1)*ck] }
-	rp := func(xi, b int) []float32 { return rbuf[(3*xi+b)*ck : (3*xi+b+1)*ck] }
-	for xi := 0; xi < 4; xi++ {
-		kernels.WinoOut3(rp(xi, 0), rp(xi, 1), rp(xi, 2), sp(4*xi), sp(4*xi+1), sp(4*xi+2), sp(4*xi+3))
-	}
-	wp := func(a, b int) []float32 { return dw[(3*a+b)*ck : (3*a+b+1)*ck] }
-	for b := 0; b < 3; b++ {
-		kernels.WinoOut3(wp(0, b), wp(1, b), wp(2, b), rp(0, b), rp(1, b), rp(2, b), rp(3, b))
-	}
+	ranges := max(1, min(16, ck/4096))
+	kernels.Parallel(ranges, func(_, rg int) {
+		lo, hi := rg*ck/ranges, (rg+1)*ck/ranges
+		sp := func(p int) []float32 { return sums[p*ck+lo : p*ck+hi] }
+		rp := func(xi, b int) []float32 { return rbuf[(3*xi+b)*ck+lo : (3*xi+b)*ck+hi] }
+		for xi := 0; xi < 4; xi++ {
+			kernels.WinoOut3(rp(xi, 0), rp(xi, 1), rp(xi, 2), sp(4*xi), sp(4*xi+1), sp(4*xi+2), sp(4*xi+3))
+		}
+		wp := func(a, b int) []float32 { return dw[(3*a+b)*ck+lo : (3*a+b)*ck+hi] }
+		for b := 0; b < 3; b++ {
+			kernels.WinoOut3(wp(0, b), wp(1, b), wp(2, b), rp(0, b), rp(1, b), rp(2, b), rp(3, b))
+		}
+	})
 }
 
 // gatherGrad writes the transformed 2x2 output-gradient tiles of tiles
