@@ -2,6 +2,8 @@ package ops
 
 import (
 	G "gorgonia.org/gorgonia"
+
+	"github.com/effnas/effnas/trainer/kernels"
 )
 
 // DepthwiseConv2D returns the same-padded depthwise convolution (channel
@@ -21,6 +23,15 @@ func dwWorkers(g convGeom) int {
 // output gradient) sample and into the weights, in tap order.
 type dwTaps struct{ xo, wo []int }
 
+// newDWTaps returns n tap lists with room for taps taps each.
+func newDWTaps(n, taps int) []dwTaps {
+	ts := make([]dwTaps, n)
+	for i := range ts {
+		ts[i] = dwTaps{make([]int, 0, taps), make([]int, 0, taps)}
+	}
+	return ts
+}
+
 // dwForward: every output pixel sums its taps in registers (DWPixel). The
 // pixels whose window lies inside the input columns share one tap list per
 // output row, shifted by the pixel's column; the border pixels build their
@@ -28,11 +39,12 @@ type dwTaps struct{ xo, wo []int }
 func dwForward[T Float](g convGeom, x, w, y []T) {
 	c := g.cin
 	lo, hi := g.interiorCols()
-	runTasks(g.n, dwWorkers(g), func(_, b int) {
+	nw := kernels.Threads()
+	rows, pxs := newDWTaps(nw, g.kh*g.kw), newDWTaps(nw, g.kh*g.kw)
+	runTasks(g.n, dwWorkers(g), func(wk, b int) {
 		xb := x[b*g.h*g.w*c : (b+1)*g.h*g.w*c]
 		yb := y[b*g.rowsPerSample*c : (b+1)*g.rowsPerSample*c]
-		row := dwTaps{make([]int, 0, g.kh*g.kw), make([]int, 0, g.kh*g.kw)}
-		px := dwTaps{make([]int, g.kh*g.kw), make([]int, g.kh*g.kw)}
+		row, px := &rows[wk], &pxs[wk]
 		for oy := 0; oy < g.oh; oy++ {
 			// the row's taps for a window starting at input column 0
 			row.xo, row.wo = row.xo[:0], row.wo[:0]
@@ -63,7 +75,7 @@ func dwForward[T Float](g convGeom, x, w, y []T) {
 						if ix < 0 || ix >= g.w {
 							continue
 						}
-						px.xo[t], px.wo[t] = (iy*g.w+ix)*c, (ky*g.kw+kx)*c
+						px.xo, px.wo = append(px.xo[:t], (iy*g.w+ix)*c), append(px.wo[:t], (ky*g.kw+kx)*c)
 						t++
 					}
 				}
@@ -91,23 +103,22 @@ func dwGradX[T Float](g convGeom, w, gy, dx []T) {
 			}
 		}
 	}
-	runTasks(g.n, dwWorkers(g), func(_, b int) {
-		db := dx[b*g.h*g.w*c : (b+1)*g.h*g.w*c]
-		gb := gy[b*g.rowsPerSample*c : (b+1)*g.rowsPerSample*c]
-		// per column class p: the taps relative to output column base+mrel,
-		// base = (ix+padL-p)/s, mrel = the least (p-kx)/s of its taps
-		row := make([]dwTaps, s)
-		mrel := make([]int, s)
-		for p := range row {
-			row[p] = dwTaps{make([]int, 0, g.kh*g.kw), make([]int, 0, g.kh*g.kw)}
-			mrel[p] = 0
-			for kx := 0; kx < g.kw; kx++ {
-				if (p-kx)%s == 0 {
-					mrel[p] = min(mrel[p], (p-kx)/s)
-				}
+	// per column class p: the taps relative to output column base+mrel,
+	// base = (ix+padL-p)/s, mrel = the least (p-kx)/s of its taps
+	mrel := make([]int, s)
+	for p := range mrel {
+		for kx := 0; kx < g.kw; kx++ {
+			if (p-kx)%s == 0 {
+				mrel[p] = min(mrel[p], (p-kx)/s)
 			}
 		}
-		px := dwTaps{make([]int, g.kh*g.kw), make([]int, g.kh*g.kw)}
+	}
+	nw := kernels.Threads()
+	rowsAll, pxs := newDWTaps(nw*s, g.kh*g.kw), newDWTaps(nw, g.kh*g.kw)
+	runTasks(g.n, dwWorkers(g), func(wk, b int) {
+		db := dx[b*g.h*g.w*c : (b+1)*g.h*g.w*c]
+		gb := gy[b*g.rowsPerSample*c : (b+1)*g.rowsPerSample*c]
+		row, px := rowsAll[wk*s:(wk+1)*s], &pxs[wk]
 		for iy := 0; iy < g.h; iy++ {
 			for p := range row {
 				r := &row[p]
@@ -147,7 +158,7 @@ func dwGradX[T Float](g convGeom, w, gy, dx []T) {
 						if nx < 0 || nx%s != 0 || nx/s >= g.ow {
 							continue
 						}
-						px.xo[t], px.wo[t] = (oy*g.ow+nx/s)*c, (ky*g.kw+kx)*c
+						px.xo, px.wo = append(px.xo[:t], (oy*g.ow+nx/s)*c), append(px.wo[:t], (ky*g.kw+kx)*c)
 						t++
 					}
 				}
@@ -173,7 +184,7 @@ func dwGradW[T Float](g convGeom, x, gy, dw []T) {
 	taps := make([]dwTaps, g.kh*g.kw)
 	for ky := 0; ky < g.kh; ky++ {
 		for kx := 0; kx < g.kw; kx++ {
-			var tp dwTaps
+			tp := dwTaps{make([]int, 0, g.rowsPerSample), make([]int, 0, g.rowsPerSample)}
 			for oy := 0; oy < g.oh; oy++ {
 				iy := oy*g.stride - g.padT + ky
 				if iy < 0 || iy >= g.h {
