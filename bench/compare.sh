@@ -2,8 +2,9 @@
 # Same-session comparison of the training step of the bench networks: ours
 # (nas bench) against PyTorch (bench/torch_step.py), alternating the two so
 # that both see the same machine state, REPS times per configuration.
-# Prints the CPU class and the backends, then one Markdown table of medians
-# over the repetitions.
+# Prints the CPU class, the backends and the load average before and after
+# (other work on the machine slows both sides, not always equally), then one
+# Markdown table of medians over the repetitions.
 #
 #   apt-get install -y python3-torch time
 #   go build -o nas ./cmd/nas && REPS=3 bench/compare.sh
@@ -40,6 +41,7 @@ fi
 model=$(grep -m1 -E '^(model name|Model)' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)
 echo "CPU: ${model:-unknown} ($(nproc) cores), class $class"
 echo "ours: EFFNAS_KERNELS=$KERNELS; PyTorch: ${torch_env[*]:-its own choice}"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for rep in $(seq "$REPS"); do
@@ -62,6 +64,7 @@ PY
   done
 done
 echo "ours ran on kernels $(cat "$tmp/backend")"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$tmp/ours.txt" "$tmp/torch.txt" <<'PY'
 import statistics, sys
 from collections import defaultdict

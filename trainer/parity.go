@@ -8,6 +8,7 @@ import (
 
 	"github.com/effnas/effnas/safetensors"
 	"github.com/effnas/effnas/trainer/data"
+	"github.com/effnas/effnas/trainer/ops"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -118,7 +119,7 @@ func RunParity(net *Net, x, y []float32, batch, size int, seed uint64) (*Parity,
 	if err != nil {
 		return nil, err
 	}
-	vm := G.NewTapeMachine(gr.G, G.BindDualValues(gr.Params...))
+	vm := G.NewTapeMachine(gr.G, G.BindDualValues(gr.Params...), G.WithEngine(ops.Engine))
 	defer vm.Close()
 	let := func(n *G.Node, v []float32, shape ...int) error {
 		return G.Let(n, tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v)))

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+
+	"github.com/effnas/effnas/trainer/kernels"
 )
 
 // Optimizer names.
@@ -27,6 +29,7 @@ type solver struct {
 	t                    int
 	slot1, slot2         [][]float32 // per parameter: momentum/ms or Adam m/v
 	params               []*Param
+	chunks               []solverRange // step's parallel tasks, made on first use
 }
 
 // TrainState is what continues from one Net.Train call to the next when
@@ -103,7 +106,7 @@ func (ts *TrainState) attach(s Settings, params []*Param, seed uint64) (*solver,
 			return nil, nil, fmt.Errorf("trainer: training state: parameter %s has %d values, the state %d", p.Name, p.Size(), len(o.slot1[i]))
 		}
 	}
-	o.params = params
+	o.params, o.chunks = params, nil
 	o.lr, o.momentum, o.decay, o.eps, o.weightDecay = s.LR, s.Momentum, s.RMSDecay, s.Epsilon, s.WeightDecay
 	return o, ts.rng, nil
 }
@@ -129,57 +132,83 @@ func newSolver(s Settings, params []*Param) (*solver, error) {
 
 // step applies one update with learning rate lr to every parameter whose
 // gradient is in grads (same order as params), then zeroes the gradients
-// (gorgonia accumulates them across runs).
+// (gorgonia accumulates them across runs). Every element is updated on its
+// own, so the parameters are cut into chunks that the kernels' team runs in
+// parallel (the results do not depend on how).
 func (o *solver) step(lr float64, grads [][]float32) {
 	o.t++
-	wd := float32(o.weightDecay)
-	for i, p := range o.params {
-		w := p.Value.Data().([]float32)
-		g := grads[i]
-		decays := wd != 0 && p.Kind.Decays()
-		s1, s2 := o.slot1[i], o.slot2[i]
-		switch o.kind {
-		case RMSProp:
-			// TensorFlow's form (ApplyRMSProp, the official optimizer):
-			// ms = rho*ms + (1-rho)*g^2; mom = momentum*mom +
-			// lr*g/sqrt(ms+eps); w -= mom. The epsilon sits inside the
-			// square root (PyTorch adds it outside); with eps 1e-3 this
-			// caps the step of a parameter whose gradients are small at
-			// lr*g/sqrt(eps) rather than lr*g/eps.
-			rho, m, e, l := float32(o.decay), float32(o.momentum), float32(o.eps), float32(lr)
-			for j, gj := range g {
-				if decays {
-					gj += wd * w[j]
-				}
-				s2[j] = rho*s2[j] + (1-rho)*gj*gj
-				s1[j] = m*s1[j] + l*gj/float32(math.Sqrt(float64(s2[j]+e)))
-				w[j] -= s1[j]
-			}
-		case Adam:
-			b1, b2, e, l := float32(o.beta1), float32(o.beta2), float32(o.eps), lr
-			c1 := 1 - math.Pow(o.beta1, float64(o.t))
-			c2 := 1 - math.Pow(o.beta2, float64(o.t))
-			step := float32(l * math.Sqrt(c2) / c1)
-			for j, gj := range g {
-				if decays {
-					gj += wd * w[j]
-				}
-				s1[j] = b1*s1[j] + (1-b1)*gj
-				s2[j] = b2*s2[j] + (1-b2)*gj*gj
-				w[j] -= step * s1[j] / (float32(math.Sqrt(float64(s2[j]))) + e)
-			}
-		case SGD:
-			m, l := float32(o.momentum), float32(lr)
-			for j, gj := range g {
-				if decays {
-					gj += wd * w[j]
-				}
-				s1[j] = m*s1[j] + gj
-				w[j] -= l * s1[j]
+	if o.chunks == nil {
+		for i, p := range o.params {
+			for lo := 0; lo < p.Size(); lo += solverChunk {
+				o.chunks = append(o.chunks, solverRange{i, lo, min(p.Size(), lo+solverChunk)})
 			}
 		}
-		clear(g)
 	}
+	kernels.Parallel(len(o.chunks), func(_, c int) {
+		r := o.chunks[c]
+		o.update(lr, r.param, r.lo, r.hi, grads[r.param])
+	})
+}
+
+// solverChunk is the number of elements per parallel task of step.
+const solverChunk = 1 << 14
+
+// solverRange is elements [lo, hi) of parameter param.
+type solverRange struct{ param, lo, hi int }
+
+// update applies the update to elements [lo, hi) of parameter i.
+func (o *solver) update(lr float64, i, lo, hi int, grad []float32) {
+	p := o.params[i]
+	w := p.Value.Data().([]float32)[lo:hi]
+	g := grad[lo:hi]
+	wd := float32(o.weightDecay)
+	decays := wd != 0 && p.Kind.Decays()
+	s1 := o.slot1[i][lo:hi]
+	var s2 []float32
+	if o.slot2[i] != nil {
+		s2 = o.slot2[i][lo:hi]
+	}
+	switch o.kind {
+	case RMSProp:
+		// TensorFlow's form (ApplyRMSProp, the official optimizer):
+		// ms = rho*ms + (1-rho)*g^2; mom = momentum*mom +
+		// lr*g/sqrt(ms+eps); w -= mom. The epsilon sits inside the
+		// square root (PyTorch adds it outside); with eps 1e-3 this
+		// caps the step of a parameter whose gradients are small at
+		// lr*g/sqrt(eps) rather than lr*g/eps.
+		rho, m, e, l := float32(o.decay), float32(o.momentum), float32(o.eps), float32(lr)
+		for j, gj := range g {
+			if decays {
+				gj += wd * w[j]
+			}
+			s2[j] = rho*s2[j] + (1-rho)*gj*gj
+			s1[j] = m*s1[j] + l*gj/float32(math.Sqrt(float64(s2[j]+e)))
+			w[j] -= s1[j]
+		}
+	case Adam:
+		b1, b2, e, l := float32(o.beta1), float32(o.beta2), float32(o.eps), lr
+		c1 := 1 - math.Pow(o.beta1, float64(o.t))
+		c2 := 1 - math.Pow(o.beta2, float64(o.t))
+		step := float32(l * math.Sqrt(c2) / c1)
+		for j, gj := range g {
+			if decays {
+				gj += wd * w[j]
+			}
+			s1[j] = b1*s1[j] + (1-b1)*gj
+			s2[j] = b2*s2[j] + (1-b2)*gj*gj
+			w[j] -= step * s1[j] / (float32(math.Sqrt(float64(s2[j]))) + e)
+		}
+	case SGD:
+		m, l := float32(o.momentum), float32(lr)
+		for j, gj := range g {
+			if decays {
+				gj += wd * w[j]
+			}
+			s1[j] = m*s1[j] + gj
+			w[j] -= l * s1[j]
+		}
+	}
+	clear(g)
 }
 
 // schedule is the learning rate at a step: linear warm-up from 0, then

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/effnas/effnas/trainer/ops"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -56,7 +57,7 @@ func newStepper(net *Net, batch, size int, s Settings, seed uint64, state *Train
 		st.vm = st.dev
 		return st, nil
 	}
-	st.vm = G.NewTapeMachine(gr.G, G.BindDualValues(gr.Params...))
+	st.vm = G.NewTapeMachine(gr.G, G.BindDualValues(gr.Params...), G.WithEngine(ops.Engine))
 	st.grads = make([][]float32, len(net.Params))
 	return st, nil
 }
@@ -169,7 +170,7 @@ func newInference(net *Net, batch, size int) (*inference, error) {
 		inf.vm = inf.dev
 		return inf, nil
 	}
-	inf.vm = G.NewTapeMachine(gr.G)
+	inf.vm = G.NewTapeMachine(gr.G, G.WithEngine(ops.Engine))
 	return inf, nil
 }
 

@@ -16,8 +16,8 @@
 //
 // Gemm[float32] and the row kernels (vec.go: SiLU, sigmoid and their
 // gradients, affine and fused affine+SiLU, FMA, add, mul, copy, 2-D copy and
-// add, squared deviations, shifted and gradient sums, the depthwise pixel)
-// run on one backend, chosen at start-up from the CPU's features
+// add, squared deviations, shifted and gradient sums, the depthwise pixel,
+// the Winograd transforms) run on one backend, chosen at start-up from the CPU's features
 // (golang.org/x/sys/cpu). Backend names it; a run records it next to its
 // timings. Gemm[float64] always runs the reference loops (float64 is only
 // used for gradient checks).
@@ -60,15 +60,50 @@
 // The driver (sgemm.go) reads A in place through the micro-kernels (row
 // stride lda for A, or contiguous rows of A^T when transA), packs alpha*op(B)
 // into zero-padded [k][nr] panels (read in place when B is exactly one full
-// panel wide), and handles all four transpose combinations, any lda/ldb/ldc
-// and tails in m, n and k (masked on avx512; through a scratch tile on the
-// others). Tall problems split rows over runtime.GOMAXPROCS(0) goroutines
-// after packing B once, in chunks the goroutines claim one at a time; long
-// reductions with few output rows (the A^T*B weight gradients) split k into
-// fixed ranges instead, each goroutine packing its own k blocks and summing
-// into C at the end in range order, so results do not depend on GOMAXPROCS.
-// Calls under about 2^20 multiply-adds stay on the calling goroutine.
-// Helper goroutines are started once and reused, and packing buffers are
+// panel wide; one strided copy per panel), and handles all four transpose
+// combinations, any lda/ldb/ldc and tails in m, n and k (masked on avx512;
+// through a scratch tile on the others). PackedB packs op(B) once for
+// products with many A (GemmPacked: a convolution's weights against each
+// block of its rows).
+//
+// Tall problems split rows into chunks of micro-tiles that the team's
+// workers (below) claim one at a time; the last chunks shrink (a quarter
+// of what is left), so that the worker that takes the last one does not
+// keep the other waiting long. B is packed by the first task, while the
+// helpers join. Long reductions with few output rows (the A^T*B weight
+// gradients) split k instead, into up to maxSplitK ranges of whole k blocks
+// fixed by k alone (shrinking at the end likewise), each summed into its
+// own buffer (the first into C) and added into C in range order by a
+// second parallel phase over rows; so results do not depend on GOMAXPROCS.
+// Calls under about 2^20 multiply-adds stay on the calling goroutine, as
+// does any call made from inside a team task. Jobs and packing buffers are
 // recycled, so steady-state calls do not allocate. BenchmarkGemm reports
 // the helpers' share of the chunks.
+//
+// # The team
+//
+// Parallel (team.go) runs a call's tasks on the calling goroutine and up
+// to GOMAXPROCS-1 helper goroutines, started once; the GEMM driver and the
+// ops' parallel loops (package ops) share it. A call publishes its tasks
+// in one slot and every worker claims task indices from one counter. An
+// idle helper polls for the next call for spinFor (200µs), offering its
+// CPU to other threads between polls (sched_yield), and then parks: the
+// calls of a training step follow each other within microseconds, and
+// waking a parked goroutine costs tens of microseconds on a virtual
+// machine, more than many calls take. A caller whose tasks are all claimed
+// polls briefly for the helpers still working, then parks until the last
+// one leaves. One call owns the team at a time; a call made inside a task,
+// or while another goroutine's call runs, runs its tasks on the calling
+// goroutine. Callers split their work by the problem, never by the worker
+// count.
+//
+// # Winograd transforms
+//
+// WinoIn, WinoOut, WinoFilter, WinoFilter2 and WinoOut3 (vec_wino.go) are
+// the 1-D transforms of Winograd F(2x2, 3x3) and F(3x3, 2x2) as row
+// kernels over n lanes of four (three, two) rows, for package ops' 3x3
+// convolutions. They add, subtract and halve in one order, so every
+// backend computes the same values; avx2 and neon are generated, avx512
+// uses avx2's (they move data more than they compute), go and ref are
+// loops.
 package kernels

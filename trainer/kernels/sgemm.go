@@ -46,10 +46,6 @@ func pickTile(n, lanes int, eff []float64, maxMR []int, masked bool, kerns func(
 	return tile{mr: mr, nr: lanes * best, kern: kerns(best)[:mr+1], masked: masked}
 }
 
-// testIdleCaller makes the calling goroutine leave every chunk to the
-// helpers (tests: the path where goroutine 0 claims nothing).
-var testIdleCaller bool
-
 // chunksDone counts the chunks of threaded calls computed by the calling
 // goroutine [0] and by helpers [1]: BenchmarkGemm reports the helpers'
 // share, which shows where a second core is lost (a helper that wakes late
@@ -65,13 +61,15 @@ var kcBlock = 256
 
 const (
 	mcTiles    = 16      // rows per L2 block of A, in micro-tiles
+	tailDiv    = 4       // the last chunks of an M-split take 1/tailDiv of what is left
 	parMinWork = 1 << 20 // m*n*k below which a call stays on one goroutine
 	maxThreads = 32
-	// Split-K: k of at least splitKMinK is cut into at most splitKChunks
-	// fixed ranges when C is short (k >= 4m) or has few row tiles.
-	splitKMinK   = 1024
-	splitKChunks = 8
-	kOuterMaxC   = 1 << 17 // C elements up to which long-k calls use the k-outer order
+	// Split-K: k of at least splitKMinK is cut into at most maxSplitK
+	// fixed ranges of whole k blocks when C is short (k >= 4m) or has few
+	// row tiles.
+	splitKMinK = 1024
+	maxSplitK  = 32
+	kOuterMaxC = 1 << 17 // C elements up to which long-k calls use the k-outer order
 )
 
 // sgemm is the float32 entry point behind Gemm.
@@ -93,16 +91,110 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		}
 		return
 	}
-	var t tile
+	runGemm(pickTileFor(be, n, transA), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+}
+
+// pickTileFor is the tile of a call n columns wide on backend be (not ref).
+func pickTileFor(be int32, n int, transA bool) tile {
 	switch {
 	case be != backendGo:
-		t = archTile(be, m, n, k, transA)
+		return archTile(be, 0, n, 0, transA)
 	case testGoTile != nil:
-		t = *testGoTile
+		return *testGoTile
 	default:
-		t = pickGoTile(n)
+		return pickGoTile(n)
 	}
-	runGemm(t, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// PackedB is alpha*op(B) packed once for the micro-kernels, for products
+// with many A (GemmPacked): a convolution multiplies every block of its
+// im2col rows by the same weights. A PackedB follows the backend active
+// when it was packed; reuse one by packing again.
+type PackedB struct {
+	be      int32
+	k, n    int
+	tN, tT  tile      // the tiles for op(A) = A and A^T
+	data    []float32 // [panel][k][nr], zero-padded, 64-byte aligned
+	ref     []float32 // ref backend: op(B) as k x n rows, and alpha
+	alpha   float32
+	backing []float32
+}
+
+// Pack packs alpha*op(B), op(B) k x n with row stride ldb as stored.
+func (p *PackedB) Pack(transB bool, k, n int, alpha float32, b []float32, ldb int) {
+	checkOperand("B", transB, k, n, b, ldb)
+	p.be, p.k, p.n, p.alpha = activeBackend.Load(), k, n, alpha
+	if p.be == backendRef {
+		p.ref = growFloats(&p.backing, k*n)
+		for x := 0; x < k; x++ {
+			for y := 0; y < n; y++ {
+				if transB {
+					p.ref[x*n+y] = b[y*ldb+x]
+				} else {
+					p.ref[x*n+y] = b[x*ldb+y]
+				}
+			}
+		}
+		return
+	}
+	p.tN, p.tT = pickTileFor(p.be, n, false), pickTileFor(p.be, n, true)
+	nr := p.tN.nr
+	panels := (n + nr - 1) / nr
+	p.data = growFloats(&p.backing, panels*k*nr)
+	if k == 0 {
+		return
+	}
+	// rows of op(B) in ranges on the team (inside a task: on its worker)
+	ranges := max(1, min(16, k*n/packGrain))
+	data := p.data
+	Parallel(ranges, func(_, r int) {
+		packPanels(data, k, r*k/ranges, (r+1)*k/ranges, k, n, nr, transB, alpha, b, ldb)
+	})
+}
+
+// packGrain is the number of elements of B worth a parallel task of Pack.
+const packGrain = 1 << 14
+
+// growFloats returns a 64-byte aligned slice of n floats from *buf,
+// growing it when needed.
+func growFloats(buf *[]float32, n int) []float32 {
+	if cap(*buf) < n+16 {
+		*buf = make([]float32, n+16+n/4)
+	}
+	b := (*buf)[:cap(*buf)]
+	off := int(uintptr(unsafe.Pointer(&b[0]))&63) / 4
+	if off != 0 {
+		off = 16 - off
+	}
+	return b[off : off+n]
+}
+
+// GemmPacked computes C = op(A)*B' + beta*C with B' packed by p.Pack: op(A)
+// is m x p's k, C m x p's n. It never splits k: every element of C is
+// summed over k blocks in order, as Gemm sums it when it does not split k
+// (short reductions, or many rows), so results are the same as Gemm's then.
+func GemmPacked(transA bool, m int, a []float32, lda int, p *PackedB, beta float32, c []float32, ldc int) {
+	n, k := p.n, p.k
+	if m <= 0 || n <= 0 {
+		return
+	}
+	checkOperand("A", transA, m, k, a, lda)
+	checkOperand("C", false, m, n, c, ldc)
+	if p.be == backendRef {
+		gemmRef(transA, false, m, n, k, p.alpha, a, lda, p.ref, n, beta, c, ldc)
+		return
+	}
+	if k == 0 {
+		for i := 0; i < m; i++ {
+			scaleRow(c[i*ldc:i*ldc+n], beta)
+		}
+		return
+	}
+	t := p.tN
+	if transA {
+		t = p.tT
+	}
+	runGemm(t, transA, false, m, n, k, 1, a, lda, nil, 0, beta, c, ldc, p.data)
 }
 
 // checkOperand panics unless x holds a rows x cols matrix (cols x rows when
@@ -129,7 +221,7 @@ func scaleRow(x []float32, beta float32) {
 	}
 }
 
-// gemmJob is one float32 GEMM call split into parts for goroutines. Jobs and
+// gemmJob is one float32 GEMM call split into tasks for the team. Jobs and
 // their buffers are recycled, so steady-state calls do not allocate.
 type gemmJob struct {
 	t              tile
@@ -142,41 +234,35 @@ type gemmJob struct {
 	panels  int
 	bDirect bool      // B is read in place (one full panel, ldb == nr, alpha == 1)
 	splitK  bool      // chunks split k; else they split rows
-	kOuter  bool      // k blocks outermost, B packed per block and goroutine
-	pack    []float32 // packed B: [panel][k][nr], or per-part [panel][kc][nr] blocks
-	packPer int       // floats of pack per part when kOuter
+	kOuter  bool      // k blocks outermost, B packed per block and worker
+	pack    []float32 // packed B: [panel][k][nr], or per-worker [panel][kc][nr] blocks
+	packPer int       // floats of pack per worker when kOuter
 	nt      int
-	// Work is cut into chunks that the goroutines claim one at a time, so a
-	// goroutine that the OS descheduled (the host is shared) does not hold
-	// up the call: row blocks of chunkTiles micro-tiles, or k ranges of
-	// kChunk for split-K.
-	next       atomic.Int64
+	// Work is cut into chunks that the workers claim one at a time (team.go),
+	// so a worker that the OS descheduled (the host is shared) does not hold
+	// up the call: row blocks of micro-tiles (tileBounds), or k ranges
+	// for split-K (kBounds). When all of B is packed up front, task 0 packs it
+	// (the helpers join while it runs) and the chunks are tasks 1.. that
+	// wait for it; phase 1 of split-K adds the partial sums into C by row
+	// blocks.
+	prePack    bool
+	packed     atomic.Bool
+	phase      int
 	nchunks    int
-	chunkTiles int // M-split: micro-tiles per chunk, over ntl balanced tiles
+	tileBounds []int // M-split: chunk x has micro-tiles [tileBounds[x], tileBounds[x+1]) of ntl balanced tiles
 	ntl        int
-	kChunk     int
+	kBounds    []int     // split-K: chunk x sums k in [kBounds[x], kBounds[x+1])
 	scratch    []float32 // split-K partial sums of chunks 1.., (nchunks-1) x m x n
 	buf        []float32
-	// tileBuf[p] is part p's scratch tile for column tails of unmasked
+	// tileBuf[p] is worker p's scratch tile for column tails of unmasked
 	// kernels (an array here: a local would escape through the kernel call).
 	tileBuf [maxThreads][maxTile]float32
-
-	wg sync.WaitGroup
 }
 
 var (
 	jobMu   sync.Mutex
 	jobFree []*gemmJob
-
-	workerMu sync.Mutex
-	workers  int
-	taskCh   = make(chan gemmTask, maxThreads)
 )
-
-type gemmTask struct {
-	j    *gemmJob
-	part int
-}
 
 func getJob() *gemmJob {
 	jobMu.Lock()
@@ -196,83 +282,77 @@ func putJob(j *gemmJob) {
 	jobMu.Unlock()
 }
 
-// ensureWorkers starts helper goroutines until n are running. They live for
-// the whole process and wait on taskCh.
-func ensureWorkers(n int) {
-	workerMu.Lock()
-	for workers < n {
-		workers++
-		go func() {
-			for t := range taskCh {
-				t.j.run(t.part)
-				t.j.wg.Done()
-			}
-		}()
-	}
-	workerMu.Unlock()
-}
-
 // floatsAligned returns a 64-byte aligned slice of n floats from j.buf,
 // growing it when needed.
-func (j *gemmJob) floatsAligned(n int) []float32 {
-	if cap(j.buf) < n+16 {
-		j.buf = make([]float32, n+16+n/4)
+func (j *gemmJob) floatsAligned(n int) []float32 { return growFloats(&j.buf, n) }
+
+// splitKBounds appends to b the k boundaries of the split-K chunks of a
+// reduction of length k: whole k blocks, about maxSplitK chunks, shrinking
+// at the end like the M-split's. They depend on k only.
+func splitKBounds(b []int, k int) []int {
+	blocks := (k + kcBlock - 1) / kcBlock
+	per := (blocks + maxSplitK - 1) / maxSplitK
+	b = append(b[:0], 0)
+	for at := 0; at < blocks; {
+		at = min(blocks, at+min(per, max(1, (blocks-at+tailDiv-1)/tailDiv)))
+		b = append(b, min(k, at*kcBlock))
 	}
-	buf := j.buf[:cap(j.buf)]
-	off := int(uintptr(unsafe.Pointer(&buf[0]))&63) / 4
-	if off != 0 {
-		off = 16 - off
-	}
-	return buf[off : off+n]
+	return b
 }
 
-func runGemm(t tile, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// runGemm runs one call; packed, when set, is all of alpha*op(B) packed as
+// [panel][k][nr] (GemmPacked).
+func runGemm(t tile, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, packed []float32) {
 	j := getJob()
 	j.reset(j.buf)
 	j.t, j.transA, j.transB, j.m, j.n, j.k = t, transA, transB, m, n, k
 	j.alpha, j.beta, j.a, j.b, j.c, j.lda, j.ldb, j.ldc = alpha, beta, a, b, c, lda, ldb, ldc
 	j.panels = (n + t.nr - 1) / t.nr
-	j.bDirect = !transB && alpha == 1 && n == t.nr && ldb == t.nr
+	j.bDirect = packed == nil && !transB && alpha == 1 && n == t.nr && ldb == t.nr
 
 	// Threads and how to split. Whether and how k is split depends on the
 	// problem shape only, never on GOMAXPROCS or timing, so every element of
 	// C is summed in the same order on any machine: split-K chunks are fixed
 	// k ranges, each computed into its own buffer (chunk 0 into C) and added
 	// into C in chunk order.
-	nt := runtime.GOMAXPROCS(0)
-	if nt > maxThreads {
-		nt = maxThreads
-	}
+	nt := Threads()
 	tilesM := (m + t.mr - 1) / t.mr
 	big := m*n*k >= parMinWork
-	j.splitK = big && k >= splitKMinK && (k >= 4*m || tilesM < 4)
+	j.splitK = packed == nil && big && k >= splitKMinK && (k >= 4*m || tilesM < 4)
 	if !big || nt < 2 {
 		nt = 1
 	}
 	j.ntl = tilesM
 	if j.splitK {
-		j.kChunk = max(2*kcBlock, ((k+splitKChunks-1)/splitKChunks+15)&^15)
-		j.nchunks = (k + j.kChunk - 1) / j.kChunk
+		j.kBounds = splitKBounds(j.kBounds, k)
+		j.nchunks = len(j.kBounds) - 1
 	} else {
-		j.chunkTiles = mcTiles
-		if nt == 1 {
-			j.chunkTiles = tilesM
+		// chunks of mcTiles tiles, shrinking at the end (the last chunk
+		// a goroutine finishes is short, so the others wait little)
+		j.tileBounds = append(j.tileBounds[:0], 0)
+		for at := 0; at < tilesM; {
+			size := tilesM
+			if nt > 1 {
+				size = min(mcTiles, max(mcTiles/8, (tilesM-at+tailDiv-1)/tailDiv))
+			}
+			at = min(tilesM, at+size)
+			j.tileBounds = append(j.tileBounds, at)
 		}
-		j.nchunks = (tilesM + j.chunkTiles - 1) / j.chunkTiles
+		j.nchunks = len(j.tileBounds) - 1
 	}
 	if nt > j.nchunks {
 		nt = j.nchunks
 	}
 	j.nt = nt
 	// Long reductions with a small C (weight gradients) loop over k blocks
-	// outermost, packing one block of B at a time into a per-goroutine
-	// buffer that stays in L2 while C stays in cache. Tall problems pack
-	// all of B once and sweep blocks of rows.
-	j.kOuter = j.splitK || (m*n <= kOuterMaxC && k > kcBlock)
+	// outermost, packing one block of B at a time into a per-worker buffer
+	// that stays in L2 while C stays in cache. Tall problems pack all of B
+	// once and sweep blocks of rows.
+	j.kOuter = packed == nil && (j.splitK || (m*n <= kOuterMaxC && k > kcBlock))
 
 	// Buffers: packed B, then split-K partial sums.
 	packLen := 0
-	if !j.bDirect {
+	if !j.bDirect && packed == nil {
 		if j.kOuter {
 			j.packPer = (min(kcBlock, k)*j.panels*t.nr + 15) &^ 15
 			packLen = nt * j.packPer
@@ -288,50 +368,46 @@ func runGemm(t tile, transA, transB bool, m, n, k int, alpha float32, a []float3
 	buf := j.floatsAligned(packLen + scratchLen)
 	j.pack = buf[:packLen]
 	j.scratch = buf[packLen:]
-	if !j.bDirect && !j.kOuter {
-		j.packB(j.pack, k, 0, k)
+	j.prePack = !j.bDirect && !j.kOuter && packed == nil
+	if packed != nil {
+		j.pack = packed
 	}
-
-	if nt > 1 {
-		ensureWorkers(nt - 1)
-		j.wg.Add(nt - 1)
-		for p := 1; p < nt; p++ {
-			taskCh <- gemmTask{j, p}
-		}
+	tasks := j.nchunks
+	if j.prePack {
+		tasks++
 	}
-	if nt == 1 || !testIdleCaller {
-		j.run(0)
-	}
-	if nt > 1 {
-		j.wg.Wait()
-	}
-	if j.splitK {
-		j.reduce()
+	runTeam(tasks, nt, j)
+	if j.splitK && j.nchunks > 1 {
+		// Phase 1: C += the partial sums, by blocks of rows.
+		j.phase = 1
+		rows := max(1, reduceGrain/n)
+		runTeam((m+rows-1)/rows, nt, j)
 	}
 	putJob(j)
 }
 
+// reduceGrain is the number of elements of C per task of the split-K
+// reduction.
+const reduceGrain = 1 << 13
+
 // reset clears every field but the scratch tiles (never read before written).
 func (j *gemmJob) reset(buf []float32) {
 	j.t, j.a, j.b, j.c, j.pack, j.scratch, j.buf = tile{}, nil, nil, nil, nil, nil, buf
-	j.transA, j.transB, j.bDirect, j.splitK, j.kOuter = false, false, false, false, false
+	j.transA, j.transB, j.bDirect, j.splitK, j.kOuter, j.prePack = false, false, false, false, false, false
 	j.m, j.n, j.k, j.lda, j.ldb, j.ldc, j.alpha, j.beta = 0, 0, 0, 0, 0, 0, 0, 0
-	j.panels, j.packPer, j.nt, j.nchunks, j.chunkTiles, j.ntl, j.kChunk = 0, 0, 0, 0, 0, 0, 0
-	j.next.Store(0)
+	j.panels, j.packPer, j.nt, j.nchunks, j.ntl, j.phase = 0, 0, 0, 0, 0, 0
+	j.tileBounds, j.kBounds = j.tileBounds[:0], j.kBounds[:0]
+	j.packed.Store(false)
 }
 
-// reduce adds the split-K partial sums of chunks 1.. into C, which holds
-// chunk 0's, in chunk order.
-func (j *gemmJob) reduce() {
+// reduce adds the split-K partial sums of chunks 1.. into rows [i0, i1) of
+// C, which hold chunk 0's, in chunk order.
+func (j *gemmJob) reduce(i0, i1 int) {
 	m, n := j.m, j.n
 	for x := 1; x < j.nchunks; x++ {
 		s := j.scratch[(x-1)*m*n : x*m*n]
-		for i := 0; i < m; i++ {
-			crow := j.c[i*j.ldc : i*j.ldc+n]
-			srow := s[i*n : i*n+n]
-			for q := range crow {
-				crow[q] += srow[q]
-			}
+		for i := i0; i < i1; i++ {
+			Add(j.c[i*j.ldc:i*j.ldc+n], s[i*n:i*n+n])
 		}
 	}
 }
@@ -339,56 +415,80 @@ func (j *gemmJob) reduce() {
 // tileRow is the first row of balanced micro-tile x of ntl over [0, m).
 func (j *gemmJob) tileRow(x int) int { return j.m * x / j.ntl }
 
-// run claims and computes chunks on behalf of goroutine p until none are left.
-func (j *gemmJob) run(p int) {
-	c := unsafe.Pointer(unsafe.SliceData(j.c))
-	for {
-		x := int(j.next.Add(1) - 1)
-		if x >= j.nchunks {
+// task runs task i of the current phase on worker p.
+func (j *gemmJob) task(p, i int) {
+	if j.phase == 1 {
+		rows := max(1, reduceGrain/j.n)
+		j.reduce(i*rows, min(j.m, (i+1)*rows))
+		return
+	}
+	if j.prePack {
+		if i == 0 {
+			j.packB(j.pack, j.k, 0, j.k)
+			j.packed.Store(true)
 			return
 		}
-		if j.nt > 1 {
-			chunksDone[min(p, 1)].Add(1)
+		i--
+		for n := 1; !j.packed.Load(); n++ {
+			if n%1024 == 0 {
+				runtime.Gosched()
+			}
 		}
-		if !j.splitK {
-			i0 := j.tileRow(x * j.chunkTiles)
-			i1 := j.tileRow(min(j.ntl, (x+1)*j.chunkTiles))
-			j.compute(p, i0, i1, 0, j.k, c, j.ldc, j.beta)
-			continue
-		}
-		k0, k1 := x*j.kChunk, min(j.k, (x+1)*j.kChunk)
-		if x == 0 {
-			j.compute(p, 0, j.m, k0, k1, c, j.ldc, j.beta)
-		} else {
-			j.compute(p, 0, j.m, k0, k1, unsafe.Pointer(&j.scratch[(x-1)*j.m*j.n]), j.n, 0)
-		}
+	}
+	if j.nt > 1 {
+		chunksDone[min(p, 1)].Add(1)
+	}
+	c := unsafe.Pointer(unsafe.SliceData(j.c))
+	if !j.splitK {
+		i0 := j.tileRow(j.tileBounds[i])
+		i1 := j.tileRow(j.tileBounds[i+1])
+		j.compute(p, i0, i1, 0, j.k, c, j.ldc, j.beta)
+		return
+	}
+	k0, k1 := j.kBounds[i], j.kBounds[i+1]
+	if i == 0 {
+		j.compute(p, 0, j.m, k0, k1, c, j.ldc, j.beta)
+	} else {
+		j.compute(p, 0, j.m, k0, k1, unsafe.Pointer(&j.scratch[(i-1)*j.m*j.n]), j.n, 0)
 	}
 }
 
-// packB packs rows [k0, k1) of alpha*op(B) into dst laid out as
-// [panel][panelK][nr], row p at (p-k0) within each panel (plus k0 when the
-// panel holds all of k: panelK == k). The last panel's columns are
-// zero-padded.
+// packB packs rows [k0, k1) of alpha*op(B) into dst (see packPanels).
 func (j *gemmJob) packB(dst []float32, panelK, k0, k1 int) {
-	nr, n, ldb, alpha := j.t.nr, j.n, j.ldb, j.alpha
+	packPanels(dst, panelK, k0, k1, j.k, j.n, j.t.nr, j.transB, j.alpha, j.b, j.ldb)
+}
+
+// packPanels packs rows [k0, k1) of alpha*op(B) (op(B) k x n, row stride
+// ldb as stored) into dst laid out as [panel][panelK][nr], row p at (p-k0)
+// within each panel (plus k0 when the panel holds all of k: panelK == k).
+// The last panel's columns are zero-padded.
+func packPanels(dst []float32, panelK, k0, k1, k, n, nr int, transB bool, alpha float32, b []float32, ldb int) {
+	panels := (n + nr - 1) / nr
 	base := k0
-	if panelK == j.k {
+	if panelK == k {
 		base = 0
 	}
-	for jp := 0; jp < j.panels; jp++ {
+	for jp := 0; jp < panels; jp++ {
 		c0 := jp * nr
 		w := min(nr, n-c0)
 		panel := dst[jp*panelK*nr : (jp+1)*panelK*nr]
-		if !j.transB {
+		if !transB {
+			if alpha == 1 && k1 > k0 {
+				// one strided copy per panel (rows of nr floats are short
+				// for memmove), then the zero padding
+				Copy2D(panel[(k0-base)*nr:], nr, b[k0*ldb+c0:], ldb, w, k1-k0)
+				if w < nr {
+					for p := k0; p < k1; p++ {
+						clear(panel[(p-base)*nr+w : (p-base)*nr+nr])
+					}
+				}
+				continue
+			}
 			for p := k0; p < k1; p++ {
 				d := panel[(p-base)*nr : (p-base)*nr+nr]
-				s := j.b[p*ldb+c0 : p*ldb+c0+w]
-				if alpha == 1 {
-					copy(d, s)
-				} else {
-					for x, v := range s {
-						d[x] = alpha * v
-					}
+				s := b[p*ldb+c0 : p*ldb+c0+w]
+				for x, v := range s {
+					d[x] = alpha * v
 				}
 				clear(d[w:])
 			}
@@ -401,7 +501,7 @@ func (j *gemmJob) packB(dst []float32, panelK, k0, k1 int) {
 			}
 		}
 		for x := 0; x < w; x++ {
-			s := j.b[(c0+x)*ldb+k0 : (c0+x)*ldb+k1]
+			s := b[(c0+x)*ldb+k0 : (c0+x)*ldb+k1]
 			d := panel[(k0-base)*nr+x:]
 			for q, v := range s {
 				d[q*nr] = alpha * v

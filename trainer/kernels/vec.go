@@ -34,6 +34,12 @@ type vecOps struct {
 	shiftSq        func(s1, s2, x, k *float32, n int)
 	copy2D, add2D  func(dst *float32, ds int, x *float32, xs int, n, count int)
 	dwPixel        func(dst, x, w *float32, xoff, woff *int, ntaps, c int)
+	// Winograd transforms (vec_wino.go)
+	winoIn      func(v0, v1, v2, v3, x0, x1, x2, x3 *float32, n int)
+	winoOut     func(y0, y1, m0, m1, m2, m3 *float32, n int)
+	winoFilter  func(u0, u1, u2, u3, g0, g1, g2 *float32, n int)
+	winoFilter2 func(u0, u1, u2, u3, g0, g1 *float32, n int)
+	winoOut3    func(y0, y1, y2, m0, m1, m2, m3 *float32, n int)
 }
 
 // vecTab[backend] is that backend's table; the assembly ones are filled in

@@ -19,6 +19,9 @@ var avx512Vec = vecOps{
 	add: avx512Add, mul: avx512Mul, sqDev: avx512SqDev, gradSums: avx512GradSums,
 	copy: avx512Copy, shiftSq: avx512ShiftSq, copy2D: avx512Copy2D, add2D: avx512Add2D,
 	dwPixel: avx512DWPixel,
+	// the Winograd transforms move data more than they compute: AVX2's
+	winoIn: avx2WinoIn, winoOut: avx2WinoOut, winoFilter: avx2WinoFilter,
+	winoFilter2: avx2WinoFilter2, winoOut3: avx2WinoOut3,
 }
 
 //go:noescape

@@ -118,7 +118,15 @@ DATA vc<>+432(SB)/4, $0x80000000
 DATA vc<>+436(SB)/4, $0x80000000
 DATA vc<>+440(SB)/4, $0x80000000
 DATA vc<>+444(SB)/4, $0x80000000
-GLOBL vc<>(SB), RODATA|NOPTR, $448
+DATA vc<>+448(SB)/4, $0x3f000000
+DATA vc<>+452(SB)/4, $0x3f000000
+DATA vc<>+456(SB)/4, $0x3f000000
+DATA vc<>+460(SB)/4, $0x3f000000
+DATA vc<>+464(SB)/4, $0x3f000000
+DATA vc<>+468(SB)/4, $0x3f000000
+DATA vc<>+472(SB)/4, $0x3f000000
+DATA vc<>+476(SB)/4, $0x3f000000
+GLOBL vc<>(SB), RODATA|NOPTR, $480
 
 // func avx2SiLU(dst, x *float32, n int)
 TEXT ·avx2SiLU(SB), NOSPLIT, $0-24
@@ -906,6 +914,314 @@ vone:
 	ADDQ $4, SI
 	ADDQ $4, DX
 	ADDQ $4, BX
+	DECQ CX
+	JNE vone
+vdone:
+	VZEROUPPER
+	RET
+
+// func avx2WinoIn(v0, v1, v2, v3, x0, x1, x2, x3 *float32, n int)
+TEXT ·avx2WinoIn(SB), NOSPLIT, $0-72
+	MOVQ v0+0(FP), DI
+	MOVQ v1+8(FP), SI
+	MOVQ v2+16(FP), DX
+	MOVQ v3+24(FP), BX
+	MOVQ x0+32(FP), R8
+	MOVQ x1+40(FP), R9
+	MOVQ x2+48(FP), R10
+	MOVQ x3+56(FP), R11
+	MOVQ n+64(FP), CX
+vloop:
+	CMPQ CX, $8
+	JLT vtail
+	VMOVUPS (R8), Y0
+	VMOVUPS (R9), Y1
+	VMOVUPS (R10), Y2
+	VMOVUPS (R11), Y3
+	VSUBPS Y2, Y0, Y0
+	VMOVUPS Y0, (DI)
+	VADDPS Y2, Y1, Y0
+	VMOVUPS Y0, (SI)
+	VSUBPS Y1, Y2, Y2
+	VMOVUPS Y2, (DX)
+	VSUBPS Y3, Y1, Y3
+	VMOVUPS Y3, (BX)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, BX
+	ADDQ $32, R8
+	ADDQ $32, R9
+	ADDQ $32, R10
+	ADDQ $32, R11
+	SUBQ $8, CX
+	JMP vloop
+vtail:
+	TESTQ CX, CX
+	JEQ vdone
+vone:
+	VMOVSS (R8), X0
+	VMOVSS (R9), X1
+	VMOVSS (R10), X2
+	VMOVSS (R11), X3
+	VSUBPS Y2, Y0, Y0
+	VMOVSS X0, (DI)
+	VADDPS Y2, Y1, Y0
+	VMOVSS X0, (SI)
+	VSUBPS Y1, Y2, Y2
+	VMOVSS X2, (DX)
+	VSUBPS Y3, Y1, Y3
+	VMOVSS X3, (BX)
+	ADDQ $4, DI
+	ADDQ $4, SI
+	ADDQ $4, DX
+	ADDQ $4, BX
+	ADDQ $4, R8
+	ADDQ $4, R9
+	ADDQ $4, R10
+	ADDQ $4, R11
+	DECQ CX
+	JNE vone
+vdone:
+	VZEROUPPER
+	RET
+
+// func avx2WinoOut(y0, y1, m0, m1, m2, m3 *float32, n int)
+TEXT ·avx2WinoOut(SB), NOSPLIT, $0-56
+	MOVQ y0+0(FP), DI
+	MOVQ y1+8(FP), SI
+	MOVQ m0+16(FP), DX
+	MOVQ m1+24(FP), BX
+	MOVQ m2+32(FP), R8
+	MOVQ m3+40(FP), R9
+	MOVQ n+48(FP), CX
+vloop:
+	CMPQ CX, $8
+	JLT vtail
+	VMOVUPS (DX), Y0
+	VMOVUPS (BX), Y1
+	VMOVUPS (R8), Y2
+	VMOVUPS (R9), Y3
+	VADDPS Y1, Y0, Y0
+	VADDPS Y2, Y0, Y0
+	VMOVUPS Y0, (DI)
+	VSUBPS Y2, Y1, Y2
+	VSUBPS Y3, Y2, Y3
+	VMOVUPS Y3, (SI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, BX
+	ADDQ $32, R8
+	ADDQ $32, R9
+	SUBQ $8, CX
+	JMP vloop
+vtail:
+	TESTQ CX, CX
+	JEQ vdone
+vone:
+	VMOVSS (DX), X0
+	VMOVSS (BX), X1
+	VMOVSS (R8), X2
+	VMOVSS (R9), X3
+	VADDPS Y1, Y0, Y0
+	VADDPS Y2, Y0, Y0
+	VMOVSS X0, (DI)
+	VSUBPS Y2, Y1, Y2
+	VSUBPS Y3, Y2, Y3
+	VMOVSS X3, (SI)
+	ADDQ $4, DI
+	ADDQ $4, SI
+	ADDQ $4, DX
+	ADDQ $4, BX
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ CX
+	JNE vone
+vdone:
+	VZEROUPPER
+	RET
+
+// func avx2WinoFilter(u0, u1, u2, u3, g0, g1, g2 *float32, n int)
+TEXT ·avx2WinoFilter(SB), NOSPLIT, $0-64
+	MOVQ u0+0(FP), DI
+	MOVQ u1+8(FP), SI
+	MOVQ u2+16(FP), DX
+	MOVQ u3+24(FP), BX
+	MOVQ g0+32(FP), R8
+	MOVQ g1+40(FP), R9
+	MOVQ g2+48(FP), R10
+	MOVQ n+56(FP), CX
+vloop:
+	CMPQ CX, $8
+	JLT vtail
+	VMOVUPS (R8), Y0
+	VMOVUPS (R9), Y1
+	VMOVUPS (R10), Y2
+	VMOVUPS Y0, (DI)
+	VADDPS Y1, Y0, Y3
+	VADDPS Y2, Y3, Y3
+	VMULPS vc<>+448(SB), Y3, Y3
+	VMOVUPS Y3, (SI)
+	VSUBPS Y1, Y0, Y1
+	VADDPS Y2, Y1, Y1
+	VMULPS vc<>+448(SB), Y1, Y1
+	VMOVUPS Y1, (DX)
+	VMOVUPS Y2, (BX)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, BX
+	ADDQ $32, R8
+	ADDQ $32, R9
+	ADDQ $32, R10
+	SUBQ $8, CX
+	JMP vloop
+vtail:
+	TESTQ CX, CX
+	JEQ vdone
+vone:
+	VMOVSS (R8), X0
+	VMOVSS (R9), X1
+	VMOVSS (R10), X2
+	VMOVSS X0, (DI)
+	VADDPS Y1, Y0, Y3
+	VADDPS Y2, Y3, Y3
+	VMULPS vc<>+448(SB), Y3, Y3
+	VMOVSS X3, (SI)
+	VSUBPS Y1, Y0, Y1
+	VADDPS Y2, Y1, Y1
+	VMULPS vc<>+448(SB), Y1, Y1
+	VMOVSS X1, (DX)
+	VMOVSS X2, (BX)
+	ADDQ $4, DI
+	ADDQ $4, SI
+	ADDQ $4, DX
+	ADDQ $4, BX
+	ADDQ $4, R8
+	ADDQ $4, R9
+	ADDQ $4, R10
+	DECQ CX
+	JNE vone
+vdone:
+	VZEROUPPER
+	RET
+
+// func avx2WinoFilter2(u0, u1, u2, u3, g0, g1 *float32, n int)
+TEXT ·avx2WinoFilter2(SB), NOSPLIT, $0-56
+	MOVQ u0+0(FP), DI
+	MOVQ u1+8(FP), SI
+	MOVQ u2+16(FP), DX
+	MOVQ u3+24(FP), BX
+	MOVQ g0+32(FP), R8
+	MOVQ g1+40(FP), R9
+	MOVQ n+48(FP), CX
+vloop:
+	CMPQ CX, $8
+	JLT vtail
+	VMOVUPS (R8), Y0
+	VMOVUPS (R9), Y1
+	VMOVUPS Y0, (DI)
+	VADDPS Y1, Y0, Y2
+	VMULPS vc<>+448(SB), Y2, Y2
+	VMOVUPS Y2, (SI)
+	VSUBPS Y1, Y0, Y0
+	VMULPS vc<>+448(SB), Y0, Y0
+	VMOVUPS Y0, (DX)
+	VXORPS vc<>+416(SB), Y1, Y1
+	VMOVUPS Y1, (BX)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, BX
+	ADDQ $32, R8
+	ADDQ $32, R9
+	SUBQ $8, CX
+	JMP vloop
+vtail:
+	TESTQ CX, CX
+	JEQ vdone
+vone:
+	VMOVSS (R8), X0
+	VMOVSS (R9), X1
+	VMOVSS X0, (DI)
+	VADDPS Y1, Y0, Y2
+	VMULPS vc<>+448(SB), Y2, Y2
+	VMOVSS X2, (SI)
+	VSUBPS Y1, Y0, Y0
+	VMULPS vc<>+448(SB), Y0, Y0
+	VMOVSS X0, (DX)
+	VXORPS vc<>+416(SB), Y1, Y1
+	VMOVSS X1, (BX)
+	ADDQ $4, DI
+	ADDQ $4, SI
+	ADDQ $4, DX
+	ADDQ $4, BX
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ CX
+	JNE vone
+vdone:
+	VZEROUPPER
+	RET
+
+// func avx2WinoOut3(y0, y1, y2, m0, m1, m2, m3 *float32, n int)
+TEXT ·avx2WinoOut3(SB), NOSPLIT, $0-64
+	MOVQ y0+0(FP), DI
+	MOVQ y1+8(FP), SI
+	MOVQ y2+16(FP), DX
+	MOVQ m0+24(FP), BX
+	MOVQ m1+32(FP), R8
+	MOVQ m2+40(FP), R9
+	MOVQ m3+48(FP), R10
+	MOVQ n+56(FP), CX
+vloop:
+	CMPQ CX, $8
+	JLT vtail
+	VMOVUPS (BX), Y0
+	VMOVUPS (R8), Y1
+	VMOVUPS (R9), Y2
+	VMOVUPS (R10), Y3
+	VADDPS Y1, Y0, Y0
+	VADDPS Y2, Y0, Y0
+	VMOVUPS Y0, (DI)
+	VSUBPS Y2, Y1, Y0
+	VMOVUPS Y0, (SI)
+	VADDPS Y2, Y1, Y2
+	VADDPS Y3, Y2, Y3
+	VMOVUPS Y3, (DX)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, BX
+	ADDQ $32, R8
+	ADDQ $32, R9
+	ADDQ $32, R10
+	SUBQ $8, CX
+	JMP vloop
+vtail:
+	TESTQ CX, CX
+	JEQ vdone
+vone:
+	VMOVSS (BX), X0
+	VMOVSS (R8), X1
+	VMOVSS (R9), X2
+	VMOVSS (R10), X3
+	VADDPS Y1, Y0, Y0
+	VADDPS Y2, Y0, Y0
+	VMOVSS X0, (DI)
+	VSUBPS Y2, Y1, Y0
+	VMOVSS X0, (SI)
+	VADDPS Y2, Y1, Y2
+	VADDPS Y3, Y2, Y3
+	VMOVSS X3, (DX)
+	ADDQ $4, DI
+	ADDQ $4, SI
+	ADDQ $4, DX
+	ADDQ $4, BX
+	ADDQ $4, R8
+	ADDQ $4, R9
+	ADDQ $4, R10
 	DECQ CX
 	JNE vone
 vdone:

@@ -47,6 +47,21 @@ func avx2Copy(dst, x *float32, n int)
 func avx2ShiftSq(s1, s2, x, k *float32, n int)
 
 //go:noescape
+func avx2WinoIn(v0, v1, v2, v3, x0, x1, x2, x3 *float32, n int)
+
+//go:noescape
+func avx2WinoOut(y0, y1, m0, m1, m2, m3 *float32, n int)
+
+//go:noescape
+func avx2WinoFilter(u0, u1, u2, u3, g0, g1, g2 *float32, n int)
+
+//go:noescape
+func avx2WinoFilter2(u0, u1, u2, u3, g0, g1 *float32, n int)
+
+//go:noescape
+func avx2WinoOut3(y0, y1, y2, m0, m1, m2, m3 *float32, n int)
+
+//go:noescape
 func avx2Copy2D(dst *float32, ds int, x *float32, xs int, n, count int)
 
 //go:noescape
@@ -71,6 +86,11 @@ var avx2Vec = vecOps{
 	gradSums:       avx2GradSums,
 	copy:           avx2Copy,
 	shiftSq:        avx2ShiftSq,
+	winoIn:         avx2WinoIn,
+	winoOut:        avx2WinoOut,
+	winoFilter:     avx2WinoFilter,
+	winoFilter2:    avx2WinoFilter2,
+	winoOut3:       avx2WinoOut3,
 	copy2D:         avx2Copy2D,
 	add2D:          avx2Add2D,
 	dwPixel:        avx2DWPixel,

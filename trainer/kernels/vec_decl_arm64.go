@@ -47,6 +47,21 @@ func neonCopy(dst, x *float32, n int)
 func neonShiftSq(s1, s2, x, k *float32, n int)
 
 //go:noescape
+func neonWinoIn(v0, v1, v2, v3, x0, x1, x2, x3 *float32, n int)
+
+//go:noescape
+func neonWinoOut(y0, y1, m0, m1, m2, m3 *float32, n int)
+
+//go:noescape
+func neonWinoFilter(u0, u1, u2, u3, g0, g1, g2 *float32, n int)
+
+//go:noescape
+func neonWinoFilter2(u0, u1, u2, u3, g0, g1 *float32, n int)
+
+//go:noescape
+func neonWinoOut3(y0, y1, y2, m0, m1, m2, m3 *float32, n int)
+
+//go:noescape
 func neonCopy2D(dst *float32, ds int, x *float32, xs int, n, count int)
 
 //go:noescape
@@ -71,6 +86,11 @@ var neonVec = vecOps{
 	gradSums:       neonGradSums,
 	copy:           neonCopy,
 	shiftSq:        neonShiftSq,
+	winoIn:         neonWinoIn,
+	winoOut:        neonWinoOut,
+	winoFilter:     neonWinoFilter,
+	winoFilter2:    neonWinoFilter2,
+	winoOut3:       neonWinoOut3,
 	copy2D:         neonCopy2D,
 	add2D:          neonAdd2D,
 	dwPixel:        neonDWPixel,

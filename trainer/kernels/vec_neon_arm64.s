@@ -20,7 +20,8 @@ DATA vc<>+40(SB)/4, $0xc2b00000
 DATA vc<>+44(SB)/4, $0x42b10000
 DATA vc<>+48(SB)/4, $0x0000007f
 DATA vc<>+52(SB)/4, $0x80000000
-GLOBL vc<>(SB), RODATA|NOPTR, $56
+DATA vc<>+56(SB)/4, $0x3f000000
+GLOBL vc<>(SB), RODATA|NOPTR, $60
 
 // func neonSiLU(dst, x *float32, n int)
 TEXT ·neonSiLU(SB), NOSPLIT, $0-24
@@ -867,6 +868,331 @@ vtail:
 	ADD $4, R1, R1
 	ADD $4, R2, R2
 	ADD $4, R3, R3
+	SUB $1, R6, R6
+	B vtail
+vdone:
+	RET
+
+// func neonWinoIn(v0, v1, v2, v3, x0, x1, x2, x3 *float32, n int)
+TEXT ·neonWinoIn(SB), NOSPLIT, $0-72
+	MOVD v0+0(FP), R0
+	MOVD v1+8(FP), R1
+	MOVD v2+16(FP), R2
+	MOVD v3+24(FP), R3
+	MOVD x0+32(FP), R4
+	MOVD x1+40(FP), R5
+	MOVD x2+48(FP), R8
+	MOVD x3+56(FP), R9
+	MOVD n+64(FP), R6
+vloop:
+	CMP $4, R6
+	BLT vtail
+	VLD1 (R4), [V0.S4]
+	VLD1 (R5), [V1.S4]
+	VLD1 (R8), [V2.S4]
+	VLD1 (R9), [V3.S4]
+	WORD $0x4ea2d400 // FSUB V0.4S, V0.4S, V2.4S
+	VST1 [V0.S4], (R0)
+	WORD $0x4e22d420 // FADD V0.4S, V1.4S, V2.4S
+	VST1 [V0.S4], (R1)
+	WORD $0x4ea1d442 // FSUB V2.4S, V2.4S, V1.4S
+	VST1 [V2.S4], (R2)
+	WORD $0x4ea3d423 // FSUB V3.4S, V1.4S, V3.4S
+	VST1 [V3.S4], (R3)
+	ADD $16, R0, R0
+	ADD $16, R1, R1
+	ADD $16, R2, R2
+	ADD $16, R3, R3
+	ADD $16, R4, R4
+	ADD $16, R5, R5
+	ADD $16, R8, R8
+	ADD $16, R9, R9
+	SUB $4, R6, R6
+	B vloop
+vtail:
+	CBZ R6, vdone
+	FMOVS (R4), F0
+	FMOVS (R5), F1
+	FMOVS (R8), F2
+	FMOVS (R9), F3
+	WORD $0x4ea2d400 // FSUB V0.4S, V0.4S, V2.4S
+	FMOVS F0, (R0)
+	WORD $0x4e22d420 // FADD V0.4S, V1.4S, V2.4S
+	FMOVS F0, (R1)
+	WORD $0x4ea1d442 // FSUB V2.4S, V2.4S, V1.4S
+	FMOVS F2, (R2)
+	WORD $0x4ea3d423 // FSUB V3.4S, V1.4S, V3.4S
+	FMOVS F3, (R3)
+	ADD $4, R0, R0
+	ADD $4, R1, R1
+	ADD $4, R2, R2
+	ADD $4, R3, R3
+	ADD $4, R4, R4
+	ADD $4, R5, R5
+	ADD $4, R8, R8
+	ADD $4, R9, R9
+	SUB $1, R6, R6
+	B vtail
+vdone:
+	RET
+
+// func neonWinoOut(y0, y1, m0, m1, m2, m3 *float32, n int)
+TEXT ·neonWinoOut(SB), NOSPLIT, $0-56
+	MOVD y0+0(FP), R0
+	MOVD y1+8(FP), R1
+	MOVD m0+16(FP), R2
+	MOVD m1+24(FP), R3
+	MOVD m2+32(FP), R4
+	MOVD m3+40(FP), R5
+	MOVD n+48(FP), R6
+vloop:
+	CMP $4, R6
+	BLT vtail
+	VLD1 (R2), [V0.S4]
+	VLD1 (R3), [V1.S4]
+	VLD1 (R4), [V2.S4]
+	VLD1 (R5), [V3.S4]
+	WORD $0x4e21d400 // FADD V0.4S, V0.4S, V1.4S
+	WORD $0x4e22d400 // FADD V0.4S, V0.4S, V2.4S
+	VST1 [V0.S4], (R0)
+	WORD $0x4ea2d422 // FSUB V2.4S, V1.4S, V2.4S
+	WORD $0x4ea3d443 // FSUB V3.4S, V2.4S, V3.4S
+	VST1 [V3.S4], (R1)
+	ADD $16, R0, R0
+	ADD $16, R1, R1
+	ADD $16, R2, R2
+	ADD $16, R3, R3
+	ADD $16, R4, R4
+	ADD $16, R5, R5
+	SUB $4, R6, R6
+	B vloop
+vtail:
+	CBZ R6, vdone
+	FMOVS (R2), F0
+	FMOVS (R3), F1
+	FMOVS (R4), F2
+	FMOVS (R5), F3
+	WORD $0x4e21d400 // FADD V0.4S, V0.4S, V1.4S
+	WORD $0x4e22d400 // FADD V0.4S, V0.4S, V2.4S
+	FMOVS F0, (R0)
+	WORD $0x4ea2d422 // FSUB V2.4S, V1.4S, V2.4S
+	WORD $0x4ea3d443 // FSUB V3.4S, V2.4S, V3.4S
+	FMOVS F3, (R1)
+	ADD $4, R0, R0
+	ADD $4, R1, R1
+	ADD $4, R2, R2
+	ADD $4, R3, R3
+	ADD $4, R4, R4
+	ADD $4, R5, R5
+	SUB $1, R6, R6
+	B vtail
+vdone:
+	RET
+
+// func neonWinoFilter(u0, u1, u2, u3, g0, g1, g2 *float32, n int)
+TEXT ·neonWinoFilter(SB), NOSPLIT, $0-64
+	MOVD u0+0(FP), R0
+	MOVD u1+8(FP), R1
+	MOVD u2+16(FP), R2
+	MOVD u3+24(FP), R3
+	MOVD g0+32(FP), R4
+	MOVD g1+40(FP), R5
+	MOVD g2+48(FP), R8
+	MOVD n+56(FP), R6
+	MOVD $vc<>(SB), R7
+	VLD1R.P 4(R7), [V16.S4]
+	VLD1R.P 4(R7), [V17.S4]
+	VLD1R.P 4(R7), [V18.S4]
+	VLD1R.P 4(R7), [V19.S4]
+	VLD1R.P 4(R7), [V20.S4]
+	VLD1R.P 4(R7), [V21.S4]
+	VLD1R.P 4(R7), [V22.S4]
+	VLD1R.P 4(R7), [V23.S4]
+	VLD1R.P 4(R7), [V24.S4]
+	VLD1R.P 4(R7), [V25.S4]
+	VLD1R.P 4(R7), [V26.S4]
+	VLD1R.P 4(R7), [V27.S4]
+	VLD1R.P 4(R7), [V28.S4]
+	VLD1R.P 4(R7), [V29.S4]
+	VLD1R.P 4(R7), [V30.S4]
+vloop:
+	CMP $4, R6
+	BLT vtail
+	VLD1 (R4), [V0.S4]
+	VLD1 (R5), [V1.S4]
+	VLD1 (R8), [V2.S4]
+	VST1 [V0.S4], (R0)
+	WORD $0x4e21d403 // FADD V3.4S, V0.4S, V1.4S
+	WORD $0x4e22d463 // FADD V3.4S, V3.4S, V2.4S
+	WORD $0x6e3edc63 // FMUL V3.4S, V3.4S, V30.4S
+	VST1 [V3.S4], (R1)
+	WORD $0x4ea1d401 // FSUB V1.4S, V0.4S, V1.4S
+	WORD $0x4e22d421 // FADD V1.4S, V1.4S, V2.4S
+	WORD $0x6e3edc21 // FMUL V1.4S, V1.4S, V30.4S
+	VST1 [V1.S4], (R2)
+	VST1 [V2.S4], (R3)
+	ADD $16, R0, R0
+	ADD $16, R1, R1
+	ADD $16, R2, R2
+	ADD $16, R3, R3
+	ADD $16, R4, R4
+	ADD $16, R5, R5
+	ADD $16, R8, R8
+	SUB $4, R6, R6
+	B vloop
+vtail:
+	CBZ R6, vdone
+	FMOVS (R4), F0
+	FMOVS (R5), F1
+	FMOVS (R8), F2
+	FMOVS F0, (R0)
+	WORD $0x4e21d403 // FADD V3.4S, V0.4S, V1.4S
+	WORD $0x4e22d463 // FADD V3.4S, V3.4S, V2.4S
+	WORD $0x6e3edc63 // FMUL V3.4S, V3.4S, V30.4S
+	FMOVS F3, (R1)
+	WORD $0x4ea1d401 // FSUB V1.4S, V0.4S, V1.4S
+	WORD $0x4e22d421 // FADD V1.4S, V1.4S, V2.4S
+	WORD $0x6e3edc21 // FMUL V1.4S, V1.4S, V30.4S
+	FMOVS F1, (R2)
+	FMOVS F2, (R3)
+	ADD $4, R0, R0
+	ADD $4, R1, R1
+	ADD $4, R2, R2
+	ADD $4, R3, R3
+	ADD $4, R4, R4
+	ADD $4, R5, R5
+	ADD $4, R8, R8
+	SUB $1, R6, R6
+	B vtail
+vdone:
+	RET
+
+// func neonWinoFilter2(u0, u1, u2, u3, g0, g1 *float32, n int)
+TEXT ·neonWinoFilter2(SB), NOSPLIT, $0-56
+	MOVD u0+0(FP), R0
+	MOVD u1+8(FP), R1
+	MOVD u2+16(FP), R2
+	MOVD u3+24(FP), R3
+	MOVD g0+32(FP), R4
+	MOVD g1+40(FP), R5
+	MOVD n+48(FP), R6
+	MOVD $vc<>(SB), R7
+	VLD1R.P 4(R7), [V16.S4]
+	VLD1R.P 4(R7), [V17.S4]
+	VLD1R.P 4(R7), [V18.S4]
+	VLD1R.P 4(R7), [V19.S4]
+	VLD1R.P 4(R7), [V20.S4]
+	VLD1R.P 4(R7), [V21.S4]
+	VLD1R.P 4(R7), [V22.S4]
+	VLD1R.P 4(R7), [V23.S4]
+	VLD1R.P 4(R7), [V24.S4]
+	VLD1R.P 4(R7), [V25.S4]
+	VLD1R.P 4(R7), [V26.S4]
+	VLD1R.P 4(R7), [V27.S4]
+	VLD1R.P 4(R7), [V28.S4]
+	VLD1R.P 4(R7), [V29.S4]
+	VLD1R.P 4(R7), [V30.S4]
+vloop:
+	CMP $4, R6
+	BLT vtail
+	VLD1 (R4), [V0.S4]
+	VLD1 (R5), [V1.S4]
+	VST1 [V0.S4], (R0)
+	WORD $0x4e21d402 // FADD V2.4S, V0.4S, V1.4S
+	WORD $0x6e3edc42 // FMUL V2.4S, V2.4S, V30.4S
+	VST1 [V2.S4], (R1)
+	WORD $0x4ea1d400 // FSUB V0.4S, V0.4S, V1.4S
+	WORD $0x6e3edc00 // FMUL V0.4S, V0.4S, V30.4S
+	VST1 [V0.S4], (R2)
+	WORD $0x6ea0f821 // FNEG V1.4S, V1.4S
+	VST1 [V1.S4], (R3)
+	ADD $16, R0, R0
+	ADD $16, R1, R1
+	ADD $16, R2, R2
+	ADD $16, R3, R3
+	ADD $16, R4, R4
+	ADD $16, R5, R5
+	SUB $4, R6, R6
+	B vloop
+vtail:
+	CBZ R6, vdone
+	FMOVS (R4), F0
+	FMOVS (R5), F1
+	FMOVS F0, (R0)
+	WORD $0x4e21d402 // FADD V2.4S, V0.4S, V1.4S
+	WORD $0x6e3edc42 // FMUL V2.4S, V2.4S, V30.4S
+	FMOVS F2, (R1)
+	WORD $0x4ea1d400 // FSUB V0.4S, V0.4S, V1.4S
+	WORD $0x6e3edc00 // FMUL V0.4S, V0.4S, V30.4S
+	FMOVS F0, (R2)
+	WORD $0x6ea0f821 // FNEG V1.4S, V1.4S
+	FMOVS F1, (R3)
+	ADD $4, R0, R0
+	ADD $4, R1, R1
+	ADD $4, R2, R2
+	ADD $4, R3, R3
+	ADD $4, R4, R4
+	ADD $4, R5, R5
+	SUB $1, R6, R6
+	B vtail
+vdone:
+	RET
+
+// func neonWinoOut3(y0, y1, y2, m0, m1, m2, m3 *float32, n int)
+TEXT ·neonWinoOut3(SB), NOSPLIT, $0-64
+	MOVD y0+0(FP), R0
+	MOVD y1+8(FP), R1
+	MOVD y2+16(FP), R2
+	MOVD m0+24(FP), R3
+	MOVD m1+32(FP), R4
+	MOVD m2+40(FP), R5
+	MOVD m3+48(FP), R8
+	MOVD n+56(FP), R6
+vloop:
+	CMP $4, R6
+	BLT vtail
+	VLD1 (R3), [V0.S4]
+	VLD1 (R4), [V1.S4]
+	VLD1 (R5), [V2.S4]
+	VLD1 (R8), [V3.S4]
+	WORD $0x4e21d400 // FADD V0.4S, V0.4S, V1.4S
+	WORD $0x4e22d400 // FADD V0.4S, V0.4S, V2.4S
+	VST1 [V0.S4], (R0)
+	WORD $0x4ea2d420 // FSUB V0.4S, V1.4S, V2.4S
+	VST1 [V0.S4], (R1)
+	WORD $0x4e22d422 // FADD V2.4S, V1.4S, V2.4S
+	WORD $0x4e23d443 // FADD V3.4S, V2.4S, V3.4S
+	VST1 [V3.S4], (R2)
+	ADD $16, R0, R0
+	ADD $16, R1, R1
+	ADD $16, R2, R2
+	ADD $16, R3, R3
+	ADD $16, R4, R4
+	ADD $16, R5, R5
+	ADD $16, R8, R8
+	SUB $4, R6, R6
+	B vloop
+vtail:
+	CBZ R6, vdone
+	FMOVS (R3), F0
+	FMOVS (R4), F1
+	FMOVS (R5), F2
+	FMOVS (R8), F3
+	WORD $0x4e21d400 // FADD V0.4S, V0.4S, V1.4S
+	WORD $0x4e22d400 // FADD V0.4S, V0.4S, V2.4S
+	FMOVS F0, (R0)
+	WORD $0x4ea2d420 // FSUB V0.4S, V1.4S, V2.4S
+	FMOVS F0, (R1)
+	WORD $0x4e22d422 // FADD V2.4S, V1.4S, V2.4S
+	WORD $0x4e23d443 // FADD V3.4S, V2.4S, V3.4S
+	FMOVS F3, (R2)
+	ADD $4, R0, R0
+	ADD $4, R1, R1
+	ADD $4, R2, R2
+	ADD $4, R3, R3
+	ADD $4, R4, R4
+	ADD $4, R5, R5
+	ADD $4, R8, R8
 	SUB $1, R6, R6
 	B vtail
 vdone:

@@ -70,54 +70,71 @@ func Conv2DInput(x, w *G.Node, stride int) (*G.Node, error) {
 
 // ---- kernels ----
 
-// colBudget bounds the im2col buffer of one goroutine, in elements.
-var colBudget = 1 << 19
+// colBudget bounds the im2col block of one task, in elements: the block
+// and the packed weights stay in a core's L2 cache while its GEMM runs.
+var colBudget = 1 << 16
 
-// gemmGrain is the smallest matrix-product size (m*n*k) worth a goroutine.
-var gemmGrain = 1 << 16
+// The k×k convolutions run as tasks on the kernels' team, each an im2col
+// block and its GEMM (or GEMM and col2im) on one worker: no barrier
+// between the copy and the product, and the block never leaves the core's
+// cache. The split depends on the geometry only (convPlan), and every sum
+// runs in a fixed order, so results do not depend on GOMAXPROCS.
 
-// rowRange is a range [r0,r1) of output pixels, flattened over (N,OH,OW).
-type rowRange struct{ r0, r1 int }
+// A weight gradient's chunks hold max(wChunkRows, rows/maxWChunks) rows,
+// down to wChunkRows/2 at the end: each chunk past the first costs a
+// kkc x cout partial sum to add, and fewer, larger ones leave a worker
+// waiting longer for the last (in-process timing of bench-fused's layers).
+const (
+	wChunkRows = 768
+	maxWChunks = 8
+)
 
-// convPlan splits the output rows into im2col chunks of at most maxRows rows.
-// Chunks never straddle a sample unless they hold whole samples; groups lists
-// the chunks by sample group so that col2im of different groups never writes
-// to the same input sample (the input-gradient pass runs groups in parallel).
+// tailDiv shapes the tasks at the end of a call: once less than tailDiv
+// full tasks of work are left, each takes 1/tailDiv of what is left (at
+// least 1/8 of a full one), so that the last task a worker finishes is
+// short and the others wait little for it.
+const tailDiv = 4
+
+// guided returns task boundaries over [0, total): tasks of at most
+// maxSize, shrinking at the end (tailDiv) down to minSize.
+func guided(total, maxSize, minSize int) []int {
+	maxSize = max(1, maxSize)
+	minSize = max(1, min(minSize, maxSize))
+	b := []int{0}
+	for at := 0; at < total; {
+		size := min(maxSize, max(minSize, (total-at+tailDiv-1)/tailDiv))
+		at = min(total, at+size)
+		b = append(b, at)
+	}
+	return b
+}
+
+// convPlan is how a k×k convolution splits into tasks. The split depends
+// on the geometry only.
 type convPlan struct {
-	units   []rowRange
-	groups  [][]int
-	maxRows int
+	rows      int // output pixels N*OH*OW
+	blockRows int // im2col rows per block at most
+	// Forward: task t computes rows [fwd[t], fwd[t+1]), one block.
+	fwd []int
+	// Input gradient: task t takes samples [xt[t], xt[t+1]) (their col2im
+	// writes are disjoint), in GEMM + col2im steps of at most xRows rows.
+	xt    []int
+	xRows int
+	// Weight gradient: chunk t sums rows [wt[t], wt[t+1]) in blocks of at
+	// most blockRows into its own partial gradient (the first into dw);
+	// the partials are added in order.
+	wt []int
 }
 
 func (g convGeom) plan() convPlan {
-	ohw := g.rowsPerSample
-	maxRows := colBudget / g.kkc()
-	if maxRows < 1 {
-		maxRows = 1
-	}
-	var p convPlan
-	if ohw <= maxRows {
-		ipu := maxRows / ohw
-		if ipu < 1 {
-			ipu = 1
-		}
-		for i := 0; i < g.n; i += ipu {
-			j := min(i+ipu, g.n)
-			p.groups = append(p.groups, []int{len(p.units)})
-			p.units = append(p.units, rowRange{i * ohw, j * ohw})
-		}
-		p.maxRows = ipu * ohw
-		return p
-	}
-	for i := 0; i < g.n; i++ {
-		var grp []int
-		for r := 0; r < ohw; r += maxRows {
-			grp = append(grp, len(p.units))
-			p.units = append(p.units, rowRange{i*ohw + r, i*ohw + min(r+maxRows, ohw)})
-		}
-		p.groups = append(p.groups, grp)
-	}
-	p.maxRows = maxRows
+	kkc, ohw := g.kkc(), g.rowsPerSample
+	p := convPlan{rows: g.n * ohw, blockRows: max(1, colBudget/kkc)}
+	p.fwd = guided(p.rows, p.blockRows, p.blockRows/8)
+	taskSamples := max(1, colBudget/(ohw*kkc))
+	p.xt = guided(g.n, taskSamples, 1)
+	p.xRows = min(taskSamples*ohw, p.blockRows)
+	chunk := max(wChunkRows, (p.rows+maxWChunks-1)/maxWChunks)
+	p.wt = guided(p.rows, chunk, wChunkRows/2)
 	return p
 }
 
@@ -268,19 +285,45 @@ func col2imPixel[T Float](g convGeom, src, xb []T, oy, ox int) {
 	}
 }
 
-func rowsGrain(inner int) int {
-	if inner < 1 {
-		inner = 1
-	}
-	return max(1, gemmGrain/inner)
+// convB is op(B) of the products of one convolution call: for float32
+// packed once (kernels.PackedB) for every task's GEMM, for float64 (the
+// reference loops) kept as it is.
+type convB[T Float] struct {
+	p      *kernels.PackedB
+	transB bool
+	k, n   int
+	b      []T
+	ldb    int
 }
 
-// The k×k convolutions run their im2col units one after the other, so
-// that the GEMM of a unit gets all cores (kernels.Gemm is threaded itself and
-// the op adds no goroutines of its own around it); im2col and col2im of a
-// unit are split across cores by rows or samples, whose outputs are disjoint.
-// Every sum runs in a fixed order (units in order, rows in order within a
-// sample), so results do not depend on GOMAXPROCS.
+var packedPool sync.Pool
+
+func newConvB[T Float](transB bool, k, n int, b []T, ldb int) convB[T] {
+	cb := convB[T]{transB: transB, k: k, n: n, b: b, ldb: ldb}
+	if isF32T[T]() {
+		cb.p, _ = packedPool.Get().(*kernels.PackedB)
+		if cb.p == nil {
+			cb.p = new(kernels.PackedB)
+		}
+		cb.p.Pack(transB, k, n, 1, as32(b), ldb)
+	}
+	return cb
+}
+
+// mul sets c (m x n, row stride ldc) = a (m x k, row stride lda) * op(B).
+func (cb convB[T]) mul(m int, a []T, lda int, c []T, ldc int) {
+	if cb.p != nil {
+		kernels.GemmPacked(false, m, as32(a), lda, cb.p, 0, as32(c), ldc)
+		return
+	}
+	kernels.Gemm(false, cb.transB, m, cb.n, cb.k, 1, a, lda, cb.b, cb.ldb, 0, c, ldc)
+}
+
+func (cb convB[T]) release() {
+	if cb.p != nil {
+		packedPool.Put(cb.p)
+	}
+}
 
 // colPool recycles im2col buffers between calls.
 var colPool sync.Pool
@@ -293,86 +336,106 @@ func getCol[T Float](n int) ([]T, *[]T) {
 	return b, &b
 }
 
-// im2colPar is im2col of rows [r0,r1) split across cores.
-func im2colPar[T Float](g convGeom, x, col []T, r0, r1 int) {
-	kkc := g.kkc()
-	parallelRange(r1-r0, max(1, elemGrain/kkc), func(_, lo, hi int) {
-		im2col(g, x, col[lo*kkc:hi*kkc], r0+lo, r0+hi)
-	})
-}
-
-// col2imPar is col2im of rows [r0,r1): split by whole samples when the
-// unit holds whole samples (their input gradients are disjoint), else serial.
-func col2imPar[T Float](g convGeom, col, dx []T, r0, r1 int) {
-	ohw, kkc := g.rowsPerSample, g.kkc()
-	if r0%ohw != 0 || r1%ohw != 0 {
-		col2im(g, col, dx, r0, r1)
+// convForward computes y (N,OH,OW,Cout) = conv(x, w): per block, im2col
+// and the GEMM against the packed weights.
+func convForward[T Float](g convGeom, x, w, y []T) {
+	if isF32T[T]() && g.winograd() {
+		winoForward(g, as32(x), as32(w), as32(y))
 		return
 	}
-	s0, s1 := r0/ohw, r1/ohw
-	parallelRange(s1-s0, max(1, elemGrain/(ohw*kkc)), func(_, lo, hi int) {
-		a, b := (s0+lo)*ohw, (s0+hi)*ohw
-		col2im(g, col[(a-r0)*kkc:(b-r0)*kkc], dx, a, b)
-	})
-}
-
-// convForward computes y (N,OH,OW,Cout) = conv(x, w).
-func convForward[T Float](g convGeom, x, w, y []T) {
 	if g.pointwise() {
 		kernels.Gemm(false, false, g.n*g.h*g.w, g.cout, g.cin, 1, x, g.cin, w, g.cout, 0, y, g.cout)
 		return
 	}
 	p := g.plan()
 	kkc := g.kkc()
-	colAll, keep := getCol[T](p.maxRows * kkc)
+	wb := newConvB(false, kkc, g.cout, w, g.cout)
+	defer wb.release()
+	per := p.blockRows * kkc
+	colAll, keep := getCol[T](kernels.Threads() * per)
 	defer colPool.Put(keep)
-	for _, u := range p.units {
-		rows := u.r1 - u.r0
-		col := colAll[:rows*kkc]
-		im2colPar(g, x, col, u.r0, u.r1)
-		kernels.Gemm(false, false, rows, g.cout, kkc, 1, col, kkc, w, g.cout, 0, y[u.r0*g.cout:], g.cout)
-	}
+	kernels.Parallel(len(p.fwd)-1, func(wk, b int) {
+		r0, r1 := p.fwd[b], p.fwd[b+1]
+		col := colAll[wk*per : wk*per+(r1-r0)*kkc]
+		im2col(g, x, col, r0, r1)
+		wb.mul(r1-r0, col, kkc, y[r0*g.cout:], g.cout)
+	})
 }
 
-// convGradX computes dx (N,H,W,Cin) from w and gy (N,OH,OW,Cout).
+// convGradX computes dx (N,H,W,Cin) from w and gy (N,OH,OW,Cout): per
+// task of whole samples, the patch gradients gy*w^T and their col2im.
 func convGradX[T Float](g convGeom, w, gy, dx []T) {
+	if isF32T[T]() && g.winograd() {
+		winoGradX(g, as32(w), as32(gy), as32(dx))
+		return
+	}
 	if g.pointwise() {
 		kernels.Gemm(false, true, g.n*g.h*g.w, g.cin, g.cout, 1, gy, g.cout, w, g.cout, 0, dx, g.cin)
 		return
 	}
-	clear(dx)
 	p := g.plan()
-	kkc := g.kkc()
-	colAll, keep := getCol[T](p.maxRows * kkc)
+	kkc, ohw, hwc := g.kkc(), g.rowsPerSample, g.h*g.w*g.cin
+	wb := newConvB(true, g.cout, kkc, w, g.cout)
+	defer wb.release()
+	per := p.xRows * kkc
+	colAll, keep := getCol[T](kernels.Threads() * per)
 	defer colPool.Put(keep)
-	for _, u := range p.units {
-		rows := u.r1 - u.r0
-		col := colAll[:rows*kkc]
-		kernels.Gemm(false, true, rows, kkc, g.cout, 1, gy[u.r0*g.cout:], g.cout, w, g.cout, 0, col, kkc)
-		col2imPar(g, col, dx, u.r0, u.r1)
-	}
+	kernels.Parallel(len(p.xt)-1, func(wk, t int) {
+		s0, s1 := p.xt[t], p.xt[t+1]
+		clear(dx[s0*hwc : s1*hwc])
+		for r0 := s0 * ohw; r0 < s1*ohw; r0 += p.xRows {
+			r1 := min(s1*ohw, r0+p.xRows)
+			col := colAll[wk*per : wk*per+(r1-r0)*kkc]
+			wb.mul(r1-r0, gy[r0*g.cout:], g.cout, col, kkc)
+			col2im(g, col, dx, r0, r1)
+		}
+	})
 }
 
-// convGradW computes dw (KH,KW,Cin,Cout) from x and gy, accumulating the
-// im2col units in order.
+// convGradW computes dw (KH,KW,Cin,Cout) from x and gy: each chunk of
+// blocks sums im2col^T*gy over its blocks in order into its own partial
+// gradient (the first chunk into dw), and the partials are added into dw
+// in chunk order.
 func convGradW[T Float](g convGeom, x, gy, dw []T) {
+	if isF32T[T]() && g.winograd() {
+		winoGradW(g, as32(x), as32(gy), as32(dw))
+		return
+	}
 	kkc := g.kkc()
 	if g.pointwise() {
 		kernels.Gemm(true, false, g.cin, g.cout, g.n*g.h*g.w, 1, x, g.cin, gy, g.cout, 0, dw, g.cout)
 		return
 	}
 	p := g.plan()
-	colAll, keep := getCol[T](p.maxRows * kkc)
+	wlen := kkc * g.cout
+	per := p.blockRows * kkc
+	nw := kernels.Threads()
+	chunks := len(p.wt) - 1
+	colAll, keep := getCol[T](nw*per + (chunks-1)*wlen)
 	defer colPool.Put(keep)
-	for t, u := range p.units {
-		rows := u.r1 - u.r0
-		col := colAll[:rows*kkc]
-		im2colPar(g, x, col, u.r0, u.r1)
-		beta := T(1)
-		if t == 0 {
-			beta = 0
+	partial := colAll[nw*per:]
+	kernels.Parallel(chunks, func(wk, ch int) {
+		out := dw
+		if ch > 0 {
+			out = partial[(ch-1)*wlen : ch*wlen]
 		}
-		kernels.Gemm(true, false, kkc, g.cout, rows, 1, col, kkc, gy[u.r0*g.cout:], g.cout, beta, dw, g.cout)
+		for r0 := p.wt[ch]; r0 < p.wt[ch+1]; r0 += p.blockRows {
+			r1 := min(p.wt[ch+1], r0+p.blockRows)
+			col := colAll[wk*per : wk*per+(r1-r0)*kkc]
+			im2col(g, x, col, r0, r1)
+			beta := T(1)
+			if r0 == p.wt[ch] {
+				beta = 0
+			}
+			kernels.Gemm(true, false, kkc, g.cout, r1-r0, 1, col, kkc, gy[r0*g.cout:], g.cout, beta, out, g.cout)
+		}
+	})
+	if chunks > 1 {
+		parallelRange(wlen, elemGrain, func(_, lo, hi int) {
+			for ch := 1; ch < chunks; ch++ {
+				addT(dw[lo:hi], partial[(ch-1)*wlen+lo:(ch-1)*wlen+hi])
+			}
+		})
 	}
 }
 

@@ -18,13 +18,19 @@
 //
 //   - Conv2D(x, w, stride): gorgonia's Conv2d is NCHW, always runs im2col and
 //     transposes its output. Here a 1x1 stride-1 convolution is one matrix
-//     product (N*H*W,Cin)x(Cin,Cout); k×k convolutions run NHWC im2col on
-//     bounded chunks of output rows (rows N*OH*OW, columns KH*KW*Cin) and
-//     one GEMM per chunk whose result lands in NHWC directly. Backward: dX
-//     by GEMM + col2im, dW by GEMM. Chunks run on up to GOMAXPROCS
-//     goroutines. Every matrix product goes through kernels.Gemm.
-//     Conv2DInput is Conv2D without the input gradient (the stem: the image
-//     needs none).
+//     product (N*H*W,Cin)x(Cin,Cout). float32 3x3 stride-1 convolutions
+//     with at least 16 channels on both sides run as Winograd F(2x2,3x3)
+//     (winograd.go): 16 products per block of 2x2 output tiles, 2.25 times
+//     fewer multiply-adds; the input gradient is the same convolution with
+//     the kernel turned, the weight gradient F(3x3,2x2). Other k×k
+//     convolutions (and float64, which gradient checks use) run NHWC
+//     im2col: tasks of one im2col block of output rows (rows N*OH*OW,
+//     columns KH*KW*Cin) and its GEMM against the weights packed once,
+//     each on one worker with the block in its cache; the input gradient
+//     by whole samples (GEMM, then col2im, whose writes stay inside the
+//     samples), the weight gradient over all rows in fixed chunks summed in
+//     order. Every matrix product goes through kernels.Gemm. Conv2DInput is
+//     Conv2D without the input gradient (the stem: the image needs none).
 //   - DepthwiseConv2D(x, w, stride): gorgonia has no grouped/depthwise
 //     convolution. Loops are NHWC with the innermost loop over channels,
 //     parallel over the batch; each output pixel (and each input-gradient
@@ -73,6 +79,9 @@
 // mask input node (N,F) filled by the caller from a seeded RNG with 0 or
 // 1/(1-p), applied with gorgonia.HadamardProd (gorgonia's Dropout op has a
 // wrong gradient, a clock-seeded RNG and a hash without the probability).
+// Run graphs with gorgonia.WithEngine(Engine): its MatMul puts the dense
+// layers' products on kernels.Gemm, and its Add the sums of gradients that
+// gorgonia forms for nodes with several consumers on the vector kernels.
 //
 // # Contract of every op
 //
@@ -91,10 +100,12 @@
 //
 // # Files
 //
-// op.go the wrapper and the Do plumbing; types.go and check.go the element
-// types and input checks; parallel.go the scheduler (workers, fixed-part
-// reductions whose results do not depend on GOMAXPROCS); timing.go the
-// per-op timers; batchnorm.go the BatchNorm layer and its state, bnops.go
+// op.go the wrapper and the Do plumbing; engine.go the tensor engine for
+// the machines (gorgonia's gradient sums and matrix products on the
+// kernels); types.go and check.go the element types and input checks;
+// parallel.go the parallel loops on the kernels' team (fixed-part
+// reductions whose results do not depend on GOMAXPROCS); conv.go and
+// winograd.go the convolutions; timing.go the per-op timers; batchnorm.go the BatchNorm layer and its state, bnops.go
 // its ops, bnmemo.go what they share within a run, bnkernels.go and
 // bnsilu.go their kernels; vec*.go the row kernels.
 //

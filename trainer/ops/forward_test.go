@@ -223,8 +223,14 @@ func TestConv2DChunkingInvariant(t *testing.T) {
 		if d := math.Max(maxAbsDiff(y, y0), math.Max(maxAbsDiff(dx, dx0), maxAbsDiff(dw, dw0))); d > 1e-12 || math.IsNaN(d) {
 			t.Errorf("budget %d: results differ by %g", b, d)
 		}
-		if plan := g.plan(); plan.maxRows*g.kkc() > max(b, g.kkc()) {
-			t.Errorf("budget %d: chunk of %d rows x %d exceeds it", b, plan.maxRows, g.kkc())
+		plan := g.plan()
+		if max(plan.blockRows, plan.xRows)*g.kkc() > max(b, g.kkc()) {
+			t.Errorf("budget %d: blocks of %d and %d rows x %d exceed it", b, plan.blockRows, plan.xRows, g.kkc())
+		}
+		for i := 1; i < len(plan.fwd); i++ {
+			if d := plan.fwd[i] - plan.fwd[i-1]; d < 1 || d > plan.blockRows {
+				t.Errorf("budget %d: forward task of %d rows (blocks of %d)", b, d, plan.blockRows)
+			}
 		}
 	}
 }
@@ -522,17 +528,17 @@ func TestConstructorErrors(t *testing.T) {
 // the parallel paths forced (tiny grains, small im2col chunks, 4 workers) and
 // expects the same results; run with -race to check the parallel kernels.
 func TestParallelMatchesSerial(t *testing.T) {
-	defer func(p, e, g, c int) {
+	defer func(p, e, c int) {
 		runtime.GOMAXPROCS(p)
-		elemGrain, gemmGrain, colBudget = e, g, c
-	}(runtime.GOMAXPROCS(0), elemGrain, gemmGrain, colBudget)
+		elemGrain, colBudget = e, c
+	}(runtime.GOMAXPROCS(0), elemGrain, colBudget)
 	runtime.GOMAXPROCS(1)
 	var serial [][]float64
 	for _, c := range opCases() {
 		serial = append(serial, append([]float64(nil), f64s(mustDo(t, c.op, c.in...))...))
 	}
 	runtime.GOMAXPROCS(4)
-	elemGrain, gemmGrain, colBudget = 1, 1, 40
+	elemGrain, colBudget = 1, 40
 	for i, c := range opCases() {
 		got := f64s(mustDo(t, c.op, c.in...))
 		if d := maxAbsDiff(got, serial[i]); d > 1e-12 || math.IsNaN(d) {

@@ -139,3 +139,29 @@ func TestDWPixelKernel(t *testing.T) {
 		}
 	}
 }
+
+// TestGuided checks the task boundaries: they cover [0, total) in order,
+// every task holds between minSize and maxSize items (the last at least
+// one), and the tail shrinks.
+func TestGuided(t *testing.T) {
+	for _, c := range []struct{ total, maxSize, minSize int }{
+		{12544, 227, 28}, {3136, 151, 18}, {64, 1, 1}, {64, 3, 1}, {5, 100, 10}, {1, 1, 1}, {1000, 256, 128},
+	} {
+		b := guided(c.total, c.maxSize, c.minSize)
+		if b[0] != 0 || b[len(b)-1] != c.total {
+			t.Fatalf("%+v: boundaries %v", c, b)
+		}
+		for i := 1; i < len(b); i++ {
+			d := b[i] - b[i-1]
+			if d < 1 || d > c.maxSize || (d < min(c.minSize, c.maxSize) && i < len(b)-1) {
+				t.Fatalf("%+v: task %d has %d items", c, i-1, d)
+			}
+			if i >= 2 && d > b[i-1]-b[i-2] {
+				t.Fatalf("%+v: task %d (%d items) larger than the one before", c, i-1, d)
+			}
+		}
+		if n := len(b) - 1; c.total >= 4*c.maxSize && b[n]-b[n-1] >= c.maxSize && c.minSize < c.maxSize {
+			t.Fatalf("%+v: no shorter tasks at the end: %v", c, b[max(0, n-8):])
+		}
+	}
+}

@@ -174,12 +174,12 @@ type outCache struct{ t *tensor.Dense }
 // and shape match, else a new one (kept when the op has a cache).
 func (o op[K]) output(dt tensor.Dtype, s tensor.Shape) *tensor.Dense {
 	if o.oc == nil {
-		return tensor.New(tensor.Of(dt), tensor.WithShape(s...))
+		return tensor.New(tensor.Of(dt), tensor.WithShape(s...), tensor.WithEngine(Engine))
 	}
 	if t := o.oc.t; t != nil && t.Dtype() == dt && t.Shape().Eq(s) {
 		return t
 	}
-	o.oc.t = tensor.New(tensor.Of(dt), tensor.WithShape(s...))
+	o.oc.t = tensor.New(tensor.Of(dt), tensor.WithShape(s...), tensor.WithEngine(Engine))
 	return o.oc.t
 }
 

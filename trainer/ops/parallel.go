@@ -2,8 +2,8 @@ package ops
 
 import (
 	"runtime"
-	"sync"
-	"sync/atomic"
+
+	"github.com/effnas/effnas/trainer/kernels"
 )
 
 // workersFor returns how many goroutines to use for n independent tasks of
@@ -25,8 +25,9 @@ func workersFor(n, work, minWork int) int {
 	return w
 }
 
-// runTasks runs fn(worker, task) for task in [0,n) on `workers` goroutines
-// with dynamic scheduling; worker is in [0,workers).
+// runTasks runs fn(worker, task) for task in [0,n) on `workers` workers of
+// the kernels' team (kernels.Parallel), claimed dynamically; worker is in
+// [0,workers).
 func runTasks(n, workers int, fn func(worker, task int)) {
 	if workers <= 1 || n <= 1 {
 		for t := 0; t < n; t++ {
@@ -34,56 +35,32 @@ func runTasks(n, workers int, fn func(worker, task int)) {
 		}
 		return
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	wg.Add(workers)
-	for w := 0; w < workers; w++ {
-		go func(w int) {
-			defer wg.Done()
-			for {
-				t := int(next.Add(1)) - 1
-				if t >= n {
-					return
-				}
-				fn(w, t)
-			}
-		}(w)
-	}
-	wg.Wait()
+	kernels.Parallel(n, fn)
 }
 
-// parallelRange splits [0,n) into contiguous ranges (one per worker, each
-// with at least minPer items) and runs fn on them concurrently. It returns
-// the number of ranges; fn's first argument is the range index. Only for
-// independent work: the split depends on GOMAXPROCS, so a reduction must use
-// fixedParts/runParts instead.
-func parallelRange(n, minPer int, fn func(part, lo, hi int)) int {
+// maxRangeParts bounds the number of ranges of parallelRange: enough for
+// the workers to balance their load, few enough that each is worth a claim.
+const maxRangeParts = 64
+
+// parallelRange splits [0,n) into contiguous ranges of at least minPer items
+// and runs fn on them on the kernels' team (kernels.Parallel). fn's first
+// argument is the range index. Only for independent work: reductions use
+// fixedParts/runParts, whose few parts keep their partial sums cheap.
+func parallelRange(n, minPer int, fn func(part, lo, hi int)) {
 	if n <= 0 {
-		return 0
+		return
 	}
-	w := runtime.GOMAXPROCS(0)
 	if minPer < 1 {
 		minPer = 1
 	}
-	if m := n / minPer; m < w {
-		w = m
-	}
-	if w <= 1 {
+	parts := min(n/minPer, maxRangeParts)
+	if parts <= 1 || kernels.Threads() < 2 {
 		fn(0, 0, n)
-		return 1
+		return
 	}
-	var wg sync.WaitGroup
-	wg.Add(w - 1)
-	for p := 1; p < w; p++ {
-		lo, hi := p*n/w, (p+1)*n/w
-		go func(p, lo, hi int) {
-			defer wg.Done()
-			fn(p, lo, hi)
-		}(p, lo, hi)
-	}
-	fn(0, 0, n/w)
-	wg.Wait()
-	return w
+	kernels.Parallel(parts, func(_, p int) {
+		fn(p, p*n/parts, (p+1)*n/parts)
+	})
 }
 
 // maxParts bounds the number of parts of a reduction. Reductions split their
@@ -114,9 +91,9 @@ func fixedParts(n, minPer int) int {
 func partRange(n, parts, p int) (lo, hi int) { return p * n / parts, (p + 1) * n / parts }
 
 // runParts runs fn(part, lo, hi) for each of the parts of [0,n) (see
-// fixedParts), scheduled dynamically on up to GOMAXPROCS goroutines.
+// fixedParts) on the kernels' team.
 func runParts(n, parts int, fn func(part, lo, hi int)) {
-	runTasks(parts, workersFor(parts, 1, 1), func(_, p int) {
+	runTasks(parts, parts, func(_, p int) {
 		lo, hi := partRange(n, parts, p)
 		fn(p, lo, hi)
 	})

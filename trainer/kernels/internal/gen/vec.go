@@ -54,6 +54,7 @@ var vconsts = []struct {
 	{"hi", math.Float32bits(88.5)},
 	{"bias", 127},
 	{"sign", 0x80000000},
+	{"half", math.Float32bits(0.5)},
 }
 
 func cst(name string) val {
@@ -174,6 +175,41 @@ var vkernels = []vkernel{
 		d := b.sub(b.load("x"), b.load("k"))
 		b.store("s1", b.add(b.load("s1"), d))
 		b.store("s2", b.fma(d, d, b.load("s2")))
+	}},
+	// Winograd F(2x2, 3x3) transforms, one 4-point (or 3- or 2-point)
+	// transform across n lanes; no rounding but that of each add, sub and
+	// halving, so every backend computes the same values.
+	{"WinoIn", []string{"v0", "v1", "v2", "v3", "x0", "x1", "x2", "x3"}, func(b *vbody) {
+		x0, x1, x2, x3 := b.load("x0"), b.load("x1"), b.load("x2"), b.load("x3")
+		b.store("v0", b.sub(x0, x2))
+		b.store("v1", b.add(x1, x2))
+		b.store("v2", b.sub(x2, x1))
+		b.store("v3", b.sub(x1, x3))
+	}},
+	{"WinoOut", []string{"y0", "y1", "m0", "m1", "m2", "m3"}, func(b *vbody) {
+		m0, m1, m2, m3 := b.load("m0"), b.load("m1"), b.load("m2"), b.load("m3")
+		b.store("y0", b.add(b.add(m0, m1), m2))
+		b.store("y1", b.sub(b.sub(m1, m2), m3))
+	}},
+	{"WinoFilter", []string{"u0", "u1", "u2", "u3", "g0", "g1", "g2"}, func(b *vbody) {
+		g0, g1, g2 := b.load("g0"), b.load("g1"), b.load("g2")
+		b.store("u0", g0)
+		b.store("u1", b.mul(b.add(b.add(g0, g1), g2), cst("half")))
+		b.store("u2", b.mul(b.add(b.sub(g0, g1), g2), cst("half")))
+		b.store("u3", g2)
+	}},
+	{"WinoFilter2", []string{"u0", "u1", "u2", "u3", "g0", "g1"}, func(b *vbody) {
+		g0, g1 := b.load("g0"), b.load("g1")
+		b.store("u0", g0)
+		b.store("u1", b.mul(b.add(g0, g1), cst("half")))
+		b.store("u2", b.mul(b.sub(g0, g1), cst("half")))
+		b.store("u3", b.neg(g1))
+	}},
+	{"WinoOut3", []string{"y0", "y1", "y2", "m0", "m1", "m2", "m3"}, func(b *vbody) {
+		m0, m1, m2, m3 := b.load("m0"), b.load("m1"), b.load("m2"), b.load("m3")
+		b.store("y0", b.add(b.add(m0, m1), m2))
+		b.store("y1", b.sub(m1, m2))
+		b.store("y2", b.add(b.add(m1, m2), m3))
 	}},
 }
 

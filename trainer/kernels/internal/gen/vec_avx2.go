@@ -6,7 +6,7 @@ import "fmt"
 // 32-byte memory operands (vc<>), the remaining n%8 elements one at a time
 // (VMOVSS loads zero the other lanes; the body runs on whole registers).
 
-var avx2Ptrs = []string{"DI", "SI", "DX", "BX", "R8", "R9"}
+var avx2Ptrs = []string{"DI", "SI", "DX", "BX", "R8", "R9", "R10", "R11"}
 
 func avx2Const(v val) string { return fmt.Sprintf("vc<>+%d(SB)", 32*v.constIdx()) }
 

@@ -53,7 +53,7 @@ func neonFMLAElem(w *asmBuf, d, n, m, idx int) {
 	w.op("WORD $0x%08x // FMLA V%d.4S, V%d.4S, V%d.S[%d]", enc, d, n, m, idx)
 }
 
-var neonPtrs = []string{"R0", "R1", "R2", "R3", "R4", "R5"}
+var neonPtrs = []string{"R0", "R1", "R2", "R3", "R4", "R5", "R8", "R9"}
 
 const neonConstBase = 16 // constant i lives in V(16+i)
 
