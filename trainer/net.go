@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer/ops"
@@ -246,6 +247,13 @@ type DepthMask struct {
 	Survival float64
 }
 
+// buildMu serialises graph construction. gorgonia shares package-level
+// constant nodes between all graphs (the 1 that G.Grad seeds the backward
+// pass with, the 0, 1, 2 of its differentiation rules) and computes their
+// hash lazily, on first use: two goroutines building graphs at once (two
+// workers of a search) write it concurrently. Running graphs needs no lock.
+var buildMu sync.Mutex
+
 // Build makes a graph of the network. A training graph has targets, a
 // loss, dropout and stochastic-depth masks and the backward pass (G.Grad
 // with respect to every parameter); an inference graph only computes logits.
@@ -253,6 +261,8 @@ func (n *Net) Build(batch, size int, train bool) (*Graph, error) {
 	if batch < 1 || size < 1 {
 		return nil, fmt.Errorf("trainer: batch %d and image size %d must be positive", batch, size)
 	}
+	buildMu.Lock()
+	defer buildMu.Unlock()
 	a := n.Arch
 	g := G.NewGraph()
 	gr := &Graph{G: g, Batch: batch, Size: size, Train: train}

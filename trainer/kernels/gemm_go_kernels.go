@@ -11,7 +11,7 @@ func goKern3x3r1(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, l
 	var c00, c01, c02 float32
 	a1, a2, a3 := rs, 2*rs, 3*rs
 	_, _, _ = a1, a2, a3
-	for ; k >= 4; k -= 4 {
+	for k > 4 {
 		bb := (*[12]float32)(b)
 		x0 := *(*float32)(a)
 		v := bb[0]
@@ -46,9 +46,10 @@ func goKern3x3r1(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, l
 		c02 += x0 * v
 		a = unsafe.Add(a, cs)
 		b = unsafe.Add(b, 48)
+		k -= 4
 	}
-	for ; k > 0; k-- {
-		bb := (*[3]float32)(b)
+	if k == 4 {
+		bb := (*[12]float32)(b)
 		x0 := *(*float32)(a)
 		v := bb[0]
 		c00 += x0 * v
@@ -57,7 +58,45 @@ func goKern3x3r1(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, l
 		v = bb[2]
 		c02 += x0 * v
 		a = unsafe.Add(a, cs)
-		b = unsafe.Add(b, 12)
+		x0 = *(*float32)(a)
+		v = bb[3]
+		c00 += x0 * v
+		v = bb[4]
+		c01 += x0 * v
+		v = bb[5]
+		c02 += x0 * v
+		a = unsafe.Add(a, cs)
+		x0 = *(*float32)(a)
+		v = bb[6]
+		c00 += x0 * v
+		v = bb[7]
+		c01 += x0 * v
+		v = bb[8]
+		c02 += x0 * v
+		a = unsafe.Add(a, cs)
+		x0 = *(*float32)(a)
+		v = bb[9]
+		c00 += x0 * v
+		v = bb[10]
+		c01 += x0 * v
+		v = bb[11]
+		c02 += x0 * v
+	} else {
+		for k > 0 {
+			bb := (*[3]float32)(b)
+			x0 := *(*float32)(a)
+			v := bb[0]
+			c00 += x0 * v
+			v = bb[1]
+			c01 += x0 * v
+			v = bb[2]
+			c02 += x0 * v
+			if k--; k == 0 {
+				break
+			}
+			a = unsafe.Add(a, cs)
+			b = unsafe.Add(b, 12)
+		}
 	}
 	r0 := (*[3]float32)(c)
 	if acc != 0 {
@@ -72,7 +111,7 @@ func goKern3x3r2(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, l
 	var c00, c01, c02, c10, c11, c12 float32
 	a1, a2, a3 := rs, 2*rs, 3*rs
 	_, _, _ = a1, a2, a3
-	for ; k >= 4; k -= 4 {
+	for k > 4 {
 		bb := (*[12]float32)(b)
 		x0 := *(*float32)(a)
 		x1 := *(*float32)(unsafe.Add(a, a1))
@@ -123,9 +162,10 @@ func goKern3x3r2(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, l
 		c12 += x1 * v
 		a = unsafe.Add(a, cs)
 		b = unsafe.Add(b, 48)
+		k -= 4
 	}
-	for ; k > 0; k-- {
-		bb := (*[3]float32)(b)
+	if k == 4 {
+		bb := (*[12]float32)(b)
 		x0 := *(*float32)(a)
 		x1 := *(*float32)(unsafe.Add(a, a1))
 		v := bb[0]
@@ -138,7 +178,61 @@ func goKern3x3r2(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, l
 		c02 += x0 * v
 		c12 += x1 * v
 		a = unsafe.Add(a, cs)
-		b = unsafe.Add(b, 12)
+		x0 = *(*float32)(a)
+		x1 = *(*float32)(unsafe.Add(a, a1))
+		v = bb[3]
+		c00 += x0 * v
+		c10 += x1 * v
+		v = bb[4]
+		c01 += x0 * v
+		c11 += x1 * v
+		v = bb[5]
+		c02 += x0 * v
+		c12 += x1 * v
+		a = unsafe.Add(a, cs)
+		x0 = *(*float32)(a)
+		x1 = *(*float32)(unsafe.Add(a, a1))
+		v = bb[6]
+		c00 += x0 * v
+		c10 += x1 * v
+		v = bb[7]
+		c01 += x0 * v
+		c11 += x1 * v
+		v = bb[8]
+		c02 += x0 * v
+		c12 += x1 * v
+		a = unsafe.Add(a, cs)
+		x0 = *(*float32)(a)
+		x1 = *(*float32)(unsafe.Add(a, a1))
+		v = bb[9]
+		c00 += x0 * v
+		c10 += x1 * v
+		v = bb[10]
+		c01 += x0 * v
+		c11 += x1 * v
+		v = bb[11]
+		c02 += x0 * v
+		c12 += x1 * v
+	} else {
+		for k > 0 {
+			bb := (*[3]float32)(b)
+			x0 := *(*float32)(a)
+			x1 := *(*float32)(unsafe.Add(a, a1))
+			v := bb[0]
+			c00 += x0 * v
+			c10 += x1 * v
+			v = bb[1]
+			c01 += x0 * v
+			c11 += x1 * v
+			v = bb[2]
+			c02 += x0 * v
+			c12 += x1 * v
+			if k--; k == 0 {
+				break
+			}
+			a = unsafe.Add(a, cs)
+			b = unsafe.Add(b, 12)
+		}
 	}
 	r0 := (*[3]float32)(c)
 	r1 := (*[3]float32)(unsafe.Add(c, 1*ldc))
@@ -158,7 +252,7 @@ func goKern3x3r3(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, l
 	var c00, c01, c02, c10, c11, c12, c20, c21, c22 float32
 	a1, a2, a3 := rs, 2*rs, 3*rs
 	_, _, _ = a1, a2, a3
-	for ; k >= 4; k -= 4 {
+	for k > 4 {
 		bb := (*[12]float32)(b)
 		x0 := *(*float32)(a)
 		x1 := *(*float32)(unsafe.Add(a, a1))
@@ -225,9 +319,10 @@ func goKern3x3r3(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, l
 		c22 += x2 * v
 		a = unsafe.Add(a, cs)
 		b = unsafe.Add(b, 48)
+		k -= 4
 	}
-	for ; k > 0; k-- {
-		bb := (*[3]float32)(b)
+	if k == 4 {
+		bb := (*[12]float32)(b)
 		x0 := *(*float32)(a)
 		x1 := *(*float32)(unsafe.Add(a, a1))
 		x2 := *(*float32)(unsafe.Add(a, a2))
@@ -244,7 +339,77 @@ func goKern3x3r3(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, l
 		c12 += x1 * v
 		c22 += x2 * v
 		a = unsafe.Add(a, cs)
-		b = unsafe.Add(b, 12)
+		x0 = *(*float32)(a)
+		x1 = *(*float32)(unsafe.Add(a, a1))
+		x2 = *(*float32)(unsafe.Add(a, a2))
+		v = bb[3]
+		c00 += x0 * v
+		c10 += x1 * v
+		c20 += x2 * v
+		v = bb[4]
+		c01 += x0 * v
+		c11 += x1 * v
+		c21 += x2 * v
+		v = bb[5]
+		c02 += x0 * v
+		c12 += x1 * v
+		c22 += x2 * v
+		a = unsafe.Add(a, cs)
+		x0 = *(*float32)(a)
+		x1 = *(*float32)(unsafe.Add(a, a1))
+		x2 = *(*float32)(unsafe.Add(a, a2))
+		v = bb[6]
+		c00 += x0 * v
+		c10 += x1 * v
+		c20 += x2 * v
+		v = bb[7]
+		c01 += x0 * v
+		c11 += x1 * v
+		c21 += x2 * v
+		v = bb[8]
+		c02 += x0 * v
+		c12 += x1 * v
+		c22 += x2 * v
+		a = unsafe.Add(a, cs)
+		x0 = *(*float32)(a)
+		x1 = *(*float32)(unsafe.Add(a, a1))
+		x2 = *(*float32)(unsafe.Add(a, a2))
+		v = bb[9]
+		c00 += x0 * v
+		c10 += x1 * v
+		c20 += x2 * v
+		v = bb[10]
+		c01 += x0 * v
+		c11 += x1 * v
+		c21 += x2 * v
+		v = bb[11]
+		c02 += x0 * v
+		c12 += x1 * v
+		c22 += x2 * v
+	} else {
+		for k > 0 {
+			bb := (*[3]float32)(b)
+			x0 := *(*float32)(a)
+			x1 := *(*float32)(unsafe.Add(a, a1))
+			x2 := *(*float32)(unsafe.Add(a, a2))
+			v := bb[0]
+			c00 += x0 * v
+			c10 += x1 * v
+			c20 += x2 * v
+			v = bb[1]
+			c01 += x0 * v
+			c11 += x1 * v
+			c21 += x2 * v
+			v = bb[2]
+			c02 += x0 * v
+			c12 += x1 * v
+			c22 += x2 * v
+			if k--; k == 0 {
+				break
+			}
+			a = unsafe.Add(a, cs)
+			b = unsafe.Add(b, 12)
+		}
 	}
 	r0 := (*[3]float32)(c)
 	r1 := (*[3]float32)(unsafe.Add(c, 1*ldc))
@@ -272,7 +437,7 @@ func goKern4x2r1(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, l
 	var c00, c01 float32
 	a1, a2, a3 := rs, 2*rs, 3*rs
 	_, _, _ = a1, a2, a3
-	for ; k >= 4; k -= 4 {
+	for k > 4 {
 		bb := (*[8]float32)(b)
 		x0 := *(*float32)(a)
 		v := bb[0]
@@ -299,16 +464,47 @@ func goKern4x2r1(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, l
 		c01 += x0 * v
 		a = unsafe.Add(a, cs)
 		b = unsafe.Add(b, 32)
+		k -= 4
 	}
-	for ; k > 0; k-- {
-		bb := (*[2]float32)(b)
+	if k == 4 {
+		bb := (*[8]float32)(b)
 		x0 := *(*float32)(a)
 		v := bb[0]
 		c00 += x0 * v
 		v = bb[1]
 		c01 += x0 * v
 		a = unsafe.Add(a, cs)
-		b = unsafe.Add(b, 8)
+		x0 = *(*float32)(a)
+		v = bb[2]
+		c00 += x0 * v
+		v = bb[3]
+		c01 += x0 * v
+		a = unsafe.Add(a, cs)
+		x0 = *(*float32)(a)
+		v = bb[4]
+		c00 += x0 * v
+		v = bb[5]
+		c01 += x0 * v
+		a = unsafe.Add(a, cs)
+		x0 = *(*float32)(a)
+		v = bb[6]
+		c00 += x0 * v
+		v = bb[7]
+		c01 += x0 * v
+	} else {
+		for k > 0 {
+			bb := (*[2]float32)(b)
+			x0 := *(*float32)(a)
+			v := bb[0]
+			c00 += x0 * v
+			v = bb[1]
+			c01 += x0 * v
+			if k--; k == 0 {
+				break
+			}
+			a = unsafe.Add(a, cs)
+			b = unsafe.Add(b, 8)
+		}
 	}
 	r0 := (*[2]float32)(c)
 	if acc != 0 {
@@ -322,7 +518,7 @@ func goKern4x2r2(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, l
 	var c00, c01, c10, c11 float32
 	a1, a2, a3 := rs, 2*rs, 3*rs
 	_, _, _ = a1, a2, a3
-	for ; k >= 4; k -= 4 {
+	for k > 4 {
 		bb := (*[8]float32)(b)
 		x0 := *(*float32)(a)
 		x1 := *(*float32)(unsafe.Add(a, a1))
@@ -361,9 +557,10 @@ func goKern4x2r2(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, l
 		c11 += x1 * v
 		a = unsafe.Add(a, cs)
 		b = unsafe.Add(b, 32)
+		k -= 4
 	}
-	for ; k > 0; k-- {
-		bb := (*[2]float32)(b)
+	if k == 4 {
+		bb := (*[8]float32)(b)
 		x0 := *(*float32)(a)
 		x1 := *(*float32)(unsafe.Add(a, a1))
 		v := bb[0]
@@ -373,7 +570,49 @@ func goKern4x2r2(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, l
 		c01 += x0 * v
 		c11 += x1 * v
 		a = unsafe.Add(a, cs)
-		b = unsafe.Add(b, 8)
+		x0 = *(*float32)(a)
+		x1 = *(*float32)(unsafe.Add(a, a1))
+		v = bb[2]
+		c00 += x0 * v
+		c10 += x1 * v
+		v = bb[3]
+		c01 += x0 * v
+		c11 += x1 * v
+		a = unsafe.Add(a, cs)
+		x0 = *(*float32)(a)
+		x1 = *(*float32)(unsafe.Add(a, a1))
+		v = bb[4]
+		c00 += x0 * v
+		c10 += x1 * v
+		v = bb[5]
+		c01 += x0 * v
+		c11 += x1 * v
+		a = unsafe.Add(a, cs)
+		x0 = *(*float32)(a)
+		x1 = *(*float32)(unsafe.Add(a, a1))
+		v = bb[6]
+		c00 += x0 * v
+		c10 += x1 * v
+		v = bb[7]
+		c01 += x0 * v
+		c11 += x1 * v
+	} else {
+		for k > 0 {
+			bb := (*[2]float32)(b)
+			x0 := *(*float32)(a)
+			x1 := *(*float32)(unsafe.Add(a, a1))
+			v := bb[0]
+			c00 += x0 * v
+			c10 += x1 * v
+			v = bb[1]
+			c01 += x0 * v
+			c11 += x1 * v
+			if k--; k == 0 {
+				break
+			}
+			a = unsafe.Add(a, cs)
+			b = unsafe.Add(b, 8)
+		}
 	}
 	r0 := (*[2]float32)(c)
 	r1 := (*[2]float32)(unsafe.Add(c, 1*ldc))
@@ -391,7 +630,7 @@ func goKern4x2r3(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, l
 	var c00, c01, c10, c11, c20, c21 float32
 	a1, a2, a3 := rs, 2*rs, 3*rs
 	_, _, _ = a1, a2, a3
-	for ; k >= 4; k -= 4 {
+	for k > 4 {
 		bb := (*[8]float32)(b)
 		x0 := *(*float32)(a)
 		x1 := *(*float32)(unsafe.Add(a, a1))
@@ -442,9 +681,10 @@ func goKern4x2r3(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, l
 		c21 += x2 * v
 		a = unsafe.Add(a, cs)
 		b = unsafe.Add(b, 32)
+		k -= 4
 	}
-	for ; k > 0; k-- {
-		bb := (*[2]float32)(b)
+	if k == 4 {
+		bb := (*[8]float32)(b)
 		x0 := *(*float32)(a)
 		x1 := *(*float32)(unsafe.Add(a, a1))
 		x2 := *(*float32)(unsafe.Add(a, a2))
@@ -457,7 +697,61 @@ func goKern4x2r3(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, l
 		c11 += x1 * v
 		c21 += x2 * v
 		a = unsafe.Add(a, cs)
-		b = unsafe.Add(b, 8)
+		x0 = *(*float32)(a)
+		x1 = *(*float32)(unsafe.Add(a, a1))
+		x2 = *(*float32)(unsafe.Add(a, a2))
+		v = bb[2]
+		c00 += x0 * v
+		c10 += x1 * v
+		c20 += x2 * v
+		v = bb[3]
+		c01 += x0 * v
+		c11 += x1 * v
+		c21 += x2 * v
+		a = unsafe.Add(a, cs)
+		x0 = *(*float32)(a)
+		x1 = *(*float32)(unsafe.Add(a, a1))
+		x2 = *(*float32)(unsafe.Add(a, a2))
+		v = bb[4]
+		c00 += x0 * v
+		c10 += x1 * v
+		c20 += x2 * v
+		v = bb[5]
+		c01 += x0 * v
+		c11 += x1 * v
+		c21 += x2 * v
+		a = unsafe.Add(a, cs)
+		x0 = *(*float32)(a)
+		x1 = *(*float32)(unsafe.Add(a, a1))
+		x2 = *(*float32)(unsafe.Add(a, a2))
+		v = bb[6]
+		c00 += x0 * v
+		c10 += x1 * v
+		c20 += x2 * v
+		v = bb[7]
+		c01 += x0 * v
+		c11 += x1 * v
+		c21 += x2 * v
+	} else {
+		for k > 0 {
+			bb := (*[2]float32)(b)
+			x0 := *(*float32)(a)
+			x1 := *(*float32)(unsafe.Add(a, a1))
+			x2 := *(*float32)(unsafe.Add(a, a2))
+			v := bb[0]
+			c00 += x0 * v
+			c10 += x1 * v
+			c20 += x2 * v
+			v = bb[1]
+			c01 += x0 * v
+			c11 += x1 * v
+			c21 += x2 * v
+			if k--; k == 0 {
+				break
+			}
+			a = unsafe.Add(a, cs)
+			b = unsafe.Add(b, 8)
+		}
 	}
 	r0 := (*[2]float32)(c)
 	r1 := (*[2]float32)(unsafe.Add(c, 1*ldc))
@@ -479,7 +773,7 @@ func goKern4x2r4(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, l
 	var c00, c01, c10, c11, c20, c21, c30, c31 float32
 	a1, a2, a3 := rs, 2*rs, 3*rs
 	_, _, _ = a1, a2, a3
-	for ; k >= 4; k -= 4 {
+	for k > 4 {
 		bb := (*[8]float32)(b)
 		x0 := *(*float32)(a)
 		x1 := *(*float32)(unsafe.Add(a, a1))
@@ -542,9 +836,10 @@ func goKern4x2r4(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, l
 		c31 += x3 * v
 		a = unsafe.Add(a, cs)
 		b = unsafe.Add(b, 32)
+		k -= 4
 	}
-	for ; k > 0; k-- {
-		bb := (*[2]float32)(b)
+	if k == 4 {
+		bb := (*[8]float32)(b)
 		x0 := *(*float32)(a)
 		x1 := *(*float32)(unsafe.Add(a, a1))
 		x2 := *(*float32)(unsafe.Add(a, a2))
@@ -560,7 +855,73 @@ func goKern4x2r4(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, l
 		c21 += x2 * v
 		c31 += x3 * v
 		a = unsafe.Add(a, cs)
-		b = unsafe.Add(b, 8)
+		x0 = *(*float32)(a)
+		x1 = *(*float32)(unsafe.Add(a, a1))
+		x2 = *(*float32)(unsafe.Add(a, a2))
+		x3 = *(*float32)(unsafe.Add(a, a3))
+		v = bb[2]
+		c00 += x0 * v
+		c10 += x1 * v
+		c20 += x2 * v
+		c30 += x3 * v
+		v = bb[3]
+		c01 += x0 * v
+		c11 += x1 * v
+		c21 += x2 * v
+		c31 += x3 * v
+		a = unsafe.Add(a, cs)
+		x0 = *(*float32)(a)
+		x1 = *(*float32)(unsafe.Add(a, a1))
+		x2 = *(*float32)(unsafe.Add(a, a2))
+		x3 = *(*float32)(unsafe.Add(a, a3))
+		v = bb[4]
+		c00 += x0 * v
+		c10 += x1 * v
+		c20 += x2 * v
+		c30 += x3 * v
+		v = bb[5]
+		c01 += x0 * v
+		c11 += x1 * v
+		c21 += x2 * v
+		c31 += x3 * v
+		a = unsafe.Add(a, cs)
+		x0 = *(*float32)(a)
+		x1 = *(*float32)(unsafe.Add(a, a1))
+		x2 = *(*float32)(unsafe.Add(a, a2))
+		x3 = *(*float32)(unsafe.Add(a, a3))
+		v = bb[6]
+		c00 += x0 * v
+		c10 += x1 * v
+		c20 += x2 * v
+		c30 += x3 * v
+		v = bb[7]
+		c01 += x0 * v
+		c11 += x1 * v
+		c21 += x2 * v
+		c31 += x3 * v
+	} else {
+		for k > 0 {
+			bb := (*[2]float32)(b)
+			x0 := *(*float32)(a)
+			x1 := *(*float32)(unsafe.Add(a, a1))
+			x2 := *(*float32)(unsafe.Add(a, a2))
+			x3 := *(*float32)(unsafe.Add(a, a3))
+			v := bb[0]
+			c00 += x0 * v
+			c10 += x1 * v
+			c20 += x2 * v
+			c30 += x3 * v
+			v = bb[1]
+			c01 += x0 * v
+			c11 += x1 * v
+			c21 += x2 * v
+			c31 += x3 * v
+			if k--; k == 0 {
+				break
+			}
+			a = unsafe.Add(a, cs)
+			b = unsafe.Add(b, 8)
+		}
 	}
 	r0 := (*[2]float32)(c)
 	r1 := (*[2]float32)(unsafe.Add(c, 1*ldc))

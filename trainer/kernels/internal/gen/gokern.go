@@ -8,7 +8,8 @@ import (
 
 // The go backend's micro-kernels, in plain Go: an mr x nr tile with one
 // accumulator per element, A and B walked by pointers (no index
-// arithmetic, no bounds checks) and k unrolled 4x. The tile is sized by the
+// arithmetic, no bounds checks, never stepped past their last element) and
+// k unrolled 4x. The tile is sized by the
 // register file (amd64 gives Go code 15 X registers: accumulators, mr A
 // values and one B value must fit or the loop spills), the unrolling by the
 // front end: one pointer step per four k steps. Whole tiles only (no
@@ -81,19 +82,35 @@ func goKernel(g *bytes.Buffer, name string, mr, nr int) {
 			}
 		}
 	}
-	p("for ; k >= %d; k -= %d {", goUnroll, goUnroll)
+	// a and b step to the next k only while one is left: a pointer one
+	// step past the last element may lie past the end of its allocation,
+	// which unsafe.Pointer's rules forbid (checkptr, -race, catches it).
+	// So the unrolled loop stops with 1..4 steps left, and the last four,
+	// when that is what is left, run without a step after them.
+	p("for k > %d {", goUnroll)
 	p("bb := (*[%d]float32)(b)", goUnroll*nr)
 	for u := 0; u < goUnroll; u++ {
 		step(u, u == 0)
 	}
 	p("a = unsafe.Add(a, cs)")
 	p("b = unsafe.Add(b, %d)", 4*goUnroll*nr)
+	p("k -= %d", goUnroll)
 	p("}")
-	p("for ; k > 0; k-- {")
+	p("if k == %d {", goUnroll)
+	p("bb := (*[%d]float32)(b)", goUnroll*nr)
+	for u := 0; u < goUnroll; u++ {
+		step(u, u == 0)
+	}
+	p("} else {")
+	p("for k > 0 {")
 	p("bb := (*[%d]float32)(b)", nr)
 	step(0, true)
+	p("if k--; k == 0 {")
+	p("break")
+	p("}")
 	p("a = unsafe.Add(a, cs)")
 	p("b = unsafe.Add(b, %d)", 4*nr)
+	p("}")
 	p("}")
 	for i := 0; i < mr; i++ {
 		cp := "c"
