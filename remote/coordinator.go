@@ -93,7 +93,7 @@ func NewCoordinator(ctx context.Context, nc *nats.Conn, search string, o Coordin
 		return nil, fmt.Errorf("coordinator: %w", err)
 	}
 	c := &Coordinator{search: search, tok: token(search), js: js, topo: topo, logf: o.Logf,
-		results: make(chan Result), wake: make(chan struct{}, 1), done: make(chan struct{}),
+		results: make(chan Result, resultsBuffer), wake: make(chan struct{}, 1), done: make(chan struct{}),
 		seqs: map[uint64]attemptKey{}, keys: map[attemptKey]uint64{}}
 	if c.logf == nil {
 		c.logf = func(string, ...any) {}
@@ -102,10 +102,10 @@ func NewCoordinator(ctx context.Context, nc *nats.Conn, search string, o Coordin
 	closed := nc.StatusChanged(nats.CLOSED)
 	c.wg.Add(4)
 	go func() { defer c.wg.Done(); c.dispatch() }()
-	go func() { defer c.wg.Done(); c.consume(results, c.handleResult) }()
+	go func() { defer c.wg.Done(); c.consume(results, resultsBuffer, c.handleResult) }()
 	go func() {
 		defer c.wg.Done()
-		c.consume(advisories, func(m jetstream.Msg) { c.handleAdvisory(trials, m) })
+		c.consume(advisories, 1, func(m jetstream.Msg) { c.handleAdvisory(trials, m) })
 	}()
 	go func() {
 		defer c.wg.Done()
@@ -268,13 +268,15 @@ func (c *Coordinator) forget(k attemptKey) {
 	c.mu.Unlock()
 }
 
-// consume feeds the messages of a durable consumer to handle, one at a
-// time: handle returns once its result is taken by the caller, so no
-// message waits in this process while its lease runs.
-func (c *Coordinator) consume(cons jetstream.Consumer, handle func(jetstream.Msg)) {
+// consume feeds the messages of a durable consumer to handle, pulling up
+// to batch at a time. Results come in bursts (the trials of one wave end
+// together) and the caller records a burst in one commit, so they are
+// pulled and buffered together; a result that waits past its lease comes
+// again and is ignored as a duplicate. Advisories come one at a time.
+func (c *Coordinator) consume(cons jetstream.Consumer, batch int, handle func(jetstream.Msg)) {
 	name := cons.CachedInfo().Stream + "/" + cons.CachedInfo().Name
 	for c.ctx.Err() == nil {
-		it, err := cons.Messages(jetstream.PullMaxMessages(1))
+		it, err := cons.Messages(jetstream.PullMaxMessages(batch))
 		if err == nil {
 			stop := context.AfterFunc(c.ctx, it.Stop)
 			for {

@@ -68,6 +68,9 @@ const (
 	// maxPending bounds the trials out with workers at once and the idle
 	// workers waiting for one (the server's defaults are 1000 and 512).
 	maxPending = 4096
+	// resultsBuffer is how many results the coordinator pulls and keeps
+	// ready for its caller at once.
+	resultsBuffer = 256
 	// publishTimeout bounds one attempt at a publish or an ack before it
 	// is tried again under the same id. A message sent while the server
 	// restarts may get no answer at all; the retry finds it stored.

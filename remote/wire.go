@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/searchspace"
 )
 
@@ -28,9 +29,12 @@ type Task struct {
 	// Baseline asks only for the reference figures of the reward.
 	Baseline bool             `json:"baseline,omitempty"`
 	Arch     searchspace.Arch `json:"arch"`
-	// Evaluator describes how to evaluate (the evaluator's own settings,
-	// opaque to this package).
+	// Evaluator describes how to evaluate (the evaluator's own settings:
+	// a search.EvaluatorSpec for SearchEval).
 	Evaluator json.RawMessage `json:"evaluator,omitempty"`
+	// HostKind, when set, is the kind of host the search times on: a
+	// worker of another kind must not run the task (search.Task.HostKind).
+	HostKind *measure.Host `json:"host_kind,omitempty"`
 }
 
 // Result is what a worker sends back for a task, or what the coordinator
@@ -71,6 +75,13 @@ var (
 	// ErrDispatch: the server refused to store the task.
 	ErrDispatch = errors.New("the trial could not be queued")
 )
+
+// ErrNotForThisWorker, wrapped by an EvalFunc's error, says that the task
+// is meant for another kind of worker (a search that times its trials on
+// another kind of host): Work hands the task back for another worker and
+// returns the error, so that a misplaced worker stops instead of taking
+// trial after trial.
+var ErrNotForThisWorker = errors.New("the trial is not for this worker")
 
 // Err is nil for a successful attempt. Otherwise its text is r.Error and it
 // wraps ErrMaxDeliveries, ErrRejected or ErrDispatch when the coordinator
@@ -156,6 +167,7 @@ func decodeTask(data []byte) (t Task, archErr error, err error) {
 		Baseline  bool            `json:"baseline"`
 		Arch      json.RawMessage `json:"arch"`
 		Evaluator json.RawMessage `json:"evaluator"`
+		HostKind  *measure.Host   `json:"host_kind"`
 	}
 	if err := json.Unmarshal(data, &env); err != nil {
 		return Task{}, nil, fmt.Errorf("unreadable task: %w", err)
@@ -168,7 +180,7 @@ func decodeTask(data []byte) (t Task, archErr error, err error) {
 		return Task{}, nil, fmt.Errorf("unreadable task: search %q, trial %d, attempt %d", env.Search, env.Trial, env.Attempt)
 	}
 	t = Task{Version: env.Version, Search: env.Search, Trial: env.Trial, Attempt: env.Attempt, Seed: env.Seed,
-		Baseline: env.Baseline, Evaluator: env.Evaluator}
+		Baseline: env.Baseline, Evaluator: env.Evaluator, HostKind: env.HostKind}
 	if t.Arch, err = searchspace.DecodeArch(env.Arch); err != nil {
 		archErr = fmt.Errorf("architecture: %w", err)
 	}

@@ -226,6 +226,13 @@ func (w *worker) run(ctx context.Context, cons jetstream.Consumer, m jetstream.M
 	if archErr == nil {
 		var handBack bool
 		meas, evalErr, handBack = w.evaluate(ctx, t)
+		if errors.Is(evalErr, ErrNotForThisWorker) {
+			stopHB()
+			if err := m.Nak(); err != nil {
+				w.o.Logf("worker %s: handing trial %d back: %v (it returns to the queue when its lease ends)", w.o.Name, t.Trial, err)
+			}
+			return fmt.Errorf("worker %s: trial %d of search %s: %w", w.o.Name, t.Trial, t.Search, evalErr)
+		}
 		if handBack {
 			stopHB()
 			if err := m.Nak(); err != nil {
