@@ -30,7 +30,9 @@ type Coordinator struct {
 	tok    string
 	js     jetstream.JetStream
 	topo   Topology
-	logf   func(string, ...any)
+	// resultStream is looked into before a task is queued again.
+	resultStream jetstream.Stream
+	logf         func(string, ...any)
 
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -38,7 +40,7 @@ type Coordinator struct {
 	wg      sync.WaitGroup
 
 	mu    sync.Mutex
-	queue []Task
+	queue []queued
 	wake  chan struct{}
 	seqs  map[uint64]attemptKey // TRIALS stream sequence -> attempt
 	keys  map[attemptKey]uint64
@@ -47,6 +49,13 @@ type Coordinator struct {
 }
 
 type attemptKey struct{ trial, attempt int }
+
+// queued is a task waiting to be published; again marks one that an
+// earlier coordinator of the search published.
+type queued struct {
+	t     Task
+	again bool
+}
 
 // NewCoordinator creates or updates the server's streams and consumers and
 // starts taking the results of search. nc stays the caller's: Close does
@@ -84,6 +93,10 @@ func NewCoordinator(ctx context.Context, nc *nats.Conn, search string, o Coordin
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: %w", err)
 	}
+	resultStream, err := js.Stream(setup, resultsStream)
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: %w", err)
+	}
 	results, err := js.Consumer(setup, resultsStream, "results-"+token(search))
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: %w", err)
@@ -92,7 +105,7 @@ func NewCoordinator(ctx context.Context, nc *nats.Conn, search string, o Coordin
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: %w", err)
 	}
-	c := &Coordinator{search: search, tok: token(search), js: js, topo: topo, logf: o.Logf,
+	c := &Coordinator{search: search, tok: token(search), js: js, topo: topo, logf: o.Logf, resultStream: resultStream,
 		results: make(chan Result, resultsBuffer), wake: make(chan struct{}, 1), done: make(chan struct{}),
 		seqs: map[uint64]attemptKey{}, keys: map[attemptKey]uint64{}}
 	if c.logf == nil {
@@ -126,10 +139,19 @@ func NewCoordinator(ctx context.Context, nc *nats.Conn, search string, o Coordin
 // Submit queues t for a worker and returns at once. The search name and
 // wire version are filled in. Submitting an attempt again is harmless:
 // the server keeps one copy per attempt (within an hour).
-func (c *Coordinator) Submit(t Task) {
+func (c *Coordinator) Submit(t Task) { c.submit(t, false) }
+
+// Resubmit queues t, which an earlier coordinator of the search submitted,
+// unless its result is already on the server: a server that restarted
+// (the embedded one restarts with its coordinator) forgets the message
+// ids of the tasks workers took, so without this look a trial that ended
+// while the coordinator was down would run again.
+func (c *Coordinator) Resubmit(t Task) { c.submit(t, true) }
+
+func (c *Coordinator) submit(t Task, again bool) {
 	t.Version, t.Search = WireVersion, c.search
 	c.mu.Lock()
-	c.queue = append(c.queue, t)
+	c.queue = append(c.queue, queued{t, again})
 	c.mu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
@@ -192,10 +214,10 @@ func (c *Coordinator) deliver(r Result) {
 func (c *Coordinator) dispatch() {
 	for {
 		c.mu.Lock()
-		var t Task
+		var q queued
 		ok := len(c.queue) > 0
 		if ok {
-			t = c.queue[0]
+			q = c.queue[0]
 			c.queue = c.queue[1:]
 		}
 		c.mu.Unlock()
@@ -206,6 +228,10 @@ func (c *Coordinator) dispatch() {
 			case <-c.ctx.Done():
 				return
 			}
+		}
+		t := q.t
+		if q.again && c.hasResult(t) {
+			continue
 		}
 		if err := c.publish(t); err != nil {
 			if c.ctx.Err() != nil {
@@ -257,6 +283,18 @@ func (c *Coordinator) publish(t Task) error {
 			return c.ctx.Err()
 		}
 	}
+}
+
+// hasResult reports whether the server has a result of t's attempt
+// (which the results consumer delivers, unless the caller has it already).
+func (c *Coordinator) hasResult(t Task) bool {
+	ctx, cancel := context.WithTimeout(c.ctx, publishTimeout)
+	defer cancel()
+	_, err := c.resultStream.GetLastMsgForSubject(ctx, resultSubject(c.search, t.Trial, t.Attempt))
+	if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		c.logf("looking for the result of trial %d attempt %d: %v; queueing it again", t.Trial, t.Attempt, err)
+	}
+	return err == nil
 }
 
 func (c *Coordinator) forget(k attemptKey) {

@@ -66,8 +66,12 @@ func (e *Executor) Start(ctx context.Context, rec store.Search) error {
 
 // Submit queues a task for a worker.
 func (e *Executor) Submit(t search.Task) {
-	e.c.Submit(Task{Trial: t.TrialID, Attempt: t.Attempt, Seed: t.Seed, Baseline: t.Baseline, Arch: t.Arch,
-		Evaluator: e.spec, HostKind: t.HostKind})
+	rt := Task{Trial: t.TrialID, Attempt: t.Attempt, Seed: t.Seed, Baseline: t.Baseline, Arch: t.Arch, Evaluator: e.spec, HostKind: t.HostKind}
+	if t.Again {
+		e.c.Resubmit(rt)
+	} else {
+		e.c.Submit(rt)
+	}
 }
 
 // Results delivers the workers' results, each at least once.

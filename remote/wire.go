@@ -17,7 +17,7 @@ import (
 // WireVersion is the version of the Task and Result documents this program
 // writes and reads. It changes only when an old reader would misread a new
 // document; added optional fields keep it.
-const WireVersion = 1
+const WireVersion = 2
 
 // Task is what a worker receives: one attempt at one trial.
 type Task struct {
@@ -145,6 +145,14 @@ func token(search string) string {
 
 func trialMsgID(search string, trial, attempt int) string {
 	return token(search) + "/" + strconv.Itoa(trial) + "/" + strconv.Itoa(attempt)
+}
+
+// resultSubject is where the result of one attempt is published: a
+// coordinator that restarts with its server looks there before it queues
+// an attempt again (a restarted server forgets the message ids of tasks
+// already taken).
+func resultSubject(search string, trial, attempt int) string {
+	return resultsPrefix + token(search) + "." + strconv.Itoa(trial) + "." + strconv.Itoa(attempt)
 }
 
 // resultMsgID includes the attempt: a retried trial's result must not be

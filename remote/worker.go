@@ -358,7 +358,7 @@ func (w *worker) publish(ctx context.Context, r Result, ackWait time.Duration) b
 		r.Measurement, r.Error = nil, fmt.Sprintf("encoding the measurement: %v", err)
 		data, _ = json.Marshal(r)
 	}
-	msg := nats.NewMsg(resultsPrefix + token(r.Search))
+	msg := nats.NewMsg(resultSubject(r.Search, r.Trial, r.Attempt))
 	msg.Data = data
 	msg.Header.Set(jetstream.MsgIDHeader, resultMsgID(r.Search, r.Trial, r.Attempt))
 	// Once ctx is cancelled, the attempts stop one lease later.

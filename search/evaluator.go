@@ -24,6 +24,9 @@ type Task struct {
 	// (a trial can train for minutes). Evaluators call it from their own
 	// goroutine, as often as they like; it returns quickly.
 	Progress func(Progress)
+	// Again marks a task an earlier run of the search submitted (to a
+	// Durable executor, which may already have its result).
+	Again bool
 	// HostKind, when not nil, is the host the search times on: a worker
 	// whose host has another fingerprint must not evaluate the task, or
 	// step times of different machines would mix (see Durable).

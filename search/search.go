@@ -288,6 +288,7 @@ func (l *loop) measureBaseline(ctx context.Context) error {
 // acknowledging anything else that comes (results of an older search of
 // this queue, of earlier attempts).
 func (l *loop) remoteBaseline(ctx context.Context, task Task) (Result, error) {
+	task.Again = true // an earlier run may have submitted it
 	l.exec.Submit(task)
 	for {
 		rs, err := l.receive(ctx)
@@ -420,6 +421,7 @@ func (l *loop) run(ctx context.Context) (Summary, error) {
 		switch {
 		case t.Status == store.StatusRunning && l.durable != nil:
 			l.submit(t)
+			l.tasks[len(l.tasks)-1].Again = true
 		case t.Status == store.StatusPending || t.Status == store.StatusRunning:
 			t.Interrupted++
 			l.start(t)
