@@ -80,7 +80,9 @@ func NewCoordinator(ctx context.Context, nc *nats.Conn, search string, o Coordin
 	if err := topo.validate(); err != nil {
 		return nil, fmt.Errorf("coordinator: %w", err)
 	}
-	js, err := jetstream.New(nc)
+	// An asynchronous publish that gets no answer (a restarting server)
+	// fails after publishTimeout and is published again alone.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(publishTimeout))
 	if err != nil {
 		return nil, err
 	}
@@ -209,19 +211,25 @@ func (c *Coordinator) deliver(r Result) {
 	}
 }
 
-// dispatch publishes queued tasks in order, each until the server
-// acknowledges it.
+// dispatch publishes queued tasks in order. The tasks queued together
+// (the trials a burst of results let the search propose) are published
+// without waiting for one another: a wave of 64 trials then reaches its
+// workers in about one round trip to the server, not 64. A task whose
+// publish fails or gets no answer is published again, alone, until the
+// server acknowledges it.
 func (c *Coordinator) dispatch() {
+	type inFlight struct {
+		t Task
+		m *nats.Msg
+		f jetstream.PubAckFuture
+	}
+	var sent []inFlight
 	for {
 		c.mu.Lock()
-		var q queued
-		ok := len(c.queue) > 0
-		if ok {
-			q = c.queue[0]
-			c.queue = c.queue[1:]
-		}
+		batch := c.queue
+		c.queue = nil
 		c.mu.Unlock()
-		if !ok {
+		if len(batch) == 0 {
 			select {
 			case <-c.wake:
 				continue
@@ -229,28 +237,58 @@ func (c *Coordinator) dispatch() {
 				return
 			}
 		}
-		t := q.t
-		if q.again && c.hasResult(t) {
-			continue
-		}
-		if err := c.publish(t); err != nil {
-			if c.ctx.Err() != nil {
-				return
+		sent = sent[:0]
+		for _, q := range batch {
+			if q.again && c.hasResult(q.t) {
+				continue
 			}
-			c.deliver(Result{Version: WireVersion, Search: c.search, Trial: t.Trial, Attempt: t.Attempt,
-				Error: fmt.Sprintf("trial %d attempt %d: %v", t.Trial, t.Attempt, err), kind: ErrDispatch,
-				Finished: time.Now().UTC()})
+			m, err := c.taskMsg(q.t)
+			if err != nil {
+				c.failDispatch(q.t, err)
+				continue
+			}
+			f, err := c.js.PublishMsgAsync(m, jetstream.WithExpectStream(trialsStream))
+			if err != nil {
+				f = nil // published alone below
+			}
+			sent = append(sent, inFlight{q.t, m, f})
+		}
+		for _, p := range sent {
+			if p.f != nil {
+				select {
+				case ack := <-p.f.Ok():
+					c.remember(p.t, ack.Sequence)
+					continue
+				case err := <-p.f.Err():
+					if refused(err) {
+						c.failDispatch(p.t, fmt.Errorf("the queue refused it: %w", err))
+						continue
+					}
+				case <-c.ctx.Done():
+					return
+				}
+			}
+			if err := c.publish(p.t, p.m); err != nil {
+				if c.ctx.Err() != nil {
+					return
+				}
+				c.failDispatch(p.t, err)
+			}
 		}
 	}
 }
 
-// publish stores t in TRIALS and remembers its stream sequence, retrying
-// until the server answers: it may be restarting. Only a refusal by the
-// server (a JetStream error) is final.
-func (c *Coordinator) publish(t Task) error {
+func (c *Coordinator) failDispatch(t Task, err error) {
+	c.deliver(Result{Version: WireVersion, Search: c.search, Trial: t.Trial, Attempt: t.Attempt,
+		Error: fmt.Sprintf("trial %d attempt %d: %v", t.Trial, t.Attempt, err), kind: ErrDispatch,
+		Finished: time.Now().UTC()})
+}
+
+// taskMsg is t as the message workers receive, under its id.
+func (c *Coordinator) taskMsg(t Task) (*nats.Msg, error) {
 	data, err := json.Marshal(t)
 	if err != nil {
-		return fmt.Errorf("encoding the task: %w", err)
+		return nil, fmt.Errorf("encoding the task: %w", err)
 	}
 	m := nats.NewMsg(trialsPrefix + c.tok)
 	m.Data = data
@@ -258,19 +296,36 @@ func (c *Coordinator) publish(t Task) error {
 	m.Header.Set(headerSearch, c.tok)
 	m.Header.Set(headerTrial, strconv.Itoa(t.Trial))
 	m.Header.Set(headerAttempt, strconv.Itoa(t.Attempt))
+	return m, nil
+}
+
+// refused tells a refusal by the server (a JetStream error, a message too
+// large), which publishing again would meet again, from a lost answer.
+func refused(err error) bool {
+	var jerr jetstream.JetStreamError
+	return (errors.As(err, &jerr) && jerr.APIError() != nil) || errors.Is(err, nats.ErrMaxPayload)
+}
+
+func (c *Coordinator) remember(t Task, seq uint64) {
+	k := attemptKey{t.Trial, t.Attempt}
+	c.mu.Lock()
+	c.seqs[seq], c.keys[k] = k, seq
+	c.mu.Unlock()
+}
+
+// publish stores m (task t) in TRIALS and remembers its stream sequence,
+// retrying until the server answers: it may be restarting. Only a refusal
+// by the server is final.
+func (c *Coordinator) publish(t Task, m *nats.Msg) error {
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		ctx, cancel := context.WithTimeout(c.ctx, publishTimeout)
 		ack, err := c.js.PublishMsg(ctx, m, jetstream.WithExpectStream(trialsStream))
 		cancel()
 		if err == nil {
-			k := attemptKey{t.Trial, t.Attempt}
-			c.mu.Lock()
-			c.seqs[ack.Sequence], c.keys[k] = k, ack.Sequence
-			c.mu.Unlock()
+			c.remember(t, ack.Sequence)
 			return nil
 		}
-		var jerr jetstream.JetStreamError
-		if (errors.As(err, &jerr) && jerr.APIError() != nil) || errors.Is(err, nats.ErrMaxPayload) {
+		if refused(err) {
 			return fmt.Errorf("the queue refused it: %w", err)
 		}
 		if c.ctx.Err() != nil {
