@@ -188,6 +188,23 @@ func (c *Coordinator) Close() {
 	c.wg.Wait()
 }
 
+// Remove closes the coordinator and deletes its search's consumers from
+// the server, for a search that is over: results that come later (a
+// trial that also ran elsewhere) are no longer kept for it.
+func (c *Coordinator) Remove(ctx context.Context) error {
+	c.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for _, name := range []struct{ stream, consumer string }{
+		{resultsStream, "results-" + c.tok}, {advisoriesStream, "advisories-" + c.tok},
+	} {
+		if err := c.js.DeleteConsumer(ctx, name.stream, name.consumer); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return fmt.Errorf("removing consumer %s/%s: %w", name.stream, name.consumer, err)
+		}
+	}
+	return nil
+}
+
 func (c *Coordinator) stop(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

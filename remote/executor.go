@@ -24,10 +24,11 @@ type Executor struct {
 	spec json.RawMessage
 	o    CoordinatorOptions
 
-	c    *Coordinator
-	out  chan search.Result
-	stop chan struct{}
-	wg   sync.WaitGroup
+	c      *Coordinator
+	out    chan search.Result
+	stop   chan struct{}
+	closed bool
+	wg     sync.WaitGroup
 }
 
 // NewExecutor returns an executor whose coordinator will use nc (which
@@ -95,12 +96,24 @@ func (e *Executor) Err() error {
 
 // Close stops the coordinator; trials on the server stay there.
 func (e *Executor) Close() {
-	if e.c == nil {
+	if e.c == nil || e.closed {
 		return
 	}
+	e.closed = true
 	close(e.stop)
 	e.c.Close()
 	e.wg.Wait()
+}
+
+// Finish closes the executor and removes the search's consumers from the
+// server: the search is over. (Run again with more trials, it makes them
+// anew.)
+func (e *Executor) Finish() error {
+	if e.c == nil {
+		return nil
+	}
+	e.Close()
+	return e.c.Remove(context.Background())
 }
 
 // convert turns the coordinator's results into the search's.

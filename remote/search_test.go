@@ -219,3 +219,43 @@ func TestResubmitAfterServerRestart(t *testing.T) {
 		t.Fatalf("%d evaluations, want 3: trial 2 ran again", n)
 	}
 }
+
+// A search that is over removes its consumers from the server; run again
+// with more trials, it makes them anew and goes on.
+func TestFinishedSearchRemovesItsConsumers(t *testing.T) {
+	s := newServer(t, false)
+	p, err := search.NewProxy(search.ProxyOptions{Evaluator: "synthetic"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	goWorker(t, connectIn(t, s, "w"), SearchEval(EvalOptions{}), WorkerOptions{Name: "w"})
+	st := openStore(t)
+	js := jsFor(t, s)
+	consumers := func() (n int) {
+		for _, stream := range []string{resultsStream, advisoriesStream} {
+			st, err := js.Stream(context.Background(), stream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := st.Info(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += info.State.Consumers
+		}
+		return n
+	}
+	for _, trials := range []int{3, 5} {
+		exec, err := NewExecutor(connectIn(t, s, "coordinator"), p.Spec, CoordinatorOptions{Logf: t.Logf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		settings := search.Settings{Name: "over", Controller: "random", Trials: trials}
+		if sum, err := search.Run(context.Background(), st, p.Space, settings, nil, exec, search.Hooks{}); err != nil || sum.Done != trials {
+			t.Fatalf("%+v %v", sum, err)
+		}
+		if n := consumers(); n != 0 {
+			t.Fatalf("%d consumers left after the search of %d trials", n, trials)
+		}
+	}
+}

@@ -35,14 +35,15 @@ func newMailbox() *mailbox {
 // once), a result not acknowledged comes again to the next run, and
 // evaluations go on after Close (on their workers).
 type fakeQueue struct {
-	ev      Evaluator
-	box     *mailbox
-	rng     *rand.Rand
-	results chan Result
-	done    chan struct{}
-	err     error
-	started []store.Search
-	tasks   []Task
+	ev       Evaluator
+	box      *mailbox
+	rng      *rand.Rand
+	results  chan Result
+	done     chan struct{}
+	err      error
+	started  []store.Search
+	tasks    []Task
+	finished int
 	// host, when set, is the host of the measurements of trials from
 	// hostFrom on (workers of another kind).
 	host     *measure.Host
@@ -136,6 +137,7 @@ func (q *fakeQueue) Results() <-chan Result { return q.results }
 func (q *fakeQueue) Done() <-chan struct{}  { return q.done }
 func (q *fakeQueue) Err() error             { return q.err }
 func (q *fakeQueue) Close()                 {}
+func (q *fakeQueue) Finish() error          { q.finished++; return nil }
 
 // localTrials runs s with the local executor, for reference.
 func localTrials(t *testing.T, s Settings) []store.Trial {
@@ -188,8 +190,8 @@ func TestDurableExecutorSameTrialsAckAfterCommit(t *testing.T) {
 	}
 	got := readTrials(t, st, "d")
 	sameTrials(t, got, want)
-	if len(q.started) != 1 || q.started[0].Name != "d" || q.tasks[0].TrialID != 0 || !q.tasks[0].Baseline {
-		t.Fatalf("started %v, first task %+v", q.started, q.tasks[0])
+	if len(q.started) != 1 || q.started[0].Name != "d" || q.tasks[0].TrialID != 0 || !q.tasks[0].Baseline || q.finished != 1 {
+		t.Fatalf("started %v, first task %+v, finished %d times", q.started, q.tasks[0], q.finished)
 	}
 	for _, tr := range got {
 		if tr.Attempts != 1 || tr.Interrupted != 0 || tr.Worker == "" {

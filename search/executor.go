@@ -44,7 +44,8 @@ type Executor interface {
 //     saved one is ignored (the store is the final dedupe);
 //   - stops at once when its context is cancelled, leaving the running
 //     trials to their workers and their results to the next run;
-//   - ends with an error when Done is closed (Err says why).
+//   - ends with an error when Done is closed (Err says why);
+//   - calls Finish once every trial is final.
 type Durable interface {
 	Executor
 	// Start is called once, before the first Submit, with the search's
@@ -54,6 +55,10 @@ type Durable interface {
 	// for good); Err then says why.
 	Done() <-chan struct{}
 	Err() error
+	// Finish is called instead of Close when every trial of the search
+	// is final: nothing is in flight, and the executor may remove what it
+	// kept for the search on its queue.
+	Finish() error
 }
 
 // ErrNoRetry is wrapped by the error of an evaluation that would fail the

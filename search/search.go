@@ -472,6 +472,11 @@ func (l *loop) end(ctx context.Context) (Summary, error) {
 		rec.Status, rec.Updated = status, time.Now().UTC()
 		return tx.PutSearch(rec)
 	})
+	if err == nil && l.durable != nil && countFinal(l.trials) >= l.s.Trials {
+		if ferr := l.durable.Finish(); ferr != nil && l.hooks.Note != nil {
+			l.hooks.Note(fmt.Sprintf("the search is over, but its queue could not be cleaned up: %v", ferr))
+		}
+	}
 	return l.summary(interrupted), err
 }
 
