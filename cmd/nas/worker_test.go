@@ -2,8 +2,15 @@ package main
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -309,4 +316,80 @@ func countDone(trials []store.Trial) int {
 		}
 	}
 	return n
+}
+
+// writeTLS writes a CA and a certificate for 127.0.0.1 that it signed, as
+// README's openssl commands make them.
+func writeTLS(t *testing.T, dir string) (ca, cert, key string) {
+	t.Helper()
+	write := func(name, typ string, der []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caCert := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "effnas-ca"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
+	caDER, err := x509.CreateCertificate(rand.Reader, caCert, caCert, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &k.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(k)
+	return write("ca.pem", "CERTIFICATE", caDER), write("server.pem", "CERTIFICATE", leafDER), write("server.key", "EC PRIVATE KEY", keyDER)
+}
+
+// README's set-up for a network that is not trusted: the coordinator's
+// queue asks for a token and speaks TLS; a worker with the token and the
+// CA does the trials; a wrong token is refused at once with an error that
+// does not show it, and a worker that does not trust the certificate says
+// so.
+func TestWorkersWithTokenAndTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	dir := t.TempDir()
+	ca, cert, key := writeTLS(t, dir)
+	token, wrong := filepath.Join(dir, "queue.token"), filepath.Join(dir, "wrong.token")
+	os.WriteFile(token, []byte("s3cret-queue-token\n"), 0o600)
+	os.WriteFile(wrong, []byte("guessed-token-value\n"), 0o600)
+	db := filepath.Join(dir, "s.db")
+	listen := "127.0.0.1:" + freePort(t)
+	coord := startChild(t, "coordinator", nil, "search", "--evaluator", "synthetic", "--trials", "6", "--controller", "random", "--db", db,
+		"--queue", "embedded", "--listen", listen, "--queue-token-file", token, "--tls-cert", cert, "--tls-key", key)
+	coord.waitFor(t, regexp.MustCompile(`workers connect with: .* worker --queue tls://`+regexp.QuoteMeta(listen)), nil, 30*time.Second)
+	url := "tls://" + listen
+	for _, c := range []struct {
+		args       []string
+		want, hide string
+	}{
+		{[]string{"--token-file", wrong, "--ca", ca}, "refused the credentials", "guessed-token-value"},
+		{[]string{"--token-file", token}, "not signed by a trusted authority", "s3cret"},
+	} {
+		w := startChild(t, "refused worker", nil, append([]string{"worker", "--queue", url}, c.args...)...)
+		if code := w.exit(t, 30*time.Second); code != 1 || !strings.Contains(w.output(), c.want) || strings.Contains(w.output(), c.hide) {
+			t.Fatalf("worker %v: exit %d, want 1 and %q:\n%s", c.args, code, c.want, w.output())
+		}
+	}
+	w := startChild(t, "worker", nil, "worker", "--queue", url, "--token-file", token, "--ca", ca, "--name", "trusted")
+	if code := coord.exit(t, 60*time.Second); code != 0 {
+		t.Fatalf("coordinator: exit %d", code)
+	}
+	for _, tr := range jsonTrials(t, db) {
+		if tr.Status != store.StatusDone || tr.Worker != "trusted" {
+			t.Fatalf("trial %d: %s by %q", tr.ID, tr.Status, tr.Worker)
+		}
+	}
+	w.cmd.Process.Signal(syscall.SIGINT)
+	w.exit(t, 10*time.Second)
 }
