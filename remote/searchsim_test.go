@@ -69,7 +69,10 @@ type searchSim struct {
 	// proposal of the trial that takes its place (its result's way back
 	// and the loop), out from a proposal to its start on a worker (the
 	// commit, the publish and the delivery).
-	back, out   time.Duration
+	back, out time.Duration
+	// excess is how much longer than the delay a trial took on its worker
+	// on average (its process waiting for a core, not the coordinator).
+	excess      time.Duration
 	redelivered int
 }
 
@@ -79,10 +82,12 @@ func (r searchSim) overhead() float64 { return float64(r.wall-r.ideal) / float64
 
 func (r searchSim) String() string {
 	return fmt.Sprintf("%d trials on %d workers, %d in flight, %v each: %.3fs against an ideal %.3fs (%d waves x %v): overhead %+.2f%% (%.1f ms per wave); "+
-		"workers waited %v between trials on average (result back to the search %v, new trial out to a worker %v), the last started its first trial %v after the baseline, the search ended %v after the last trial; %d redeliveries",
+		"workers waited %v between trials on average (result back to the search %v, new trial out to a worker %v), the last started its first trial %v after the baseline, the search ended %v after the last trial; "+
+		"trials took %v longer than the delay on average; %d redeliveries",
 		r.trials, r.workers, r.workers+r.queue, r.delay, r.wall.Seconds(), r.ideal.Seconds(), r.waves(), r.delay, 100*r.overhead(),
 		float64(r.wall-r.ideal)/float64(time.Millisecond)/float64(r.waves()), r.gap.Round(10*time.Microsecond),
-		r.back.Round(10*time.Microsecond), r.out.Round(10*time.Microsecond), r.firstStart.Round(time.Millisecond), r.tail.Round(time.Millisecond), r.redelivered)
+		r.back.Round(10*time.Microsecond), r.out.Round(10*time.Microsecond), r.firstStart.Round(time.Millisecond), r.tail.Round(time.Millisecond),
+		r.excess.Round(10*time.Microsecond), r.redelivered)
 }
 
 func simulateSearchOnWorkers(tb testing.TB, trials, workers, queue int, delay time.Duration, procs bool) searchSim {
@@ -194,6 +199,7 @@ func simulateSearchOnWorkers(tb testing.TB, trials, workers, queue int, delay ti
 	byWorker := map[string][]store.Trial{}
 	var last time.Time
 	for _, t := range r.Trials {
+		rep.excess += t.Finished.Sub(t.Started) - delay
 		byWorker[t.Worker] = append(byWorker[t.Worker], t)
 		if t.Finished.After(last) {
 			last = t.Finished
@@ -212,6 +218,7 @@ func simulateSearchOnWorkers(tb testing.TB, trials, workers, queue int, delay ti
 		rep.gap /= time.Duration(n)
 	}
 	rep.tail = start.Add(wall).Sub(last)
+	rep.excess /= time.Duration(len(r.Trials))
 	return rep
 }
 
