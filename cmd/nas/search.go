@@ -65,8 +65,7 @@ prints it); with --space a space file is used as it is. "nas trials",
 		examples: []string{
 			"nas search                                               # 20 trials of the rl controller on Fashion-MNIST, in effnas.db",
 			"nas search --evaluator synthetic --trials 300 --seed 5   # seconds: a formula instead of training",
-			"nas search --controller evolution --trials 200 --parallel 4 --name evo 2> evo.log",
-			"nas search --queue embedded --listen 0.0.0.0:4222 --parallel 16   # trials on workers: nas worker --queue nats://THISHOST:4222",
+			"nas search --queue embedded --listen 0.0.0.0:4222 --parallel 16 2> search.log   # trials on workers (nas worker)",
 		},
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
