@@ -88,11 +88,10 @@
 //     lease.
 //  4. The worker publishes the result, retrying under the same id until
 //     the server confirms it (the server may be restarting), then acks the
-//     trial (DoubleAck: confirmed by the server). Both complete in the
-//     background while the worker already takes its next trial: the
-//     results of trials that end together are stored one after the other.
-//     A worker that dies before its result is stored loses the trial to
-//     another after the lease, as it would have while training.
+//     trial (DoubleAck: confirmed by the server; it completes in the
+//     background while the worker already waits for its next trial). The
+//     result is stored before the worker takes another trial, so that a
+//     worker killed by its next trial does not lose this one's result.
 //     Failures the worker sees (evaluator error or panic, an architecture
 //     that does not decode) are results with an error, acked like any.
 //  5. The coordinator pulls results in bursts (the trials of a wave end

@@ -95,7 +95,7 @@ type worker struct {
 	eval   EvalFunc
 	o      WorkerOptions
 	infoAt time.Time      // when the consumer's settings were last read
-	acks   sync.WaitGroup // results and acks still on their way to the server
+	acks   sync.WaitGroup // acks still waiting for the server
 }
 
 // closedErr says why the connection is closed, or nil while it is open.
@@ -249,20 +249,23 @@ func (w *worker) run(ctx context.Context, cons jetstream.Consumer, m jetstream.M
 	} else {
 		r.Measurement = meas
 	}
-	// The result is stored, then the trial acknowledged, while the worker
-	// takes its next trial: the server confirms each once it is on its
-	// synced store, and the results of a wave of trials that end together
-	// are stored one after the other, milliseconds that would add to every
-	// trial. A worker that dies before its result is stored loses the
-	// trial to another after its lease, as it would have while training.
+	// The result is stored before the worker takes another trial: a
+	// worker that dies on its next trial (one that kills every worker
+	// within its first seconds) must not take this one's result with it.
+	if !w.publish(ctx, r, ackWait) {
+		return w.closedErr()
+	}
+	// The server confirms an ack once the trial is off its synced store,
+	// milliseconds that would add to every trial if the worker waited
+	// before asking for the next one: the ack completes on its own. A lost
+	// ack only makes the trial run again, and its second result is then a
+	// duplicate.
 	acking = true
 	w.acks.Add(1)
 	go func() {
 		defer w.acks.Done()
 		defer stopHB()
-		if w.publish(ctx, r, ackWait) {
-			w.ack(m, t, ackWait)
-		}
+		w.ack(m, t, ackWait)
 	}()
 	if evalErr != nil {
 		w.o.Logf("worker %s: trial %d failed after %v: %v", w.o.Name, t.Trial, r.Finished.Sub(r.Started).Round(time.Millisecond), evalErr)
