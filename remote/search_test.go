@@ -201,7 +201,23 @@ func TestResubmitAfterServerRestart(t *testing.T) {
 			t.Fatal("trial 2 did not run")
 		}
 	}
-	time.Sleep(200 * time.Millisecond) // its result and ack reach the server
+	// Its result and its ack reach the server: the task is gone, the
+	// result waits.
+	js := jsFor(t, s)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		trials, err := js.Stream(context.Background(), trialsStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := trials.Info(context.Background())
+		_, rerr := c.resultStream.GetLastMsgForSubject(context.Background(), resultSubject("again", 2, 1))
+		if err == nil && info.State.Msgs == 0 && rerr == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("trial 2 not done on the server: %v %+v %v", err, info, rerr)
+		}
+	}
 	w.stop()
 	c.Close()
 	nc.Close()
