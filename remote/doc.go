@@ -35,7 +35,8 @@
 //	RESULTS           results.<search>.<trial>.<attempt>
 //	                                     file, kept 7 days, 1h duplicate window
 //	  results-<search> durable pull consumer of that search's coordinator,
-//	                  starting at its creation, ack wait 5s
+//	                  starting at its creation, ack wait 5s; removed
+//	                  when the search is over (Coordinator.Remove)
 //	TRIAL_ADVISORIES  the server's MAX_DELIVERIES and MSG_TERMINATED
 //	                  advisories about TRIALS/workers, kept 7 days
 //	  advisories-<search> durable consumer of that search's coordinator

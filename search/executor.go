@@ -55,8 +55,8 @@ type Durable interface {
 	// for good); Err then says why.
 	Done() <-chan struct{}
 	Err() error
-	// Finish is called instead of Close when every trial of the search
-	// is final: nothing is in flight, and the executor may remove what it
+	// Finish is called, before Close, when every trial of the search is
+	// final: nothing is in flight, and the executor may remove what it
 	// kept for the search on its queue.
 	Finish() error
 }
