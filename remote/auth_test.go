@@ -352,3 +352,39 @@ func TestWorkerPermissions(t *testing.T) {
 		}
 	}
 }
+
+// A server that listens beyond this host without authentication or TLS
+// says so; a worker that reaches a server by a name its certificate does
+// not carry refuses it.
+func TestServerWarningsAndCertificateName(t *testing.T) {
+	var logs []string
+	var mu sync.Mutex
+	logf := func(f string, a ...any) { mu.Lock(); logs = append(logs, fmt.Sprintf(f, a...)); mu.Unlock() }
+	s, err := StartServer(ServerOptions{Listen: "0.0.0.0:0", Dir: t.TempDir(), Logf: logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	all := strings.Join(logs, "\n")
+	if !strings.Contains(all, "without authentication") || !strings.Contains(all, "without TLS") {
+		t.Fatalf("no warnings: %q", logs)
+	}
+	ca, cert, key := writeTLS(t)
+	logs = nil
+	s, err = StartServer(ServerOptions{Listen: "0.0.0.0:0", Dir: t.TempDir(), Token: "tok", TLSCert: cert, TLSKey: key, Logf: logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if len(logs) != 0 {
+		t.Fatalf("warnings with a token and TLS: %q", logs)
+	}
+	_, port, _ := net.SplitHostPort(s.Addr())
+	// 127.0.0.2 reaches the server too, but its certificate is for
+	// 127.0.0.1 and localhost.
+	_, err = Connect("tls://127.0.0.2:"+port, ConnOptions{Token: "tok", CAFile: ca})
+	if err == nil || !strings.Contains(err.Error(), "certificate is for another host name") {
+		t.Fatalf("another name: %v", err)
+	}
+	oneTrial(t, connectIn(t, s, "coordinator"), mustConnect(t, "tls://localhost:"+port, ConnOptions{Token: "tok", CAFile: ca}), "name")
+}

@@ -120,6 +120,10 @@ func explainConnErr(shown string, err error) error {
 	return fmt.Errorf("%s: %w", shown, err)
 }
 
+// Redact hides user names, passwords and tokens in a comma-separated list
+// of URLs, for messages.
+func Redact(urls string) string { return redactURLs(urls) }
+
 // redactURLs hides user names, passwords and tokens in a comma-separated
 // list of URLs, for messages.
 func redactURLs(urls string) string {

@@ -30,7 +30,9 @@ type Coordinator struct {
 	tok    string
 	js     jetstream.JetStream
 	topo   Topology
-	logf   func(string, ...any)
+	// resultStream is looked into before a task is queued again.
+	resultStream jetstream.Stream
+	logf         func(string, ...any)
 
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -38,7 +40,7 @@ type Coordinator struct {
 	wg      sync.WaitGroup
 
 	mu    sync.Mutex
-	queue []Task
+	queue []queued
 	wake  chan struct{}
 	seqs  map[uint64]attemptKey // TRIALS stream sequence -> attempt
 	keys  map[attemptKey]uint64
@@ -47,6 +49,13 @@ type Coordinator struct {
 }
 
 type attemptKey struct{ trial, attempt int }
+
+// queued is a task waiting to be published; again marks one that an
+// earlier coordinator of the search published.
+type queued struct {
+	t     Task
+	again bool
+}
 
 // NewCoordinator creates or updates the server's streams and consumers and
 // starts taking the results of search. nc stays the caller's: Close does
@@ -71,7 +80,9 @@ func NewCoordinator(ctx context.Context, nc *nats.Conn, search string, o Coordin
 	if err := topo.validate(); err != nil {
 		return nil, fmt.Errorf("coordinator: %w", err)
 	}
-	js, err := jetstream.New(nc)
+	// An asynchronous publish that gets no answer (a restarting server)
+	// fails after publishTimeout and is published again alone.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(publishTimeout))
 	if err != nil {
 		return nil, err
 	}
@@ -84,6 +95,10 @@ func NewCoordinator(ctx context.Context, nc *nats.Conn, search string, o Coordin
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: %w", err)
 	}
+	resultStream, err := js.Stream(setup, resultsStream)
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: %w", err)
+	}
 	results, err := js.Consumer(setup, resultsStream, "results-"+token(search))
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: %w", err)
@@ -92,8 +107,8 @@ func NewCoordinator(ctx context.Context, nc *nats.Conn, search string, o Coordin
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: %w", err)
 	}
-	c := &Coordinator{search: search, tok: token(search), js: js, topo: topo, logf: o.Logf,
-		results: make(chan Result), wake: make(chan struct{}, 1), done: make(chan struct{}),
+	c := &Coordinator{search: search, tok: token(search), js: js, topo: topo, logf: o.Logf, resultStream: resultStream,
+		results: make(chan Result, resultsBuffer), wake: make(chan struct{}, 1), done: make(chan struct{}),
 		seqs: map[uint64]attemptKey{}, keys: map[attemptKey]uint64{}}
 	if c.logf == nil {
 		c.logf = func(string, ...any) {}
@@ -102,10 +117,10 @@ func NewCoordinator(ctx context.Context, nc *nats.Conn, search string, o Coordin
 	closed := nc.StatusChanged(nats.CLOSED)
 	c.wg.Add(4)
 	go func() { defer c.wg.Done(); c.dispatch() }()
-	go func() { defer c.wg.Done(); c.consume(results, c.handleResult) }()
+	go func() { defer c.wg.Done(); c.consume(results, resultsBuffer, c.handleResult) }()
 	go func() {
 		defer c.wg.Done()
-		c.consume(advisories, func(m jetstream.Msg) { c.handleAdvisory(trials, m) })
+		c.consume(advisories, 1, func(m jetstream.Msg) { c.handleAdvisory(trials, m) })
 	}()
 	go func() {
 		defer c.wg.Done()
@@ -126,10 +141,19 @@ func NewCoordinator(ctx context.Context, nc *nats.Conn, search string, o Coordin
 // Submit queues t for a worker and returns at once. The search name and
 // wire version are filled in. Submitting an attempt again is harmless:
 // the server keeps one copy per attempt (within an hour).
-func (c *Coordinator) Submit(t Task) {
+func (c *Coordinator) Submit(t Task) { c.submit(t, false) }
+
+// Resubmit queues t, which an earlier coordinator of the search submitted,
+// unless its result is already on the server: a server that restarted
+// (the embedded one restarts with its coordinator) forgets the message
+// ids of the tasks workers took, so without this look a trial that ended
+// while the coordinator was down would run again.
+func (c *Coordinator) Resubmit(t Task) { c.submit(t, true) }
+
+func (c *Coordinator) submit(t Task, again bool) {
 	t.Version, t.Search = WireVersion, c.search
 	c.mu.Lock()
-	c.queue = append(c.queue, t)
+	c.queue = append(c.queue, queued{t, again})
 	c.mu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
@@ -164,6 +188,23 @@ func (c *Coordinator) Close() {
 	c.wg.Wait()
 }
 
+// Remove closes the coordinator and deletes its search's consumers from
+// the server, for a search that is over: results that come later (a
+// trial that also ran elsewhere) are no longer kept for it.
+func (c *Coordinator) Remove(ctx context.Context) error {
+	c.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for _, name := range []struct{ stream, consumer string }{
+		{resultsStream, "results-" + c.tok}, {advisoriesStream, "advisories-" + c.tok},
+	} {
+		if err := c.js.DeleteConsumer(ctx, name.stream, name.consumer); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return fmt.Errorf("removing consumer %s/%s: %w", name.stream, name.consumer, err)
+		}
+	}
+	return nil
+}
+
 func (c *Coordinator) stop(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -187,19 +228,25 @@ func (c *Coordinator) deliver(r Result) {
 	}
 }
 
-// dispatch publishes queued tasks in order, each until the server
-// acknowledges it.
+// dispatch publishes queued tasks in order. The tasks queued together
+// (the trials a burst of results let the search propose) are published
+// without waiting for one another: a wave of 64 trials then reaches its
+// workers in about one round trip to the server, not 64. A task whose
+// publish fails or gets no answer is published again, alone, until the
+// server acknowledges it.
 func (c *Coordinator) dispatch() {
+	type inFlight struct {
+		t Task
+		m *nats.Msg
+		f jetstream.PubAckFuture
+	}
+	var sent []inFlight
 	for {
 		c.mu.Lock()
-		var t Task
-		ok := len(c.queue) > 0
-		if ok {
-			t = c.queue[0]
-			c.queue = c.queue[1:]
-		}
+		batch := c.queue
+		c.queue = nil
 		c.mu.Unlock()
-		if !ok {
+		if len(batch) == 0 {
 			select {
 			case <-c.wake:
 				continue
@@ -207,24 +254,58 @@ func (c *Coordinator) dispatch() {
 				return
 			}
 		}
-		if err := c.publish(t); err != nil {
-			if c.ctx.Err() != nil {
-				return
+		sent = sent[:0]
+		for _, q := range batch {
+			if q.again && c.hasResult(q.t) {
+				continue
 			}
-			c.deliver(Result{Version: WireVersion, Search: c.search, Trial: t.Trial, Attempt: t.Attempt,
-				Error: fmt.Sprintf("trial %d attempt %d: %v", t.Trial, t.Attempt, err), kind: ErrDispatch,
-				Finished: time.Now().UTC()})
+			m, err := c.taskMsg(q.t)
+			if err != nil {
+				c.failDispatch(q.t, err)
+				continue
+			}
+			f, err := c.js.PublishMsgAsync(m, jetstream.WithExpectStream(trialsStream))
+			if err != nil {
+				f = nil // published alone below
+			}
+			sent = append(sent, inFlight{q.t, m, f})
+		}
+		for _, p := range sent {
+			if p.f != nil {
+				select {
+				case ack := <-p.f.Ok():
+					c.remember(p.t, ack.Sequence)
+					continue
+				case err := <-p.f.Err():
+					if refused(err) {
+						c.failDispatch(p.t, fmt.Errorf("the queue refused it: %w", err))
+						continue
+					}
+				case <-c.ctx.Done():
+					return
+				}
+			}
+			if err := c.publish(p.t, p.m); err != nil {
+				if c.ctx.Err() != nil {
+					return
+				}
+				c.failDispatch(p.t, err)
+			}
 		}
 	}
 }
 
-// publish stores t in TRIALS and remembers its stream sequence, retrying
-// until the server answers: it may be restarting. Only a refusal by the
-// server (a JetStream error) is final.
-func (c *Coordinator) publish(t Task) error {
+func (c *Coordinator) failDispatch(t Task, err error) {
+	c.deliver(Result{Version: WireVersion, Search: c.search, Trial: t.Trial, Attempt: t.Attempt,
+		Error: fmt.Sprintf("trial %d attempt %d: %v", t.Trial, t.Attempt, err), kind: ErrDispatch,
+		Finished: time.Now().UTC()})
+}
+
+// taskMsg is t as the message workers receive, under its id.
+func (c *Coordinator) taskMsg(t Task) (*nats.Msg, error) {
 	data, err := json.Marshal(t)
 	if err != nil {
-		return fmt.Errorf("encoding the task: %w", err)
+		return nil, fmt.Errorf("encoding the task: %w", err)
 	}
 	m := nats.NewMsg(trialsPrefix + c.tok)
 	m.Data = data
@@ -232,19 +313,36 @@ func (c *Coordinator) publish(t Task) error {
 	m.Header.Set(headerSearch, c.tok)
 	m.Header.Set(headerTrial, strconv.Itoa(t.Trial))
 	m.Header.Set(headerAttempt, strconv.Itoa(t.Attempt))
+	return m, nil
+}
+
+// refused tells a refusal by the server (a JetStream error, a message too
+// large), which publishing again would meet again, from a lost answer.
+func refused(err error) bool {
+	var jerr jetstream.JetStreamError
+	return (errors.As(err, &jerr) && jerr.APIError() != nil) || errors.Is(err, nats.ErrMaxPayload)
+}
+
+func (c *Coordinator) remember(t Task, seq uint64) {
+	k := attemptKey{t.Trial, t.Attempt}
+	c.mu.Lock()
+	c.seqs[seq], c.keys[k] = k, seq
+	c.mu.Unlock()
+}
+
+// publish stores m (task t) in TRIALS and remembers its stream sequence,
+// retrying until the server answers: it may be restarting. Only a refusal
+// by the server is final.
+func (c *Coordinator) publish(t Task, m *nats.Msg) error {
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		ctx, cancel := context.WithTimeout(c.ctx, publishTimeout)
 		ack, err := c.js.PublishMsg(ctx, m, jetstream.WithExpectStream(trialsStream))
 		cancel()
 		if err == nil {
-			k := attemptKey{t.Trial, t.Attempt}
-			c.mu.Lock()
-			c.seqs[ack.Sequence], c.keys[k] = k, ack.Sequence
-			c.mu.Unlock()
+			c.remember(t, ack.Sequence)
 			return nil
 		}
-		var jerr jetstream.JetStreamError
-		if (errors.As(err, &jerr) && jerr.APIError() != nil) || errors.Is(err, nats.ErrMaxPayload) {
+		if refused(err) {
 			return fmt.Errorf("the queue refused it: %w", err)
 		}
 		if c.ctx.Err() != nil {
@@ -259,6 +357,18 @@ func (c *Coordinator) publish(t Task) error {
 	}
 }
 
+// hasResult reports whether the server has a result of t's attempt
+// (which the results consumer delivers, unless the caller has it already).
+func (c *Coordinator) hasResult(t Task) bool {
+	ctx, cancel := context.WithTimeout(c.ctx, publishTimeout)
+	defer cancel()
+	_, err := c.resultStream.GetLastMsgForSubject(ctx, resultSubject(c.search, t.Trial, t.Attempt))
+	if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		c.logf("looking for the result of trial %d attempt %d: %v; queueing it again", t.Trial, t.Attempt, err)
+	}
+	return err == nil
+}
+
 func (c *Coordinator) forget(k attemptKey) {
 	c.mu.Lock()
 	if seq, ok := c.keys[k]; ok {
@@ -268,13 +378,15 @@ func (c *Coordinator) forget(k attemptKey) {
 	c.mu.Unlock()
 }
 
-// consume feeds the messages of a durable consumer to handle, one at a
-// time: handle returns once its result is taken by the caller, so no
-// message waits in this process while its lease runs.
-func (c *Coordinator) consume(cons jetstream.Consumer, handle func(jetstream.Msg)) {
+// consume feeds the messages of a durable consumer to handle, pulling up
+// to batch at a time. Results come in bursts (the trials of one wave end
+// together) and the caller records a burst in one commit, so they are
+// pulled and buffered together; a result that waits past its lease comes
+// again and is ignored as a duplicate. Advisories come one at a time.
+func (c *Coordinator) consume(cons jetstream.Consumer, batch int, handle func(jetstream.Msg)) {
 	name := cons.CachedInfo().Stream + "/" + cons.CachedInfo().Name
 	for c.ctx.Err() == nil {
-		it, err := cons.Messages(jetstream.PullMaxMessages(1))
+		it, err := cons.Messages(jetstream.PullMaxMessages(batch))
 		if err == nil {
 			stop := context.AfterFunc(c.ctx, it.Stop)
 			for {

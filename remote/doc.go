@@ -6,13 +6,23 @@
 //
 // # Pieces
 //
-//   - Coordinator is the search's executor: Submit a Task, receive each
-//     Result from Results, Ack it once recorded, Close.
+//   - Coordinator hands out tasks: Submit a Task (Resubmit one an earlier
+//     coordinator submitted), receive each Result from Results, Ack it
+//     once recorded, Close.
+//   - Executor is search.Run's executor on top of a Coordinator (a
+//     search.Durable): it names the search on the server after its record
+//     (SearchID: name and creation time), sends every task with the
+//     search's evaluator settings and turns results into the search's.
 //   - Work is a worker's loop: it takes one task at a time, calls an
-//     EvalFunc, and sends the result back.
+//     EvalFunc, and sends the result back. SearchEval is the EvalFunc of
+//     nas worker: it builds the search's evaluator from the task's
+//     settings (search.EvaluatorSpec), with the datasets of the worker's
+//     machine, and refuses tasks of a search that times on another kind
+//     of host (ErrNotForThisWorker: the worker hands the task back and
+//     stops).
 //   - StartServer runs the embedded server; Connect dials any server,
 //     with the credentials and TLS settings a network that is not trusted
-//     calls for.
+//     calls for. OpenQueue does either for nas search --queue.
 //
 // # Streams, subjects and consumers
 //
@@ -22,9 +32,11 @@
 //	TRIALS            trials.<search>    work queue, file, 1h duplicate window
 //	  workers         durable pull consumer of every worker: explicit ack,
 //	                  AckWait (lease, 60s), MaxDeliver (3), up to 4096 out
-//	RESULTS           results.<search>   file, kept 7 days, 1h duplicate window
+//	RESULTS           results.<search>.<trial>.<attempt>
+//	                                     file, kept 7 days, 1h duplicate window
 //	  results-<search> durable pull consumer of that search's coordinator,
-//	                  starting at its creation
+//	                  starting at its creation, ack wait 5s; removed
+//	                  when the search is over (Coordinator.Remove)
 //	TRIAL_ADVISORIES  the server's MAX_DELIVERIES and MSG_TERMINATED
 //	                  advisories about TRIALS/workers, kept 7 days
 //	  advisories-<search> durable consumer of that search's coordinator
@@ -50,16 +62,23 @@
 // fingerprint, times) with the message id <search>/<trial>/<attempt>/result.
 // Both ids make publishing idempotent: the server stores a message once per
 // id within its duplicate window, even after the first copy was consumed.
-// Hence a coordinator that restarts submits again what its store has in
-// flight, with the same attempt numbers, and nothing runs twice; and a
-// retried attempt needs, and gets, a new attempt number. The result id
+// A retried attempt needs, and gets, a new attempt number; the result id
 // carries the attempt so that a retry's result is not taken for a copy of
-// the failed attempt's.
+// the failed attempt's. A coordinator that restarts submits again what its
+// store has in flight, with the same attempt numbers (Resubmit). A server
+// that restarted, though, rebuilds its ids from the messages it still
+// holds and forgets the tasks workers already took: Resubmit therefore
+// first looks for the attempt's result on its own subject, and queues the
+// task only when there is none, so that a trial that ended while the
+// coordinator was down does not run again.
 //
 // # A trial's life
 //
 //  1. Submit queues the task; a goroutine publishes it until the server
-//     acknowledges it, and remembers its stream sequence.
+//     acknowledges it, and remembers its stream sequence. Tasks queued
+//     together are published without waiting for one another's
+//     acknowledgement (a wave of trials reaches its workers in about one
+//     round trip).
 //  2. A worker pulls one message at a time (Messages with
 //     PullMaxMessages(1)). The default pull keeps up to 500 messages in the
 //     client: a buffered trial's lease would run out while another trained,
@@ -71,11 +90,14 @@
 //  4. The worker publishes the result, retrying under the same id until
 //     the server confirms it (the server may be restarting), then acks the
 //     trial (DoubleAck: confirmed by the server; it completes in the
-//     background while the worker already waits for its next trial).
+//     background while the worker already waits for its next trial). The
+//     result is stored before the worker takes another trial, so that a
+//     worker killed by its next trial does not lose this one's result.
 //     Failures the worker sees (evaluator error or panic, an architecture
 //     that does not decode) are results with an error, acked like any.
-//  5. The coordinator delivers the result; the caller records it and then
-//     calls Ack. A crash between the two delivers the result again, so the
+//  5. The coordinator pulls results in bursts (the trials of a wave end
+//     together; the search records a burst in one commit) and delivers
+//     them; the caller records each and then calls Ack. A crash between the two delivers the result again, so the
 //     caller must ignore a result for a trial it already recorded: its
 //     store, not the server, is the final dedupe. (The duplicate window
 //     ends, and a late ack from a slow first worker is accepted, so an ack
@@ -106,9 +128,15 @@
 //     positions stay on the server (with the embedded server: in its
 //     directory, every write synced before it is acknowledged). Workers
 //     keep training and reconnect by themselves; results wait in RESULTS
-//     past the consumer's acknowledged position.
+//     past the consumer's acknowledged position, and those the dead
+//     coordinator had pulled but not recorded come again after the results'
+//     ack wait (5s).
 //     AckWait must stay far above a restart plus reconnection (60s against
-//     seconds), or trials running through the restart are run again.
+//     seconds), or trials running through the restart are run again. The
+//     server writes a consumer's position at most ten times a second, so
+//     a trial handed to a worker within 0.1s before an embedded server is
+//     killed is handed out again after the restart and may run twice; its
+//     second result is dropped.
 //   - The server is unreachable: the coordinator keeps retrying its
 //     publishes; workers keep their trial and retry sending its result. A
 //     connection closed for good (credentials refused) ends Work with an

@@ -280,7 +280,7 @@ func TestLateDuplicateResult(t *testing.T) {
 	late := Result{Version: WireVersion, Search: "late", Trial: 1, Attempt: 1, Delivery: 1, Worker: "w1",
 		Measurement: json.RawMessage(`{}`), Finished: time.Now()}
 	data, _ := json.Marshal(late)
-	m := nats.NewMsg(resultsPrefix + "late")
+	m := nats.NewMsg(resultSubject("late", 1, 1))
 	m.Data = data
 	m.Header.Set(jetstream.MsgIDHeader, "late/1/1/result/after-the-window")
 	if _, err := js.PublishMsg(context.Background(), m); err != nil {
@@ -334,7 +334,7 @@ func TestUnreadableTasks(t *testing.T) {
 	w2 := goWorker(t, connectIn(t, s, "w2"), sleepEval("w2", 0), WorkerOptions{Name: "w2"})
 	select {
 	case <-w2.done:
-		if err := w2.err; err == nil || !strings.Contains(err.Error(), "worker w2: incompatible wire version: the task has wire version 99, this worker reads version 1") {
+		if err := w2.err; err == nil || !strings.Contains(err.Error(), "worker w2: incompatible wire version: the task has wire version 99, this worker reads version "+strconv.Itoa(WireVersion)) {
 			t.Errorf("worker stopped with %v", err)
 		}
 	case <-time.After(10 * time.Second):

@@ -34,6 +34,8 @@ func TestMain(m *testing.M) {
 		os.Exit(helperWorker())
 	case "coordinator":
 		os.Exit(helperCoordinator())
+	case "search-worker":
+		os.Exit(helperSearchWorker())
 	default:
 		fmt.Fprintf(os.Stderr, "unknown helper %q\n", os.Getenv(helperEnv))
 		os.Exit(2)

@@ -211,7 +211,7 @@ func TestOldResultsNotDelivered(t *testing.T) {
 	newCoordinator(t, connectIn(t, s, "other"), "other", Topology{})
 	old, _ := json.Marshal(Result{Version: WireVersion, Search: "again", Trial: 1, Attempt: 1, Delivery: 1,
 		Worker: "old", Measurement: json.RawMessage(`{}`), Finished: time.Now()})
-	if _, err := js.Publish(context.Background(), resultsPrefix+"again", old); err != nil {
+	if _, err := js.Publish(context.Background(), resultSubject("again", 1, 1), old); err != nil {
 		t.Fatal(err)
 	}
 	c := newCoordinator(t, connectIn(t, s, "again"), "again", Topology{})

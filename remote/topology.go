@@ -23,8 +23,10 @@ type Topology struct {
 	// stopped and hands its trial back counts too.
 	MaxDeliver int
 	// ResultAckWait is how long a result handed to the coordinator may stay
-	// unacknowledged before the server offers it again (30s). A coordinator
-	// that died with results in its hands gets them back after it.
+	// unacknowledged before the server offers it again (5s). A coordinator
+	// that died with results in its hands (it pulls them in bursts) gets
+	// them back after it; recording one takes milliseconds, and one
+	// offered again while it is recorded is dropped as a duplicate.
 	ResultAckWait time.Duration
 	// Replicas of each stream: 1 on a single server, 3 on a cluster (1).
 	Replicas int
@@ -38,7 +40,7 @@ func (t Topology) withDefaults() Topology {
 		t.MaxDeliver = 3
 	}
 	if t.ResultAckWait == 0 {
-		t.ResultAckWait = 30 * time.Second
+		t.ResultAckWait = 5 * time.Second
 	}
 	if t.Replicas == 0 {
 		t.Replicas = 1
@@ -68,6 +70,9 @@ const (
 	// maxPending bounds the trials out with workers at once and the idle
 	// workers waiting for one (the server's defaults are 1000 and 512).
 	maxPending = 4096
+	// resultsBuffer is how many results the coordinator pulls and keeps
+	// ready for its caller at once.
+	resultsBuffer = 256
 	// publishTimeout bounds one attempt at a publish or an ack before it
 	// is tried again under the same id. A message sent while the server
 	// restarts may get no answer at all; the retry finds it stored.
@@ -116,7 +121,7 @@ func ensureTopology(ctx context.Context, js jetstream.JetStream, search string, 
 		// A search's consumers start at their creation, before its first
 		// task: results and advisories kept from an older search of the
 		// same name are not its own.
-		{resultsStream, jetstream.ConsumerConfig{Durable: "results-" + tok, FilterSubject: resultsPrefix + tok,
+		{resultsStream, jetstream.ConsumerConfig{Durable: "results-" + tok, FilterSubject: resultsPrefix + tok + ".>",
 			DeliverPolicy: jetstream.DeliverNewPolicy, AckPolicy: jetstream.AckExplicitPolicy, AckWait: t.ResultAckWait, MaxDeliver: -1,
 			MaxAckPending: maxPending,
 			Description:   "effnas coordinator of search " + tok}},

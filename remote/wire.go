@@ -10,13 +10,14 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/searchspace"
 )
 
 // WireVersion is the version of the Task and Result documents this program
 // writes and reads. It changes only when an old reader would misread a new
 // document; added optional fields keep it.
-const WireVersion = 1
+const WireVersion = 2
 
 // Task is what a worker receives: one attempt at one trial.
 type Task struct {
@@ -28,9 +29,12 @@ type Task struct {
 	// Baseline asks only for the reference figures of the reward.
 	Baseline bool             `json:"baseline,omitempty"`
 	Arch     searchspace.Arch `json:"arch"`
-	// Evaluator describes how to evaluate (the evaluator's own settings,
-	// opaque to this package).
+	// Evaluator describes how to evaluate (the evaluator's own settings:
+	// a search.EvaluatorSpec for SearchEval).
 	Evaluator json.RawMessage `json:"evaluator,omitempty"`
+	// HostKind, when set, is the kind of host the search times on: a
+	// worker of another kind must not run the task (search.Task.HostKind).
+	HostKind *measure.Host `json:"host_kind,omitempty"`
 }
 
 // Result is what a worker sends back for a task, or what the coordinator
@@ -71,6 +75,13 @@ var (
 	// ErrDispatch: the server refused to store the task.
 	ErrDispatch = errors.New("the trial could not be queued")
 )
+
+// ErrNotForThisWorker, wrapped by an EvalFunc's error, says that the task
+// is meant for another kind of worker (a search that times its trials on
+// another kind of host): Work hands the task back for another worker and
+// returns the error, so that a misplaced worker stops instead of taking
+// trial after trial.
+var ErrNotForThisWorker = errors.New("the trial is not for this worker")
 
 // Err is nil for a successful attempt. Otherwise its text is r.Error and it
 // wraps ErrMaxDeliveries, ErrRejected or ErrDispatch when the coordinator
@@ -136,6 +147,14 @@ func trialMsgID(search string, trial, attempt int) string {
 	return token(search) + "/" + strconv.Itoa(trial) + "/" + strconv.Itoa(attempt)
 }
 
+// resultSubject is where the result of one attempt is published: a
+// coordinator that restarts with its server looks there before it queues
+// an attempt again (a restarted server forgets the message ids of tasks
+// already taken).
+func resultSubject(search string, trial, attempt int) string {
+	return resultsPrefix + token(search) + "." + strconv.Itoa(trial) + "." + strconv.Itoa(attempt)
+}
+
 // resultMsgID includes the attempt: a retried trial's result must not be
 // taken for a duplicate of the failed attempt's.
 func resultMsgID(search string, trial, attempt int) string {
@@ -156,6 +175,7 @@ func decodeTask(data []byte) (t Task, archErr error, err error) {
 		Baseline  bool            `json:"baseline"`
 		Arch      json.RawMessage `json:"arch"`
 		Evaluator json.RawMessage `json:"evaluator"`
+		HostKind  *measure.Host   `json:"host_kind"`
 	}
 	if err := json.Unmarshal(data, &env); err != nil {
 		return Task{}, nil, fmt.Errorf("unreadable task: %w", err)
@@ -168,7 +188,7 @@ func decodeTask(data []byte) (t Task, archErr error, err error) {
 		return Task{}, nil, fmt.Errorf("unreadable task: search %q, trial %d, attempt %d", env.Search, env.Trial, env.Attempt)
 	}
 	t = Task{Version: env.Version, Search: env.Search, Trial: env.Trial, Attempt: env.Attempt, Seed: env.Seed,
-		Baseline: env.Baseline, Evaluator: env.Evaluator}
+		Baseline: env.Baseline, Evaluator: env.Evaluator, HostKind: env.HostKind}
 	if t.Arch, err = searchspace.DecodeArch(env.Arch); err != nil {
 		archErr = fmt.Errorf("architecture: %w", err)
 	}

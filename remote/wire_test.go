@@ -48,15 +48,15 @@ func TestTaskRoundTrip(t *testing.T) {
 	}
 	for data, want := range map[string]string{
 		`[]`: "unreadable task: ",
-		`{"v":1,"search":"","trial":1,"attempt":1}`:  `unreadable task: search "", trial 1, attempt 1`,
-		`{"v":1,"search":"s","trial":1,"attempt":0}`: `unreadable task: search "s", trial 1, attempt 0`,
-		`{"v":2,"search":"s","trial":1,"attempt":1}`: "incompatible wire version: the task has wire version 2, this worker reads version 1",
+		`{"v":2,"search":"","trial":1,"attempt":1}`:  `unreadable task: search "", trial 1, attempt 1`,
+		`{"v":2,"search":"s","trial":1,"attempt":0}`: `unreadable task: search "s", trial 1, attempt 0`,
+		`{"v":1,"search":"s","trial":1,"attempt":1}`: "incompatible wire version: the task has wire version 1, this worker reads version 2",
 	} {
 		if _, _, err := decodeTask([]byte(data)); err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", data, err, want)
 		}
 	}
-	if _, archErr, err := decodeTask([]byte(`{"v":1,"search":"s","trial":1,"attempt":1,"arch":{"format":"x"}}`)); err != nil ||
+	if _, archErr, err := decodeTask([]byte(`{"v":2,"search":"s","trial":1,"attempt":1,"arch":{"format":"x"}}`)); err != nil ||
 		archErr == nil || !strings.HasPrefix(archErr.Error(), "architecture: ") {
 		t.Errorf("bad architecture: %v, %v", err, archErr)
 	}

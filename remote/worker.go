@@ -226,6 +226,13 @@ func (w *worker) run(ctx context.Context, cons jetstream.Consumer, m jetstream.M
 	if archErr == nil {
 		var handBack bool
 		meas, evalErr, handBack = w.evaluate(ctx, t)
+		if errors.Is(evalErr, ErrNotForThisWorker) {
+			stopHB()
+			if err := m.Nak(); err != nil {
+				w.o.Logf("worker %s: handing trial %d back: %v (it returns to the queue when its lease ends)", w.o.Name, t.Trial, err)
+			}
+			return fmt.Errorf("worker %s: trial %d of search %s: %w", w.o.Name, t.Trial, t.Search, evalErr)
+		}
 		if handBack {
 			stopHB()
 			if err := m.Nak(); err != nil {
@@ -242,12 +249,17 @@ func (w *worker) run(ctx context.Context, cons jetstream.Consumer, m jetstream.M
 	} else {
 		r.Measurement = meas
 	}
+	// The result is stored before the worker takes another trial: a
+	// worker that dies on its next trial (one that kills every worker
+	// within its first seconds) must not take this one's result with it.
 	if !w.publish(ctx, r, ackWait) {
 		return w.closedErr()
 	}
 	// The server confirms an ack once the trial is off its synced store,
 	// milliseconds that would add to every trial if the worker waited
-	// before asking for the next one: the ack completes on its own.
+	// before asking for the next one: the ack completes on its own. A lost
+	// ack only makes the trial run again, and its second result is then a
+	// duplicate.
 	acking = true
 	w.acks.Add(1)
 	go func() {
@@ -351,7 +363,7 @@ func (w *worker) publish(ctx context.Context, r Result, ackWait time.Duration) b
 		r.Measurement, r.Error = nil, fmt.Sprintf("encoding the measurement: %v", err)
 		data, _ = json.Marshal(r)
 	}
-	msg := nats.NewMsg(resultsPrefix + token(r.Search))
+	msg := nats.NewMsg(resultSubject(r.Search, r.Trial, r.Attempt))
 	msg.Data = data
 	msg.Header.Set(jetstream.MsgIDHeader, resultMsgID(r.Search, r.Trial, r.Attempt))
 	// Once ctx is cancelled, the attempts stop one lease later.

@@ -30,8 +30,22 @@
 // (Hooks.Start reports how many).
 //
 // Executors. Trials run through the Executor seam: a pool of goroutines in
-// this process (LocalExecutor) now, workers on other hosts later. Nothing in
-// the loop assumes that a trial runs in this process or finishes in order.
+// this process (LocalExecutor), or workers on other hosts (a Durable
+// executor, package remote), which build the search's evaluator from its
+// EvaluatorSpec. Nothing in the loop assumes that a trial runs in this
+// process or finishes in order. Results that arrive together are recorded
+// in one commit, with the controller calls they allow and the proposals
+// those make; tasks leave the loop and results are acknowledged only after
+// that commit, so a crash at any moment loses nothing that a restart
+// cannot get again.
+//
+// Hosts. Step times are comparable only between machines of one kind
+// (measure.Host.Fingerprint). A local search records its machine and
+// refuses to resume on another; a search on workers takes the host of the
+// worker that measured its baseline, and its trials go only to workers of
+// that kind (Task.HostKind) unless Settings.AllowHostChange, when each
+// other kind is noted. Every trial's measurement records the host and the
+// worker that made it.
 //
 // Evaluators. An Evaluator turns an architecture into a measurement
 // (measure.Metrics): the baseline (the space's backbone, timed once at the

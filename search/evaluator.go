@@ -24,6 +24,13 @@ type Task struct {
 	// (a trial can train for minutes). Evaluators call it from their own
 	// goroutine, as often as they like; it returns quickly.
 	Progress func(Progress)
+	// Again marks a task an earlier run of the search submitted (to a
+	// Durable executor, which may already have its result).
+	Again bool
+	// HostKind, when not nil, is the host the search times on: a worker
+	// whose host has another fingerprint must not evaluate the task, or
+	// step times of different machines would mix (see Durable).
+	HostKind *measure.Host
 }
 
 // Progress is what an evaluator reports while it evaluates a task.
@@ -125,4 +132,8 @@ type Result struct {
 	Worker   string
 	Started  time.Time
 	Finished time.Time
+	// Ack, when not nil, tells a Durable executor that the result is
+	// saved (or ignored as stale), so that it is not delivered again. Run
+	// calls it after the commit that records the result.
+	Ack func() error
 }

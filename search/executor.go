@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/effnas/effnas/measure"
+	"github.com/effnas/effnas/store"
 )
 
 // Executor runs tasks somewhere and reports their results in any order.
@@ -16,12 +18,53 @@ type Executor interface {
 	// Submit queues a task; it does not wait for a worker.
 	Submit(t Task)
 	// Results delivers every submitted task's result exactly once, unless
-	// the executor was closed first.
+	// the executor was closed first (a Durable executor: at least once).
 	Results() <-chan Result
 	// Close stops taking tasks and waits for the running ones to return
 	// (they see their context cancelled when the search's context is).
 	Close()
 }
+
+// Durable is an executor whose tasks outlive this process: workers on
+// other hosts fed through a queue that keeps tasks and results while the
+// search is down (package remote). With a durable executor, Run
+//
+//   - calls Start with the search's record before the first Submit, so
+//     that the executor names its queue after the search;
+//   - measures the baseline through it, on a worker, and takes the host
+//     the search times on from that measurement (the host of the process
+//     that runs the loop does not matter); every later task carries that
+//     host (Task.HostKind) unless Settings.AllowHostChange;
+//   - does not count trials that were running when the search stopped as
+//     interrupted: their workers may still be at them. It submits them
+//     again with the same attempt, which the executor recognises and does
+//     not run twice, and takes their results when they come;
+//   - acknowledges each result (Result.Ack) once it is saved or ignored;
+//     a result never acknowledged is delivered again, so a duplicate of a
+//     saved one is ignored (the store is the final dedupe);
+//   - stops at once when its context is cancelled, leaving the running
+//     trials to their workers and their results to the next run;
+//   - ends with an error when Done is closed (Err says why);
+//   - calls Finish once every trial is final.
+type Durable interface {
+	Executor
+	// Start is called once, before the first Submit, with the search's
+	// record.
+	Start(ctx context.Context, rec store.Search) error
+	// Done is closed when the executor cannot go on (its queue is lost
+	// for good); Err then says why.
+	Done() <-chan struct{}
+	Err() error
+	// Finish is called, before Close, when every trial of the search is
+	// final: nothing is in flight, and the executor may remove what it
+	// kept for the search on its queue.
+	Finish() error
+}
+
+// ErrNoRetry is wrapped by the error of an evaluation that would fail the
+// same way if retried, such as a trial that killed every worker it was
+// handed to: the trial is failed at once, whatever Settings.MaxAttempts.
+var ErrNoRetry = errors.New("not retried")
 
 // LocalExecutor runs tasks on goroutines of this process.
 type LocalExecutor struct {

@@ -6,10 +6,10 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/effnas/effnas/scaling"
 	"github.com/effnas/effnas/searchspace"
-	"github.com/effnas/effnas/trainer"
 	"github.com/effnas/effnas/trainer/data"
 )
 
@@ -50,6 +50,10 @@ type ProxyOptions struct {
 	Epochs float64
 	Batch  int
 	LR     float64
+	// SyntheticDelay makes each "synthetic" evaluation take that long (0),
+	// for demonstrations, tests and simulations of searches on many
+	// workers. It does not change the measurements.
+	SyntheticDelay time.Duration
 }
 
 // Proxy is the task a search scores architectures on: the space it samples
@@ -60,6 +64,8 @@ type Proxy struct {
 	// Record is what the search record keeps of the evaluator (for
 	// Settings.Evaluator): its name and budget.
 	Record any
+	// Spec is the evaluator as data, for workers on other hosts.
+	Spec EvaluatorSpec
 }
 
 // proxies are the evaluators NewProxy knows, by name.
@@ -94,16 +100,19 @@ func syntheticProxy(o ProxyOptions) (Proxy, error) {
 			return Proxy{}, err
 		}
 	}
-	return Proxy{Space: sp, Evaluator: Synthetic{}, Record: Synthetic{}.Describe()}, nil
+	if o.SyntheticDelay < 0 {
+		return Proxy{}, fmt.Errorf("synthetic evaluator: delay %v: want 0 or more", o.SyntheticDelay)
+	}
+	ev := Synthetic{Delay: o.SyntheticDelay}
+	return Proxy{Space: sp, Evaluator: ev, Record: ev.Describe(), Spec: EvaluatorSpec{Name: "synthetic", Delay: o.SyntheticDelay}}, nil
 }
 
 func trainProxy(o ProxyOptions) (Proxy, error) {
-	te := &TrainEvaluator{Dataset: o.Dataset, Data: data.Options{Dir: o.DataDir}, TrainSubset: o.TrainSubset, ValSize: o.ValSize,
-		Settings: trainer.Settings{LR: o.LR}, Budget: trainer.Budget{Epochs: o.Epochs, Batch: o.Batch, ImageSize: o.ImageSize}}
-	if te.Dataset == "" {
-		te.Dataset = "fashion-mnist"
-	}
-	ds, err := te.Load(0x5e1ec7)
+	spec := EvaluatorSpec{Name: "train", Dataset: o.Dataset, TrainSubset: o.TrainSubset, ValSize: o.ValSize,
+		Epochs: o.Epochs, Batch: o.Batch, ImageSize: o.ImageSize, LR: o.LR}
+	te := newTrainEvaluator(spec, o.DataDir)
+	spec.Dataset = te.Dataset
+	ds, err := te.Load(splitSeed)
 	if err != nil {
 		return Proxy{}, err
 	}
@@ -120,7 +129,8 @@ func trainProxy(o ProxyOptions) (Proxy, error) {
 		te.Budget.ImageSize = sp.Backbone.TrainSize()
 	}
 	te.Baseline = sp.Backbone
-	return Proxy{Space: sp, Evaluator: te, Record: te.Describe()}, nil
+	spec.ImageSize, spec.Baseline = te.Budget.ImageSize, &sp.Backbone
+	return Proxy{Space: sp, Evaluator: te, Record: te.Describe(), Spec: spec}, nil
 }
 
 // ProxySpace is the default search space fitted to a dataset: the

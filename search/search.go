@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/effnas/effnas/controller"
@@ -39,6 +41,9 @@ type Hooks struct {
 	// (Task.Progress), from the workers' goroutines: it must be safe for
 	// concurrent use, and quick.
 	Progress func(Progress)
+	// Note is called with what the search has to say beyond its trials,
+	// such as trials timed on another kind of host than the baseline.
+	Note func(string)
 }
 
 // Start describes a search as Run starts it.
@@ -72,7 +77,8 @@ type HostReporter interface{ Host() measure.Host }
 
 // Run creates or resumes the search s.Name in st and runs it until
 // s.Trials trials are final or ctx is cancelled. exec may be nil (a
-// LocalExecutor with s.Parallel workers).
+// LocalExecutor with s.Parallel workers); a Durable executor runs the
+// trials elsewhere (see Durable for what changes).
 //
 // A resumed search must be given the settings it was created with, except
 // Trials (at least the trials it has), Parallel and AllowHostChange: a
@@ -85,20 +91,45 @@ func Run(ctx context.Context, st *store.Store, space searchspace.Space, s Settin
 	if err != nil {
 		return Summary{}, err
 	}
-	rec, cfg, start, err := openRecord(st, space, given, s, window, ev)
+	durable, _ := exec.(Durable)
+	rec, cfg, start, err := openRecord(st, space, given, s, window, ev, durable != nil)
 	if err != nil {
 		return Summary{}, err
 	}
 	if hooks.Start != nil {
 		hooks.Start(start)
 	}
+	if exec == nil {
+		exec = NewLocalExecutor(ctx, ev, s.Parallel)
+	}
+	defer exec.Close()
+	if durable != nil {
+		if err := durable.Start(ctx, rec); err != nil {
+			return Summary{}, err
+		}
+	}
+	l := &loop{st: st, space: space, s: s, cfg: cfg, window: cfg.window(), rec: rec, ev: ev, exec: exec, durable: durable,
+		hooks: hooks, mixed: map[string]bool{}}
 	if rec.Baseline == nil {
-		if err := measureBaseline(ctx, st, &rec, space, ev, hooks); err != nil {
+		if err := l.measureBaseline(ctx); err != nil {
+			if ctx.Err() != nil {
+				return l.end(ctx)
+			}
 			return Summary{}, err
 		}
 	} else if hooks.Baseline != nil {
 		hooks.Baseline(*rec.Baseline)
 	}
+	if err := l.resolveReward(); err != nil {
+		return Summary{}, err
+	}
+	return l.run(ctx)
+}
+
+// resolveReward takes the reward's references left at zero from the
+// baseline, once: a resumed search keeps the reward it started with.
+func (l *loop) resolveReward() error {
+	s, rec := &l.s, &l.rec
 	if s.Reward.Time.Ref == 0 {
 		s.Reward.Time.Ref = rec.Baseline.StepTime.Median
 	} else if s.Reward.Time.Base == 0 { // a target: relative times are times S0
@@ -108,38 +139,30 @@ func Run(ctx context.Context, st *store.Store, space searchspace.Space, s Settin
 		s.Reward.Params.Ref = float64(rec.Baseline.Params)
 	}
 	if _, err := s.Reward.Resolve(); err != nil {
-		return Summary{}, err
+		return err
 	}
 	recReward, err := reward.DecodeSettings(rec.Reward)
 	if err != nil {
-		return Summary{}, fmt.Errorf("search %q: %w", s.Name, err)
+		return fmt.Errorf("search %q: %w", s.Name, err)
 	}
-	if recReward.Time.Ref == 0 || recReward.Params.Ref == 0 {
-		if rec.Reward, err = json.Marshal(s.Reward); err != nil {
-			return Summary{}, err
-		}
-		if err := st.Update(func(tx *store.Tx) error { return tx.PutSearch(rec) }); err != nil {
-			return Summary{}, err
-		}
-	} else {
-		// A resumed search keeps the reward it started with.
+	if recReward.Time.Ref != 0 && recReward.Params.Ref != 0 {
 		s.Reward = recReward
+		return nil
 	}
-	l := &loop{st: st, space: space, s: s, cfg: cfg, window: cfg.window(), rec: rec, ev: ev, hooks: hooks}
-	if exec == nil {
-		exec = NewLocalExecutor(ctx, ev, s.Parallel)
+	if rec.Reward, err = json.Marshal(s.Reward); err != nil {
+		return err
 	}
-	defer exec.Close()
-	l.exec = exec
-	return l.run(ctx)
+	return l.st.Update(func(tx *store.Tx) error { return tx.PutSearch(*rec) })
 }
 
 // openRecord creates the search record, or checks that an existing one is
-// the same search, and updates the trial target.
-func openRecord(st *store.Store, space searchspace.Space, given, s Settings, window controller.Window, ev Evaluator) (
+// the same search, and updates the trial target. The host of a search
+// whose trials run elsewhere (durable) is its baseline's, measured on a
+// worker: this process's does not matter.
+func openRecord(st *store.Store, space searchspace.Space, given, s Settings, window controller.Window, ev Evaluator, durable bool) (
 	rec store.Search, cfg recordConfig, start Start, err error) {
 	var host measure.Host
-	if hr, ok := ev.(HostReporter); ok {
+	if hr, ok := ev.(HostReporter); ok && !durable {
 		host = hr.Host()
 	}
 	if host.Code.IsZero() {
@@ -181,7 +204,7 @@ func openRecord(st *store.Store, space searchspace.Space, given, s Settings, win
 		if s.Trials < len(trials) {
 			return &TrialsError{Search: s.Name, Have: len(trials), Given: s.Trials}
 		}
-		if host.Fingerprint() != old.Host.Fingerprint() && !s.AllowHostChange && old.Host.Fingerprint() != (measure.Host{}).Fingerprint() {
+		if !durable && host.Fingerprint() != old.Host.Fingerprint() && !s.AllowHostChange && hostKnown(old.Host) {
 			return fmt.Errorf("search %q was started on another host (%s, %d cores, %s) than this one (%s, %d cores, %s); "+
 				"its step times would be mixed: resume it there, or allow it explicitly",
 				s.Name, old.Host.CPU, old.Host.Cores, old.Host.Backend, host.CPU, host.Cores, host.Backend)
@@ -198,24 +221,111 @@ func openRecord(st *store.Store, space searchspace.Space, given, s Settings, win
 	return rec, cfg, start, err
 }
 
-func measureBaseline(ctx context.Context, st *store.Store, rec *store.Search, space searchspace.Space, ev Evaluator, hooks Hooks) error {
-	task := Task{TrialID: 0, Attempt: 1, Arch: space.Backbone, Seed: trialSeed(rec.Seed, 0), Baseline: true}
-	task.Progress = progressOf(hooks, 0)
-	m, err := ev.Evaluate(ctx, task, nil)
-	if err != nil {
-		return fmt.Errorf("measuring the baseline (the space's backbone): %w", err)
+// hostKnown reports whether h describes a machine (records of searches
+// whose baseline is not measured yet on a worker have none).
+func hostKnown(h measure.Host) bool {
+	h.Code = version.Code{}
+	return h.Fingerprint() != (measure.Host{}).Fingerprint()
+}
+
+// describeHost names a host for messages about mixed timings.
+func describeHost(h measure.Host) string {
+	return fmt.Sprintf("%s, %d cores, GOMAXPROCS %d, %s, %s/%s, %s (host kind %s)",
+		h.CPU, h.Cores, h.GOMAXPROCS, h.Backend, h.OS, h.Arch, h.GoVersion, h.Fingerprint())
+}
+
+// measureBaseline measures the space's backbone: here, or on a worker of a
+// durable executor, whose host becomes the search's.
+func (l *loop) measureBaseline(ctx context.Context) error {
+	task := Task{TrialID: 0, Attempt: l.cfg.BaselineAttempts + 1, Arch: l.space.Backbone, Seed: trialSeed(l.rec.Seed, 0), Baseline: true}
+	task.Progress = progressOf(l.hooks, 0)
+	var r Result
+	if l.durable == nil {
+		r.Metrics, r.Err = l.ev.Evaluate(ctx, task, nil)
+	} else {
+		var err error
+		if r, err = l.remoteBaseline(ctx, task); err != nil {
+			return err
+		}
 	}
-	if !(m.StepTime.Median > 0) || m.Params <= 0 {
-		return fmt.Errorf("baseline: step time %v s and %d params: both must be positive", m.StepTime.Median, m.Params)
+	m := r.Metrics
+	if r.Err == nil && (!(m.StepTime.Median > 0) || m.Params <= 0) {
+		r.Err = fmt.Errorf("step time %v s and %d params: both must be positive", m.StepTime.Median, m.Params)
+	}
+	if r.Err != nil {
+		if l.durable != nil {
+			// The next run submits the baseline under a new attempt: the
+			// queue would take the old one for this one, already done.
+			l.cfg.BaselineAttempts++
+			if err := l.saveRecord(true); err != nil {
+				return err
+			}
+			acknowledge(r)
+		}
+		if r.Worker != "" {
+			return fmt.Errorf("measuring the baseline (the space's backbone) on worker %s: %w", r.Worker, r.Err)
+		}
+		return fmt.Errorf("measuring the baseline (the space's backbone): %w", r.Err)
 	}
 	if m.Host.Code.IsZero() {
 		m.Host.Code = version.Get()
 	}
-	rec.Baseline = &m
-	if hooks.Baseline != nil {
-		hooks.Baseline(m)
+	l.rec.Baseline = &m
+	if l.durable != nil {
+		l.rec.Host = m.Host
 	}
-	return st.Update(func(tx *store.Tx) error { return tx.PutSearch(*rec) })
+	if err := l.saveRecord(false); err != nil {
+		return err
+	}
+	acknowledge(r)
+	if l.hooks.Baseline != nil {
+		l.hooks.Baseline(m)
+	}
+	return nil
+}
+
+// remoteBaseline submits the baseline task and waits for its result,
+// acknowledging anything else that comes (results of an older search of
+// this queue, of earlier attempts).
+func (l *loop) remoteBaseline(ctx context.Context, task Task) (Result, error) {
+	task.Again = true // an earlier run may have submitted it
+	l.exec.Submit(task)
+	for {
+		rs, err := l.receive(ctx)
+		if err != nil {
+			return Result{}, err
+		}
+		for i, r := range rs {
+			if r.Task.TrialID == 0 && r.Task.Attempt == task.Attempt {
+				for _, other := range rs[i+1:] {
+					acknowledge(other)
+				}
+				return r, nil
+			}
+			acknowledge(r)
+		}
+	}
+}
+
+// saveRecord writes the search record, with the loop's config when
+// config is set.
+func (l *loop) saveRecord(config bool) error {
+	if config {
+		raw, err := json.Marshal(l.cfg)
+		if err != nil {
+			return err
+		}
+		l.rec.Config = raw
+	}
+	return l.st.Update(func(tx *store.Tx) error { return tx.PutSearch(l.rec) })
+}
+
+func acknowledge(r Result) {
+	if r.Ack != nil {
+		// A result whose acknowledgement is lost comes again and is then
+		// ignored as stale.
+		_ = r.Ack()
+	}
 }
 
 // progressOf passes an evaluator's progress on trial id to the hook.
@@ -237,22 +347,35 @@ func trialSeed(seed uint64, id int) uint64 {
 	return z ^ (z >> 31)
 }
 
+// maxBatch bounds the results one commit records.
+const maxBatch = 1024
+
 type loop struct {
-	st     *store.Store
-	space  searchspace.Space
-	s      Settings
-	cfg    recordConfig
-	window controller.Window
-	rec    store.Search
-	ev     Evaluator
-	exec   Executor
-	hooks  Hooks
+	st      *store.Store
+	space   searchspace.Space
+	s       Settings
+	cfg     recordConfig
+	window  controller.Window
+	rec     store.Search
+	ev      Evaluator
+	exec    Executor
+	durable Durable // exec, when it is durable
+	hooks   Hooks
 
 	ctrl     controller.Controller
 	trials   []store.Trial // trials[i].ID == i+1
 	observed int           // trials 1..observed are observed by ctrl
-	saved    int           // observed, as the store's checkpoint has it
 	inflight int
+	mixed    map[string]bool // host kinds already noted as mixed in
+
+	// What the next flush commits and then does: trials changed, whether
+	// the controller changed, tasks to submit, results to acknowledge and
+	// hooks to call.
+	dirty       map[int]bool
+	ctrlChanged bool
+	tasks       []Task
+	acks        []Result
+	after       []func()
 }
 
 func (l *loop) run(ctx context.Context) (Summary, error) {
@@ -285,38 +408,63 @@ func (l *loop) run(ctx context.Context) (Summary, error) {
 			return Summary{}, fmt.Errorf("search %q: restoring the controller: %w", l.s.Name, err)
 		}
 	}
-	l.observed, l.saved = ck.Observed, ck.Observed
+	l.observed = ck.Observed
+	l.dirty = map[int]bool{}
 
 	// Trials that were being evaluated when the last run ended were cut
 	// off, not failed: they run again, and the cut-off evaluation is not
-	// an attempt.
+	// an attempt. The workers of a durable executor may still be at them:
+	// they are submitted again with the same attempt, which the executor
+	// does not run twice.
 	for i := range l.trials {
-		if t := &l.trials[i]; t.Status == store.StatusPending || t.Status == store.StatusRunning {
+		t := &l.trials[i]
+		switch {
+		case t.Status == store.StatusRunning && l.durable != nil:
+			l.submit(t)
+			l.tasks[len(l.tasks)-1].Again = true
+		case t.Status == store.StatusPending || t.Status == store.StatusRunning:
 			t.Interrupted++
-			if err := l.start(t); err != nil {
-				return Summary{}, err
-			}
+			l.start(t)
 		}
 	}
 	if err := l.advance(ctx); err != nil {
 		return Summary{}, err
 	}
+	if err := l.flush(); err != nil {
+		return Summary{}, err
+	}
 	for l.inflight > 0 {
-		// After a stop, running evaluations see the cancelled context and
-		// return: results that completed are saved, the others stay
-		// "running" in the store and run again on resume.
-		r := <-l.exec.Results()
-		l.inflight--
-		if err := l.finish(ctx, r); err != nil {
+		// After a stop, running local evaluations see the cancelled
+		// context and return: results that completed are saved, the
+		// others stay "running" in the store and run again on resume. A
+		// durable executor's trials go on elsewhere: the loop stops now.
+		rs, err := l.receive(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return l.summary(true), err
+		}
+		for _, r := range rs {
+			if err := l.finish(ctx, r); err != nil {
+				return l.summary(true), err
+			}
+		}
+		if err := l.flush(); err != nil {
 			return l.summary(true), err
 		}
 	}
+	return l.end(ctx)
+}
+
+// end saves the search's state at the end of a run.
+func (l *loop) end(ctx context.Context) (Summary, error) {
 	interrupted := ctx.Err() != nil && countFinal(l.trials) < l.s.Trials
 	status := store.SearchFinished
 	if interrupted {
 		status = store.SearchInterrupted
 	}
-	err = l.st.Update(func(tx *store.Tx) error {
+	err := l.st.Update(func(tx *store.Tx) error {
 		rec, err := tx.Search(l.s.Name)
 		if err != nil {
 			return err
@@ -324,7 +472,44 @@ func (l *loop) run(ctx context.Context) (Summary, error) {
 		rec.Status, rec.Updated = status, time.Now().UTC()
 		return tx.PutSearch(rec)
 	})
+	if err == nil && l.durable != nil && countFinal(l.trials) >= l.s.Trials {
+		if ferr := l.durable.Finish(); ferr != nil && l.hooks.Note != nil {
+			l.hooks.Note(fmt.Sprintf("the search is over, but its queue could not be cleaned up: %v", ferr))
+		}
+	}
 	return l.summary(interrupted), err
+}
+
+// receive waits for a result and takes every other one already there, so
+// that one commit records them all (results of parallel trials come in
+// bursts). With a durable executor it returns ctx's error once ctx is
+// cancelled, and the executor's once it is done.
+func (l *loop) receive(ctx context.Context) ([]Result, error) {
+	var stop, done <-chan struct{}
+	if l.durable != nil {
+		stop, done = ctx.Done(), l.durable.Done()
+	}
+	var rs []Result
+	select {
+	case r := <-l.exec.Results():
+		rs = append(rs, r)
+	case <-stop:
+		return nil, ctx.Err()
+	case <-done:
+		if err := l.durable.Err(); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("the executor stopped")
+	}
+	for len(rs) < maxBatch {
+		select {
+		case r := <-l.exec.Results():
+			rs = append(rs, r)
+		default:
+			return rs, nil
+		}
+	}
+	return rs, nil
 }
 
 // advance makes every controller call that is due, in the one order the
@@ -333,8 +518,8 @@ func (l *loop) run(ctx context.Context) (Summary, error) {
 // id order. A proposal also waits for a free worker, and the observations
 // after it wait with it, so proposed trials are running trials. Each
 // controller call thus sees the same history whatever the number of
-// workers, the order in which trials finish and where the search was
-// stopped and resumed.
+// workers, the order in which trials finish, how many results one commit
+// records and where the search was stopped and resumed.
 func (l *loop) advance(ctx context.Context) error {
 	for {
 		next := len(l.trials) + 1
@@ -362,9 +547,7 @@ func (l *loop) advance(ctx context.Context) error {
 			return fmt.Errorf("controller: observing trial %d: %w", t.ID, err)
 		}
 		l.observed++
-	}
-	if l.observed != l.saved {
-		return l.commit(nil)
+		l.ctrlChanged = true
 	}
 	return nil
 }
@@ -375,49 +558,78 @@ func (l *loop) propose() error {
 	if err != nil {
 		return fmt.Errorf("controller: %w", err)
 	}
+	l.ctrlChanged = true
 	now := time.Now().UTC()
 	l.trials = append(l.trials, store.Trial{ID: len(l.trials) + 1, Decisions: d, Status: store.StatusPending, Created: now})
 	t := &l.trials[len(l.trials)-1]
+	l.dirty[t.ID] = true
 	arch, err := l.space.Decode(d)
 	if err != nil {
 		t.Status, t.Error, t.Finished = store.StatusFailed, "bad architecture: "+err.Error(), now
-		return l.commit(t)
+		return nil
 	}
 	arch.Name = fmt.Sprintf("%s-trial-%d", l.s.Name, t.ID)
 	t.Arch = arch
-	return l.start(t)
+	l.start(t)
+	return nil
 }
 
-// start records that a trial runs (with the controller state, in the same
-// transaction as a proposal) and submits it.
-func (l *loop) start(t *store.Trial) error {
+// start marks a trial running and submits it once that is saved (with
+// the controller state, in the same commit as a proposal).
+func (l *loop) start(t *store.Trial) {
 	t.Status, t.Started = store.StatusRunning, time.Now().UTC()
-	if err := l.commit(t); err != nil {
-		return err
-	}
+	l.dirty[t.ID] = true
+	l.submit(t)
+}
+
+// submit queues a running trial's next attempt for the next flush.
+func (l *loop) submit(t *store.Trial) {
 	task := Task{TrialID: t.ID, Attempt: t.Attempts + 1, Arch: t.Arch, Seed: trialSeed(l.rec.Seed, t.ID)}
 	task.Progress = progressOf(l.hooks, t.ID)
-	l.exec.Submit(task)
+	if l.durable != nil && !l.s.AllowHostChange && hostKnown(l.rec.Host) && !l.rec.Host.Synthetic() {
+		h := l.rec.Host
+		task.HostKind = &h
+	}
+	l.tasks = append(l.tasks, task)
 	l.inflight++
-	return nil
 }
 
 func (l *loop) finish(ctx context.Context, r Result) error {
 	id := r.Task.TrialID
-	if id < 1 || id > len(l.trials) {
-		return fmt.Errorf("executor returned unknown trial %d", id)
+	if id < 0 || id > len(l.trials) {
+		if l.durable == nil {
+			return fmt.Errorf("executor returned unknown trial %d", id)
+		}
+		l.notef("ignoring a result for trial %d from worker %q: the search has %d trials", id, r.Worker, len(l.trials))
+		l.acks = append(l.acks, r)
+		return nil
+	}
+	if id == 0 {
+		l.acks = append(l.acks, r) // the baseline's, again
+		return nil
 	}
 	t := &l.trials[id-1]
 	if t.Status != store.StatusRunning || r.Task.Attempt != t.Attempts+1 {
-		return nil // a stale duplicate from an executor: ignore it
+		// A stale duplicate: the trial was recorded already.
+		l.acks = append(l.acks, r)
+		return nil
 	}
-	if r.Err != nil && ctx.Err() != nil {
+	l.inflight--
+	if r.Err != nil && ctx.Err() != nil && l.durable == nil {
 		// Cut off by the stop, not failed: it stays "running" in the
 		// store and runs again on resume.
 		return nil
 	}
+	if r.Err == nil {
+		r.Err = l.checkHost(r)
+	}
 	t.Worker, t.Finished = r.Worker, r.Finished
+	if !r.Started.IsZero() {
+		t.Started = r.Started
+	}
 	t.Attempts++
+	l.dirty[t.ID] = true
+	l.acks = append(l.acks, r)
 	if r.Err == nil {
 		m := r.Metrics
 		if m.Host.Code.IsZero() {
@@ -433,45 +645,83 @@ func (l *loop) finish(ctx context.Context, r Result) error {
 	}
 	if r.Err != nil {
 		t.Error = r.Err.Error()
-		if t.Attempts < l.cfg.MaxAttempts {
+		if t.Attempts < l.cfg.MaxAttempts && !errors.Is(r.Err, ErrNoRetry) {
 			t.Status = store.StatusPending
-			l.callHook(*t)
-			return l.start(t)
+			l.hookTrial(*t)
+			l.start(t)
+			return nil
 		}
 		t.Status, t.Reward = store.StatusFailed, 0
 	}
-	// The result is saved first, then observed: a crash in between leaves
-	// a finished, unobserved trial, which the next run observes.
-	if err := l.commit(t); err != nil {
-		return err
-	}
-	l.callHook(*t)
+	// The result is saved with its observation, in the next flush: a
+	// crash before it loses both, and the result comes again (durable) or
+	// the trial runs again.
+	l.hookTrial(*t)
 	return l.advance(ctx)
 }
 
-// commit saves a trial (when t is not nil) together with the controller's
-// current state, in one transaction.
-func (l *loop) commit(t *store.Trial) error {
-	state, err := l.ctrl.State()
-	if err != nil {
-		return err
+// checkHost refuses a measurement timed on another kind of host than the
+// search's (a durable executor's workers), unless mixed hosts are
+// allowed; then it notes each new kind once.
+func (l *loop) checkHost(r Result) error {
+	want, got := l.rec.Host, r.Metrics.Host
+	if l.durable == nil || !hostKnown(want) || (want.Synthetic() && got.Synthetic()) || want.Fingerprint() == got.Fingerprint() {
+		return nil
 	}
-	ck, err := json.Marshal(checkpoint{Observed: l.observed, State: state})
-	if err != nil {
-		return err
+	if !l.s.AllowHostChange {
+		return fmt.Errorf("worker %s timed the trial on another kind of host (%s) than the search's baseline (%s): "+
+			"step times of different machines must not mix; run workers of that kind, or allow mixed hosts explicitly",
+			r.Worker, describeHost(got), describeHost(want))
 	}
-	err = l.st.Update(func(tx *store.Tx) error {
-		if t != nil {
-			if err := tx.PutTrial(l.s.Name, *t); err != nil {
-				return err
-			}
+	if fp := got.Fingerprint(); !l.mixed[fp] {
+		l.mixed[fp] = true
+		l.notef("warning: trial %d was timed by worker %s on another kind of host (%s) than the baseline (%s); "+
+			"relative step times of both kinds are mixed in the reward, as allowed", r.Task.TrialID, r.Worker, describeHost(got), describeHost(want))
+	}
+	return nil
+}
+
+// flush saves what changed (trials and the controller's state) in one
+// transaction, then submits the new tasks, acknowledges the results it
+// recorded and calls the hooks. Nothing leaves the loop before it is
+// saved, and nothing is acknowledged before: a crash at any point loses
+// no result that a restart cannot get again.
+func (l *loop) flush() error {
+	if len(l.dirty) > 0 || l.ctrlChanged {
+		state, err := l.ctrl.State()
+		if err != nil {
+			return err
 		}
-		return tx.PutControllerState(l.s.Name, ck)
-	})
-	if err == nil {
-		l.saved = l.observed
+		ck, err := json.Marshal(checkpoint{Observed: l.observed, State: state})
+		if err != nil {
+			return err
+		}
+		ids := slices.Sorted(maps.Keys(l.dirty))
+		err = l.st.Update(func(tx *store.Tx) error {
+			for _, id := range ids {
+				if err := tx.PutTrial(l.s.Name, l.trials[id-1]); err != nil {
+					return err
+				}
+			}
+			return tx.PutControllerState(l.s.Name, ck)
+		})
+		if err != nil {
+			return err
+		}
+		clear(l.dirty)
+		l.ctrlChanged = false
 	}
-	return err
+	for _, t := range l.tasks {
+		l.exec.Submit(t)
+	}
+	for _, r := range l.acks {
+		acknowledge(r)
+	}
+	for _, f := range l.after {
+		f()
+	}
+	l.tasks, l.acks, l.after = l.tasks[:0], l.acks[:0], l.after[:0]
+	return nil
 }
 
 func countFinal(trials []store.Trial) int {
@@ -484,16 +734,25 @@ func countFinal(trials []store.Trial) int {
 	return n
 }
 
-func (l *loop) callHook(t store.Trial) {
+// hookTrial calls the Trial hook after the next flush, with the counts
+// and the best trial of now.
+func (l *loop) hookTrial(t store.Trial) {
 	if l.hooks.Trial == nil {
 		return
 	}
-	best, ok := store.BestTrial(l.trials)
 	var bp *store.Trial
-	if ok {
+	if best, ok := store.BestTrial(l.trials); ok {
 		bp = &best
 	}
-	l.hooks.Trial(t, countFinal(l.trials), l.s.Trials, bp)
+	done := countFinal(l.trials)
+	l.after = append(l.after, func() { l.hooks.Trial(t, done, l.s.Trials, bp) })
+}
+
+func (l *loop) notef(format string, args ...any) {
+	if l.hooks.Note != nil {
+		msg := fmt.Sprintf(format, args...)
+		l.after = append(l.after, func() { l.hooks.Note(msg) })
+	}
 }
 
 func (l *loop) summary(interrupted bool) Summary {

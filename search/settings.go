@@ -47,7 +47,11 @@ type Settings struct {
 	// a JSON object). A resumed search must be given the same.
 	Evaluator any
 	// AllowHostChange lets a search resume on a host whose fingerprint
-	// differs from the one it started on (timings would then be mixed).
+	// differs from the one it started on, and lets a Durable executor's
+	// workers of another kind than the baseline's time trials (timings
+	// would then be mixed; each new kind is noted through Hooks.Note).
+	// Without it such a worker refuses the trial (Task.HostKind), and a
+	// measurement from another kind that comes anyway is a failed attempt.
 	AllowHostChange bool
 }
 
@@ -143,6 +147,9 @@ type recordConfig struct {
 	MaxAttempts       int                `json:"max_attempts"`
 	ControllerOptions controller.Options `json:"controller_options"`
 	Evaluator         any                `json:"evaluator,omitempty"`
+	// BaselineAttempts counts the baseline measurements that failed on a
+	// durable executor's workers: each new one is a new attempt.
+	BaselineAttempts int `json:"baseline_attempts,omitempty"`
 }
 
 func (c recordConfig) window() controller.Window {

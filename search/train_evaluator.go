@@ -83,7 +83,7 @@ func (e *TrainEvaluator) Host() measure.Host { return trainer.HostInfo() }
 func (e *TrainEvaluator) Evaluate(ctx context.Context, t Task, gate *Gate) (measure.Metrics, error) {
 	var ds *data.Dataset
 	err := gate.Shared(func() (err error) {
-		ds, err = e.Load(0x5e1ec7)
+		ds, err = e.Load(splitSeed)
 		return err
 	})
 	if err != nil {

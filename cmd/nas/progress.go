@@ -57,6 +57,7 @@ func (p *progress) hooks(s search.Settings) search.Hooks {
 					"a search created with a larger %s can use them\n", st.Parallel, s.Controller, how, flag, st.Idle, flag)
 			}
 		},
+		Note: func(msg string) { p.printf("%s\n", msg) },
 		Baseline: func(m measure.Metrics) {
 			p.printf("baseline (the space's backbone): step %.1f ms, %.2f M params\n", m.StepTime.Median*1e3, float64(m.Params)/1e6)
 		},

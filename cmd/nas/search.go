@@ -23,7 +23,7 @@ const defaultDB = "effnas.db"
 func init() {
 	register(&command{
 		name:    "search",
-		args:    "[--db effnas.db] [--name NAME] [--controller rl|random|evolution] [--trials N] [--parallel K] [--evaluator train|synthetic] [flags]",
+		args:    "[--db effnas.db] [--name NAME] [--controller rl|random|evolution] [--trials N] [--parallel K] [--evaluator train|synthetic] [--queue embedded|URL] [flags]",
 		summary: "run (or resume) a training-aware architecture search",
 		help: `Samples architectures from the search space, trains each on the proxy task,
 scores it with the reward A * (S/S0)^-0.07 * (P/P0)^-0.05 (accuracy, training
@@ -44,6 +44,18 @@ its observations only as far as its window (fixed when the search is
 created): rl in rounds of --rl-minibatch trials, evolution --window trials,
 random without limit. Workers beyond the window stay idle (a note says so).
 
+With --queue the trials run on workers ("nas worker", on this host or
+others) through a NATS JetStream queue: "embedded" runs the queue server in
+this process (listening on --listen, its store beside the database), a URL
+uses an existing server. This process keeps the database; --parallel is the
+number of trials in flight, and the trials of a seed are those of a search
+run here. The baseline is measured on a worker, and trials then go only to
+workers of that host kind (CPU, cores, kernel backend) unless
+--allow-host-change. A worker killed mid-trial loses it to another after
+the lease (60 s); a trial that kills 3 workers fails; a search stopped or
+killed goes on where it was when run again, and results that came in the
+meantime are waiting.
+
 On a terminal a progress bar shows the trials and the training steps of the
 running ones; otherwise (a log file) each finished trial prints one line.
 The default space is the EfficientNetV2 space over efficientnetv2-b0, fitted
@@ -53,7 +65,7 @@ prints it); with --space a space file is used as it is. "nas trials",
 		examples: []string{
 			"nas search                                               # 20 trials of the rl controller on Fashion-MNIST, in effnas.db",
 			"nas search --evaluator synthetic --trials 300 --seed 5   # seconds: a formula instead of training",
-			"nas search --controller evolution --trials 200 --parallel 4 --name evo 2> evo.log",
+			"nas search --queue embedded --listen 0.0.0.0:4222 --parallel 16 2> search.log   # trials on workers (nas worker)",
 		},
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
@@ -79,9 +91,17 @@ prints it); with --space a space file is used as it is. "nas trials",
 			rlBatch := fs.Int("rl-minibatch", 10, "rl controller PPO minibatch (trials per update, and per round of proposals)")
 			allowHost := fs.Bool("allow-host-change", false, "resume on a machine other than the one the search started on")
 			quiet := fs.Bool("quiet", false, "no progress output")
+			delay := fs.Duration("synthetic-delay", 0, "--evaluator synthetic: each evaluation takes this long (demos, simulations)")
+			qf := addQueueFlags(fs)
 			return func(args []string) error {
 				if len(args) != 0 {
 					return usagef("unexpected argument %q", args[0])
+				}
+				if err := qf.check(fs); err != nil {
+					return err
+				}
+				if setFlags(fs)["synthetic-delay"] && (*evaluator != "synthetic" || *delay < 0) {
+					return usagef("--synthetic-delay = %v: for --evaluator synthetic, 0 or more", *delay)
 				}
 				for _, c := range []struct {
 					flag    string
@@ -120,7 +140,7 @@ prints it); with --space a space file is used as it is. "nas trials",
 				}
 				p, err := search.NewProxy(search.ProxyOptions{Evaluator: *evaluator, SpaceFile: *spacePath,
 					Dataset: *df.dataset, DataDir: *df.dir, ImageSize: *size, Width: *width, Depth: *depth, SearchSE: *searchSE,
-					TrainSubset: *subset, ValSize: *val, Epochs: *epochs, Batch: *batch, LR: *lr})
+					TrainSubset: *subset, ValSize: *val, Epochs: *epochs, Batch: *batch, LR: *lr, SyntheticDelay: *delay})
 				if errors.Is(err, search.ErrUnknownEvaluator) {
 					return usagef("--evaluator: %v", err)
 				}
@@ -132,12 +152,27 @@ prints it); with --space a space file is used as it is. "nas trials",
 				if err := s.Check(p.Space); err != nil {
 					return searchError(err, *db)
 				}
+				pr := newProgress(stderr, *quiet, s.Trials)
+				var exec search.Executor
+				if *qf.queue != "" {
+					q, err := qf.open(*db, pr.printf)
+					if err != nil {
+						return err
+					}
+					defer q.Close()
+					if exec, err = q.Executor(p.Spec); err != nil {
+						return err
+					}
+					if url := q.WorkerURL(); url != "" && !*quiet {
+						pr.printf("queue: workers connect with: %s worker --queue %s\n", progName, url)
+					}
+				}
 				st, err := store.Open(*db, nil)
 				if err != nil {
 					return err
 				}
 				defer st.Close()
-				return runSearch(st, p.Space, s, p.Evaluator, *quiet)
+				return runSearch(st, p.Space, s, p.Evaluator, exec, pr)
 			}
 		},
 	})
@@ -180,7 +215,7 @@ func searchError(err error, db string) error {
 	return err
 }
 
-func runSearch(st *store.Store, sp searchspace.Space, s search.Settings, ev search.Evaluator, quiet bool) error {
+func runSearch(st *store.Store, sp searchspace.Space, s search.Settings, ev search.Evaluator, exec search.Executor, pr *progress) error {
 	ctx, stop := interruptible()
 	defer stop()
 	finished := make(chan struct{})
@@ -198,8 +233,7 @@ func runSearch(st *store.Store, sp searchspace.Space, s search.Settings, ev sear
 		}
 	}()
 	start := time.Now()
-	pr := newProgress(stderr, quiet, s.Trials)
-	sum, err := search.Run(ctx, st, sp, s, ev, nil, pr.hooks(s))
+	sum, err := search.Run(ctx, st, sp, s, ev, exec, pr.hooks(s))
 	pr.done()
 	if err != nil {
 		return searchError(err, st.Path())

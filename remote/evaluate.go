@@ -1,0 +1,103 @@
+package remote
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/effnas/effnas/measure"
+	"github.com/effnas/effnas/search"
+)
+
+// EvalOptions configure SearchEval.
+type EvalOptions struct {
+	// DataDir is where this worker finds datasets ("": $EFFNAS_DATA, then
+	// the system location).
+	DataDir string
+	// Logf receives the phases of each trial (nil: discarded).
+	Logf func(format string, args ...any)
+}
+
+// SearchEval evaluates the tasks of searches as nas worker does. It builds
+// each task's evaluator from the task's settings (search.EvaluatorSpec)
+// and keeps the last ones it built: a training evaluator keeps its dataset
+// loaded and its baseline network built, so that each trial's step time
+// is measured against the baseline on this machine. Settings it cannot
+// build (an unknown evaluator, a dataset this worker does not have) fail
+// the trial with the reason. A task for another kind of host
+// (Task.HostKind) is refused with ErrNotForThisWorker. The measurement is
+// a measure.Metrics.
+func SearchEval(o EvalOptions) EvalFunc {
+	logf := o.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	built := &evaluators{dataDir: o.DataDir, m: map[string]search.Evaluator{}}
+	return func(ctx context.Context, t Task) (json.RawMessage, error) {
+		ev, err := built.get(t.Evaluator)
+		if err != nil {
+			return nil, err
+		}
+		if k := t.HostKind; k != nil && !k.Synthetic() {
+			var h measure.Host
+			if hr, ok := ev.(search.HostReporter); ok {
+				h = hr.Host()
+			}
+			if h.Fingerprint() != k.Fingerprint() {
+				return nil, fmt.Errorf("%w: the search times its trials on %s; this host is %s: step times of different machines must not mix; "+
+					"run this worker on a host of that kind, or run the search with mixed hosts allowed",
+					ErrNotForThisWorker, describeHost(k.CPU, k.Cores, k.Backend, k.Fingerprint()), describeHost(h.CPU, h.Cores, h.Backend, h.Fingerprint()))
+			}
+		}
+		phase := ""
+		st := search.Task{TrialID: t.Trial, Attempt: t.Attempt, Arch: t.Arch, Seed: t.Seed, Baseline: t.Baseline,
+			Progress: func(p search.Progress) {
+				if p.Phase != phase { // called from the evaluator's goroutine only
+					phase = p.Phase
+					logf("trial %d: %s", t.Trial, p.Phase)
+				}
+			}}
+		m, err := ev.Evaluate(ctx, st, nil)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(m)
+	}
+}
+
+func describeHost(cpu string, cores int, backend, fp string) string {
+	return fmt.Sprintf("%s, %d cores, %s (host kind %s)", cpu, cores, backend, fp)
+}
+
+// evaluators keeps the evaluators built from the last few settings.
+type evaluators struct {
+	dataDir string
+	mu      sync.Mutex
+	m       map[string]search.Evaluator
+}
+
+// keepEvaluators is how many evaluators a worker keeps: one per search it
+// serves at once (each may hold a dataset in memory).
+const keepEvaluators = 2
+
+func (e *evaluators) get(raw json.RawMessage) (search.Evaluator, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if ev, ok := e.m[string(raw)]; ok {
+		return ev, nil
+	}
+	var spec search.EvaluatorSpec
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		return nil, fmt.Errorf("the trial's evaluator settings do not read: %v", err)
+	}
+	ev, err := search.NewEvaluator(spec, e.dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("this worker cannot build the search's evaluator: %w", err)
+	}
+	if len(e.m) >= keepEvaluators {
+		clear(e.m)
+	}
+	e.m[string(raw)] = ev
+	return ev, nil
+}

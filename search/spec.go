@@ -1,0 +1,74 @@
+package search
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/effnas/effnas/searchspace"
+	"github.com/effnas/effnas/trainer"
+	"github.com/effnas/effnas/trainer/data"
+)
+
+// EvaluatorSpec is a search's evaluator as data: enough for another
+// process, a worker on another host, to build the evaluator NewProxy
+// built (NewEvaluator). Workers receive it with every trial. Machine-local
+// settings are not part of it: a worker finds datasets in its own data
+// directory.
+type EvaluatorSpec struct {
+	// Name is the evaluator: "train" or "synthetic".
+	Name string `json:"name"`
+	// Dataset is the data registry name of "train"'s dataset.
+	Dataset string `json:"dataset,omitempty"`
+	// TrainSubset, ValSize, Epochs, Batch, ImageSize and LR are "train"'s
+	// proxy budget (ProxyOptions); ImageSize is resolved (never 0).
+	TrainSubset int     `json:"train_subset,omitempty"`
+	ValSize     int     `json:"val_size,omitempty"`
+	Epochs      float64 `json:"epochs,omitempty"`
+	Batch       int     `json:"batch,omitempty"`
+	ImageSize   int     `json:"image_size,omitempty"`
+	LR          float64 `json:"lr,omitempty"`
+	// Baseline is the network "train" times each trial against, on the
+	// same machine (the space's backbone).
+	Baseline *searchspace.Arch `json:"baseline,omitempty"`
+	// Delay makes each "synthetic" evaluation take that long (nanoseconds
+	// in JSON).
+	Delay time.Duration `json:"delay_ns,omitempty"`
+}
+
+// NewEvaluator builds the evaluator spec describes, as NewProxy builds it.
+// dataDir is where this process finds datasets ("": $EFFNAS_DATA, then the
+// system location); "train" loads its dataset here, so that a missing one
+// is an error now. An unknown name wraps ErrUnknownEvaluator.
+func NewEvaluator(spec EvaluatorSpec, dataDir string) (Evaluator, error) {
+	switch spec.Name {
+	case "synthetic":
+		if spec.Delay < 0 {
+			return nil, fmt.Errorf("synthetic evaluator: delay %v: want 0 or more", spec.Delay)
+		}
+		return Synthetic{Delay: spec.Delay}, nil
+	case "train":
+		te := newTrainEvaluator(spec, dataDir)
+		if _, err := te.Load(splitSeed); err != nil {
+			return nil, err
+		}
+		return te, nil
+	}
+	return nil, fmt.Errorf("%w %q: want %s", ErrUnknownEvaluator, spec.Name, strings.Join(EvaluatorNames(), " or "))
+}
+
+// splitSeed draws the validation split and the training subset: fixed, so
+// that every trial, on every machine, sees the same images.
+const splitSeed = 0x5e1ec7
+
+func newTrainEvaluator(spec EvaluatorSpec, dataDir string) *TrainEvaluator {
+	te := &TrainEvaluator{Dataset: spec.Dataset, Data: data.Options{Dir: dataDir}, TrainSubset: spec.TrainSubset, ValSize: spec.ValSize,
+		Settings: trainer.Settings{LR: spec.LR}, Budget: trainer.Budget{Epochs: spec.Epochs, Batch: spec.Batch, ImageSize: spec.ImageSize}}
+	if te.Dataset == "" {
+		te.Dataset = "fashion-mnist"
+	}
+	if spec.Baseline != nil {
+		te.Baseline = *spec.Baseline
+	}
+	return te
+}
