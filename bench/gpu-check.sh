@@ -13,7 +13,7 @@
 #
 # Environment: PYTHON (default python3, with torch), FMNIST (the directory
 # of the Fashion-MNIST .gz files; default /usr/share/datasets/fashion-mnist
-# or tmp/fashion-mnist), CPU_EPOCH=0 to skip the same epoch on the CPU
+# or tmp/fashion-mnist), CPU_EPOCH=1 to also run the same epoch on the CPU
 # (last, about 2 minutes), OUT (a directory that also receives the log).
 #
 # Steps the binary does not support yet (the --device flag of bench, train
@@ -83,7 +83,7 @@ unsupported() {
   SUMMARY+=("$1: not available in this build")
 }
 # has_flag CMD FLAG: whether `nas help CMD` lists --FLAG.
-has_flag() { "$NAS" help "$1" 2>/dev/null | grep -q -- "-$2 "; }
+has_flag() { "$NAS" help "$1" 2>/dev/null | grep -qE -- "^ +-$2( |\$)"; }
 
 echo "effnas GPU check, $STAMP, host $(hostname)"
 echo "binary: $NAS ($(stat -c %s "$NAS") bytes), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
@@ -95,53 +95,84 @@ step "python and torch" 60 "$PYTHON" -c '
 import torch, sys
 print("python", sys.version.split()[0], "torch", torch.__version__, "CUDA", torch.version.cuda, "cuDNN", torch.backends.cudnn.version())
 print("GPU", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none")'
-step "NVIDIA wheels" 60 bash -c "$PYTHON -m pip list 2>/dev/null | grep -i -e nvidia -e torch || echo 'no nvidia wheels listed'"
 
 # the devices and the libraries this binary loads (and from where)
 step "nas devices" 60 "$NAS" devices
 step "nas devices --json" 60 "$NAS" devices --json
 
-# the kernel source as NVRTC sees it, compiled by nvcc too (a second
-# opinion on compile errors)
-SRC=$(mktemp --suffix=.cu)
-trap 'rm -f "$SRC"' EXIT
-"$NAS" devices --source > "$SRC"
-ARCH=$("$NAS" devices --json | "$PYTHON" -c 'import json,sys; g=json.load(sys.stdin)["gpus"]; print("sm_%d%d" % (g[0]["Major"], g[0]["Minor"]) if g else "")' 2>/dev/null)
-if command -v nvcc >/dev/null && [ -n "$ARCH" ]; then
-  step "nvcc compiles the kernels ($ARCH)" 120 nvcc -arch="$ARCH" -cubin -o /dev/null "$SRC"
+DEVJSON=$("$NAS" devices --json 2>&1)
+if echo "$DEVJSON" | grep -q '"error"'; then
+  # a library not found: say where the libraries are
+  step "where the CUDA libraries are" 60 bash -c 'ls /usr/local/nvidia/lib64 2>/dev/null | head -20; find / -xdev \( -name "libcuda.so*" -o -name "libcudart.so*" -o -name "libnvrtc*.so*" -o -name "libcublas*.so*" -o -name "libcudnn*.so*" \) 2>/dev/null | head -40; echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"; command -v python3'
+fi
+if echo "$DEVJSON" | grep -q '"gpus": \[\]'; then
+  echo
+  echo "=== summary ($(($(date +%s) - START))s): no GPU usable, the rest skipped"
+  printf '%s\n' "${SUMMARY[@]}"
+  return 1
 fi
 
 # parity of every GPU kernel with the CPU ops
-step "kernel parity, FP32" 180 "$NAS" devices --check
-step "kernel parity, TF32 GEMMs and convolutions" 120 "$NAS" devices --check --tf32 --only Conv
-step "kernel timings (ours against cuDNN)" 180 "$NAS" devices --bench
+step "kernel parity, FP32" 150 "$NAS" devices --check
+if [ "${SUMMARY[-1]%%(*}" != "kernel parity, FP32: ok " ]; then
+  # the kernel source as NVRTC sees it, compiled by nvcc too (a second
+  # opinion on compile errors)
+  SRC=$(mktemp --suffix=.cu)
+  "$NAS" devices --source > "$SRC"
+  ARCH=$("$NAS" devices --json | "$PYTHON" -c 'import json,sys; g=json.load(sys.stdin)["gpus"]; print("sm_%d%d" % (g[0]["Major"], g[0]["Minor"]) if g else "")' 2>/dev/null)
+  if command -v nvcc >/dev/null && [ -n "$ARCH" ]; then
+    step "nvcc compiles the kernels ($ARCH)" 60 nvcc -arch="$ARCH" -cubin -o /dev/null "$SRC"
+  fi
+  rm -f "$SRC"
+fi
 
 # the training step, ours against PyTorch+cuDNN on the same GPU: each
 # median into $TMPD (nas bench --json, torch_step.py's JSON line), the
-# ratios in a table at the end of this part
+# ratios in a table after them. The most telling steps come first, so that
+# a run cut short by its budget still answers the main questions.
 export TMPD=$(mktemp -d)
-trap 'rm -f "$SRC"; rm -rf "$TMPD"' EXIT
+trap 'rm -rf "$TMPD"' EXIT
 # bench_json NAME ARGS...: nas bench ARGS --json into $TMPD/NAME.json, shown
 bench_json() { local f=$TMPD/$1.json; shift; "$NAS" bench "$@" --json > "$f"; local rc=$?; cat "$f"; return $rc; }
 # torch_json NAME ARGS...: torch_step.py ARGS into $TMPD/NAME.json, shown
 torch_json() { local f=$TMPD/$1.json; shift; "$PYTHON" bench/torch_step.py "$@" > "$f"; local rc=$?; cat "$f"; return $rc; }
-if has_flag bench device; then
-  step "nas bench bench-dw batch 64" 90 bench_json ours-dw64 bench-dw --device cuda --batch 64 --steps 50 --warmup 10
-  step "nas bench bench-dw batch 256" 90 bench_json ours-dw256 bench-dw --device cuda --batch 256 --steps 30 --warmup 5
-  step "nas bench efficientnetv2-b0 224 batch 64" 150 bench_json ours-b0 efficientnetv2-b0 --device cuda --image-size 224 --batch 64 --steps 20 --warmup 5
-  if has_flag bench tf32; then
-    step "nas bench bench-dw batch 64, TF32" 90 bench_json ours-dw64-tf32 bench-dw --device cuda --tf32 --batch 64 --steps 50 --warmup 10
-  fi
-  # where a step's time goes on the device (events around every instruction)
-  step "nas bench bench-dw batch 256 --layers" 90 "$NAS" bench bench-dw --device cuda --batch 256 --steps 5 --warmup 3 --layers
+HAS_BENCH=0; has_flag bench device && HAS_BENCH=1
+[ $HAS_BENCH = 1 ] || unsupported "nas bench --device cuda (bench-dw 64, 256; efficientnetv2-b0 224)" "nas bench has no --device flag yet"
+[ $HAS_BENCH = 1 ] && step "nas bench bench-dw batch 64" 60 bench_json ours-dw64 bench-dw --device cuda --batch 64 --steps 50 --warmup 10
+step "PyTorch dw 28px batch 64, FP32" 60 torch_json torch-dw64 --device cuda --variant dw --size 28 --channels 1 --classes 10 --batch 64 --warmup 10 --steps 50
+
+# one epoch of bench-dw on Fashion-MNIST on the GPU, its checkpoint
+# evaluated on the GPU and on the CPU (the same weights must score the
+# same); the CPU's epoch with the same seed is in results/trainer (and,
+# with CPU_EPOCH=1, runs last here)
+CKPT=$TMPD/bench-dw-gpu.safetensors
+if ! has_flag train device; then
+  unsupported "nas train bench-dw --epochs 1 --device cuda" "nas train has no --device flag yet"
+elif [ -z "${FMNIST:-}" ]; then
+  unsupported "nas train bench-dw --epochs 1 --device cuda" "Fashion-MNIST not found (set FMNIST=DIR)"
 else
-  unsupported "nas bench --device cuda (bench-dw 64, 256; efficientnetv2-b0 224)" "nas bench has no --device flag yet"
+  step "nas train bench-dw 1 epoch on the GPU" 150 "$NAS" train bench-dw --device cuda --epochs 1 --seed 1 --data "$FMNIST" -o "$CKPT"
+  if [ -f "$CKPT" ] && has_flag eval device; then
+    step "nas eval of the GPU checkpoint on the GPU" 40 "$NAS" eval "$CKPT" --device cuda --data "$FMNIST"
+    step "nas eval of the GPU checkpoint on the CPU" 60 "$NAS" eval "$CKPT" --data "$FMNIST"
+  fi
 fi
-step "PyTorch dw 28px batch 64, FP32" 120 torch_json torch-dw64 --device cuda --variant dw --size 28 --channels 1 --classes 10 --batch 64 --warmup 10 --steps 50
-step "PyTorch dw 28px batch 256, FP32" 120 torch_json torch-dw256 --device cuda --variant dw --size 28 --channels 1 --classes 10 --batch 256 --warmup 10 --steps 50
-step "PyTorch efficientnetv2-b0 224px batch 64, FP32" 120 torch_json torch-b0 --device cuda --variant efficientnetv2-b0 --size 224 --channels 3 --classes 1000 --batch 64 --warmup 10 --steps 30
-step "PyTorch efficientnetv2-b0 224px batch 64, FP32 channels-last" 120 torch_json torch-b0-cl --device cuda --variant efficientnetv2-b0 --size 224 --channels 3 --classes 1000 --batch 64 --warmup 10 --steps 30 --channels-last
-step "PyTorch dw 28px batch 64, TF32" 120 torch_json torch-dw64-tf32 --device cuda --variant dw --batch 64 --warmup 10 --steps 50 --tf32
+
+if [ $HAS_BENCH = 1 ]; then
+  step "nas bench efficientnetv2-b0 224 batch 64" 90 bench_json ours-b0 efficientnetv2-b0 --device cuda --image-size 224 --batch 64 --steps 20 --warmup 5
+  step "nas bench bench-dw batch 256" 60 bench_json ours-dw256 bench-dw --device cuda --batch 256 --steps 30 --warmup 5
+fi
+step "PyTorch efficientnetv2-b0 224px batch 64, FP32 channels-last" 60 torch_json torch-b0-cl --device cuda --variant efficientnetv2-b0 --size 224 --channels 3 --classes 1000 --batch 64 --warmup 10 --steps 30 --channels-last
+step "PyTorch efficientnetv2-b0 224px batch 64, FP32" 60 torch_json torch-b0 --device cuda --variant efficientnetv2-b0 --size 224 --channels 3 --classes 1000 --batch 64 --warmup 10 --steps 30
+step "PyTorch dw 28px batch 256, FP32" 60 torch_json torch-dw256 --device cuda --variant dw --size 28 --channels 1 --classes 10 --batch 256 --warmup 10 --steps 50
+if [ $HAS_BENCH = 1 ]; then
+  # where a step's time goes on the device (events around every instruction)
+  step "nas bench bench-dw batch 256 --layers" 60 "$NAS" bench bench-dw --device cuda --batch 256 --steps 5 --warmup 3 --layers
+  if has_flag bench tf32; then
+    step "nas bench bench-dw batch 64, TF32" 60 bench_json ours-dw64-tf32 bench-dw --device cuda --tf32 --batch 64 --steps 50 --warmup 10
+  fi
+fi
+step "PyTorch dw 28px batch 64, TF32" 60 torch_json torch-dw64-tf32 --device cuda --variant dw --batch 64 --warmup 10 --steps 50 --tf32
 step "training step: ours against PyTorch (target: at most 1.5x)" 30 "$PYTHON" - "$TMPD" <<'PY'
 import json, os, sys
 d = sys.argv[1]
@@ -178,24 +209,10 @@ for name, a, b in rows:
 print("%d of %d configurations within 1.5x of PyTorch+cuDNN; %d not measured" % (within, len(rows) - missing, missing))
 PY
 
-# one epoch of bench-dw on Fashion-MNIST on the GPU, its checkpoint
-# evaluated on the GPU and on the CPU (the same weights must score the
-# same), then, with CPU_EPOCH=1 (the default), the same epoch on the CPU:
-# the test accuracies must agree within run-to-run noise
-CKPT=$TMPD/bench-dw-gpu.safetensors
-if ! has_flag train device; then
-  unsupported "nas train bench-dw --epochs 1 --device cuda" "nas train has no --device flag yet"
-elif [ -z "${FMNIST:-}" ]; then
-  unsupported "nas train bench-dw --epochs 1 --device cuda" "Fashion-MNIST not found (set FMNIST=DIR)"
-else
-  step "nas train bench-dw 1 epoch on the GPU" 240 "$NAS" train bench-dw --device cuda --epochs 1 --seed 1 --data "$FMNIST" -o "$CKPT"
-  if [ -f "$CKPT" ] && has_flag eval device; then
-    step "nas eval of the GPU checkpoint on the GPU" 60 "$NAS" eval "$CKPT" --device cuda --data "$FMNIST"
-    step "nas eval of the GPU checkpoint on the CPU" 120 "$NAS" eval "$CKPT" --data "$FMNIST"
-  fi
-  if [ "${CPU_EPOCH:-1}" = 1 ]; then
-    step "nas train bench-dw 1 epoch on the CPU (same seed)" 300 "$NAS" train bench-dw --epochs 1 --seed 1 --data "$FMNIST"
-  fi
+step "kernel timings (ours against cuDNN)" 90 "$NAS" devices --bench
+step "kernel parity, TF32 GEMMs and convolutions" 60 "$NAS" devices --check --tf32 --only Conv
+if [ "${CPU_EPOCH:-0}" = 1 ] && [ -n "${FMNIST:-}" ]; then
+  step "nas train bench-dw 1 epoch on the CPU (same seed)" 300 "$NAS" train bench-dw --epochs 1 --seed 1 --data "$FMNIST"
 fi
 
 echo

@@ -453,6 +453,13 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 // a trial without its times, worker and interruptions.
 func outcome(t store.Trial) string {
 	t.Created, t.Started, t.Finished, t.Worker, t.Interrupted = time.Time{}, time.Time{}, time.Time{}, "", 0
+	// The code version is read from the git directory when each process
+	// starts: an edit to the tree during the test changes it, not the trial.
+	if t.Metrics != nil {
+		m := *t.Metrics
+		m.Host.Code = version.Code{}
+		t.Metrics = &m
+	}
 	b, _ := json.Marshal(t)
 	return string(b)
 }
@@ -622,8 +629,9 @@ func TestCancelStopsCleanly(t *testing.T) {
 	if err != nil || !sum.Interrupted || sum.Done != 5 {
 		t.Fatalf("%+v %v", sum, err)
 	}
-	// The trials cut off (6 and 7: the stop came before 8 was proposed)
-	// stay running, without an attempt counted.
+	// The trials cut off (6 and 7, and 8 when results 4 and 5 were
+	// recorded together before the stop) stay running, without an attempt
+	// counted.
 	cut := 0
 	for _, tr := range readTrials(t, st, "c") {
 		if tr.Status == store.StatusRunning {
@@ -633,8 +641,8 @@ func TestCancelStopsCleanly(t *testing.T) {
 			}
 		}
 	}
-	if cut != 2 {
-		t.Fatalf("%d trials were running at the stop, want 2", cut)
+	if cut < 2 || cut > s.Parallel {
+		t.Fatalf("%d trials were running at the stop, want 2 to %d", cut, s.Parallel)
 	}
 	sum, err = Run(context.Background(), st, testSpace(), s, Synthetic{}, nil, Hooks{})
 	if err != nil || sum.Done != 50 || sum.Failed != 0 {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -198,5 +199,52 @@ func TestDeviceFlags(t *testing.T) {
 	}
 	if _, _, err := f.settings(trainer.Settings{}); err == nil || !strings.Contains(err.Error(), `--device: device "cuda:x"`) {
 		t.Errorf("cuda:x: %v", err)
+	}
+}
+
+// TestTrainEvalBenchOnFakeGPU runs `nas train`, `nas eval` and `nas bench`
+// with --device cuda in a child process against the fake CUDA libraries:
+// the commands open the device, the trainer runs its device programs (on
+// the CPU emulator), and the GPU's checkpoint scores the same on the CPU.
+func TestTrainEvalBenchOnFakeGPU(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on the CUDA emulator")
+	}
+	dir := cudatest.Dir(t, cudatest.Full)
+	runNas := func(args ...string) (string, int) {
+		t.Helper()
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "EFFNAS_NAS_HELPER_ARGS="+strings.Join(args, " "), "EFFNAS_CUDA_LIBS="+dir, "EFFNAS_CUDA_CACHE=off")
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if e, ok := err.(*exec.ExitError); ok {
+			code = e.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	arch := filepath.Join(t.TempDir(), "tiny.json")
+	writeTiny(t, arch)
+	ck := filepath.Join(t.TempDir(), "gpu.safetensors")
+	out, code := runNas("train", arch, "--device", "cuda", "--dataset", "synthetic", "--epochs", "0.1", "--batch", "16", "-o", ck)
+	if code != 0 || !strings.Contains(out, "test accuracy") {
+		t.Fatalf("train: exit %d\n%s", code, out)
+	}
+	gpu, code := runNas("eval", ck, "--device", "cuda", "--dataset", "synthetic")
+	if code != 0 {
+		t.Fatalf("eval on the GPU: exit %d\n%s", code, gpu)
+	}
+	cpu, code := runNas("eval", ck, "--dataset", "synthetic")
+	// the same weights score the same images alike: the accuracy to the
+	// printed digit (the loss may differ in its last digits: the sums run
+	// in another order)
+	acc := func(s string) string { _, a, _ := strings.Cut(s, " accuracy "); a, _, _ = strings.Cut(a, " "); return a }
+	if code != 0 || acc(cpu) == "" || acc(cpu) != acc(gpu) {
+		t.Fatalf("eval on the CPU: exit %d\n%s\non the GPU:\n%s", code, cpu, gpu)
+	}
+	out, code = runNas("bench", arch, "--device", "cuda", "--batch", "4", "--steps", "2", "--warmup", "1", "--json")
+	if code != 0 || !strings.Contains(out, `"gpu"`) {
+		t.Fatalf("bench: exit %d\n%s", code, out)
 	}
 }

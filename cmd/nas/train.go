@@ -98,6 +98,7 @@ given must agree.`,
 			val := fs.Int("val", 0, "hold out this many training images and report validation accuracy")
 			asJSON := fs.Bool("json", false, "print the result as JSON")
 			pf := addProgressiveFlags(fs, "s", true)
+			dev := addDeviceFlags(fs)
 			return func(args []string) error {
 				var ck *trainer.Model
 				if *resume != "" && len(args) <= 1 {
@@ -151,6 +152,11 @@ given must agree.`,
 					s.Progressive = &pg
 				}
 				b.ImageSize = p.Arch.ImageSize
+				s, release, err := dev.settings(s)
+				if err != nil {
+					return err
+				}
+				defer release()
 				md := recipe.Model{Problem: p, Settings: s, Budget: b, Checkpoint: *out, StopAt: *stopAt, Resume: ck}
 				if err := md.CheckResume(); err != nil {
 					return resumeError(fs, err)
@@ -197,6 +203,7 @@ printed (--json: with the architecture).`,
 			split := fs.String("split", "test", "dataset split: test or train")
 			batch := fs.Int("batch", 256, "evaluation batch size")
 			asJSON := fs.Bool("json", false, "print the result as JSON")
+			dev := addDeviceFlags(fs)
 			return func(args []string) error {
 				if len(args) != 1 {
 					return usagef("want exactly one CKPT")
@@ -210,9 +217,14 @@ printed (--json: with the architecture).`,
 					return err
 				}
 				a := ck.Net.Arch
+				s, release, err := dev.settings(trainer.Settings{})
+				if err != nil {
+					return err
+				}
+				defer release()
 				ctx, stop := interruptible()
 				defer stop()
-				r, err := ck.Net.Evaluate(ctx, trainer.Problem{Data: ds, Val: ds.All()}, trainer.Eval{Batch: *batch, ImageSize: a.ImageSize, Norm: ck.Norm})
+				r, err := ck.Net.Evaluate(ctx, trainer.Problem{Data: ds, Val: ds.All()}, trainer.Eval{Batch: *batch, ImageSize: a.ImageSize, Norm: ck.Norm, Device: s.Device})
 				if err != nil {
 					return err
 				}
@@ -258,6 +270,7 @@ than 5% is repeated, at most twice. --steps then counts forward passes only.`,
 			against := fs.String("against", "", "also time the training step relative to this architecture's, interleaved")
 			pairs := fs.Int("pairs", 6, "with --against: pairs of bursts")
 			burst := fs.Int("burst", 3, "with --against: timed steps per burst")
+			dev := addDeviceFlags(fs)
 			return func(args []string) error {
 				if len(args) != 1 {
 					return usagef("want exactly one ARCH")
@@ -289,6 +302,12 @@ than 5% is repeated, at most twice. --steps then counts forward passes only.`,
 						*x = x.WithInput(*size, *channels, *classes, false)
 					}
 				}
+				s, release, err := dev.settings(trainer.Settings{})
+				if err != nil {
+					return err
+				}
+				defer release()
+				bench.Device = s.Device
 				ctx, stop := interruptible()
 				defer stop()
 				r, err := bench.Run(ctx)

@@ -21,7 +21,9 @@ type Bench struct {
 	// against, interleaved as Interleave says (trainer.Baseline): the
 	// result then has the relative step time, and Steps counts only the
 	// forward passes.
-	Against    *searchspace.Arch
+	Against *searchspace.Arch
+	// Device, when set, is the GPU the network is timed on (nil: the CPU).
+	Device     *trainer.Device
 	Interleave trainer.Interleave
 }
 
@@ -62,7 +64,7 @@ func (b Bench) Run(ctx context.Context) (BenchResult, error) {
 	if err != nil {
 		return BenchResult{}, err
 	}
-	s := trainer.Settings{Seed: 1}
+	s := trainer.Settings{Seed: 1, Device: b.Device}
 	if b.Against != nil {
 		s.Baseline = trainer.NewBaseline(*b.Against, b.Interleave)
 	}
