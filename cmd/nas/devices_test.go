@@ -239,7 +239,11 @@ func TestTrainEvalBenchOnFakeGPU(t *testing.T) {
 	// the same weights score the same images alike: the accuracy to the
 	// printed digit (the loss may differ in its last digits: the sums run
 	// in another order)
-	acc := func(s string) string { _, a, _ := strings.Cut(s, " accuracy "); a, _, _ = strings.Cut(a, " "); return a }
+	acc := func(s string) string {
+		_, a, _ := strings.Cut(s, " accuracy ")
+		a, _, _ = strings.Cut(a, " ")
+		return a
+	}
 	if code != 0 || acc(cpu) == "" || acc(cpu) != acc(gpu) {
 		t.Fatalf("eval on the CPU: exit %d\n%s\non the GPU:\n%s", code, cpu, gpu)
 	}
