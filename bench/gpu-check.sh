@@ -42,6 +42,7 @@ if [ -z "${FMNIST:-}" ]; then
   done
 fi
 
+export FMNIST
 declare -a SUMMARY
 FAILED=0
 # step NAME TIMEOUT CMD...: runs CMD with a time limit and records the outcome.
@@ -209,6 +210,27 @@ for name, a, b in rows:
 print("%d of %d configurations within 1.5x of PyTorch+cuDNN; %d not measured" % (within, len(rows) - missing, missing))
 PY
 
+# a short search whose trials train on the GPU, then one on a worker that
+# trains on the GPU: each trial records the GPU in its host
+if has_flag search device && [ -n "${FMNIST:-}" ]; then
+  step "nas search on the GPU (8 trials)" 120 "$NAS" search --device cuda --trials 8 --db "$TMPD/gpu.db" --data "$FMNIST"
+  step "the GPU search's trials" 30 bash -c '"$0" trials --db "$1"; "$0" trials --db "$1" --json | grep -m1 -A6 "\"gpu\""' "$NAS" "$TMPD/gpu.db"
+  if has_flag worker device; then
+    gpu_worker() {
+      "$NAS" search --queue embedded --listen 127.0.0.1:4299 --trials 4 --db "$TMPD/queue.db" --data "$FMNIST" &
+      local coord=$!
+      sleep 2
+      "$NAS" worker --queue nats://127.0.0.1:4299 --device cuda --data "$FMNIST" --name gpu0 &
+      local worker=$!
+      wait $coord
+      local rc=$?
+      kill -INT $worker; wait $worker
+      "$NAS" trials --db "$TMPD/queue.db" --json | grep -E '"(worker|name)"' | sort | uniq -c
+      return $rc
+    }
+    step "nas search --queue embedded with nas worker --device cuda (4 trials)" 90 gpu_worker
+  fi
+fi
 step "kernel timings (ours against cuDNN)" 90 "$NAS" devices --bench
 step "kernel parity, TF32 GEMMs and convolutions" 60 "$NAS" devices --check --tf32 --only Conv
 if [ "${CPU_EPOCH:-0}" = 1 ] && [ -n "${FMNIST:-}" ]; then

@@ -8,6 +8,7 @@ import (
 
 	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/search"
+	"github.com/effnas/effnas/trainer"
 )
 
 // EvalOptions configure SearchEval.
@@ -15,6 +16,8 @@ type EvalOptions struct {
 	// DataDir is where this worker finds datasets ("": $EFFNAS_DATA, then
 	// the system location).
 	DataDir string
+	// Device is the GPU this worker trains on (nil: the CPU).
+	Device *trainer.Device
 	// Logf receives the phases of each trial (nil: discarded).
 	Logf func(format string, args ...any)
 }
@@ -33,7 +36,7 @@ func SearchEval(o EvalOptions) EvalFunc {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	built := &evaluators{dataDir: o.DataDir, m: map[string]search.Evaluator{}}
+	built := &evaluators{local: search.Local{DataDir: o.DataDir, Device: o.Device}, m: map[string]search.Evaluator{}}
 	return func(ctx context.Context, t Task) (json.RawMessage, error) {
 		ev, err := built.get(t.Evaluator)
 		if err != nil {
@@ -72,9 +75,9 @@ func describeHost(cpu string, cores int, backend, fp string) string {
 
 // evaluators keeps the evaluators built from the last few settings.
 type evaluators struct {
-	dataDir string
-	mu      sync.Mutex
-	m       map[string]search.Evaluator
+	local search.Local
+	mu    sync.Mutex
+	m     map[string]search.Evaluator
 }
 
 // keepEvaluators is how many evaluators a worker keeps: one per search it
@@ -91,7 +94,7 @@ func (e *evaluators) get(raw json.RawMessage) (search.Evaluator, error) {
 	if err := json.Unmarshal(raw, &spec); err != nil {
 		return nil, fmt.Errorf("the trial's evaluator settings do not read: %v", err)
 	}
-	ev, err := search.NewEvaluator(spec, e.dataDir)
+	ev, err := search.NewEvaluator(spec, e.local)
 	if err != nil {
 		return nil, fmt.Errorf("this worker cannot build the search's evaluator: %w", err)
 	}

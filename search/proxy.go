@@ -10,6 +10,7 @@ import (
 
 	"github.com/effnas/effnas/scaling"
 	"github.com/effnas/effnas/searchspace"
+	"github.com/effnas/effnas/trainer"
 	"github.com/effnas/effnas/trainer/data"
 )
 
@@ -34,6 +35,8 @@ type ProxyOptions struct {
 	// Dataset is a data registry name ("fashion-mnist"); DataDir the
 	// folder holding its files (data.Options.Dir).
 	Dataset, DataDir string
+	// Device is the GPU "train" trains and times trials on (nil: the CPU).
+	Device *trainer.Device
 	// ImageSize is the proxy image size (the dataset's).
 	ImageSize int
 	// Width and Depth scale the backbone of ProxySpace (0.5 each).
@@ -110,7 +113,7 @@ func syntheticProxy(o ProxyOptions) (Proxy, error) {
 func trainProxy(o ProxyOptions) (Proxy, error) {
 	spec := EvaluatorSpec{Name: "train", Dataset: o.Dataset, TrainSubset: o.TrainSubset, ValSize: o.ValSize,
 		Epochs: o.Epochs, Batch: o.Batch, ImageSize: o.ImageSize, LR: o.LR}
-	te := newTrainEvaluator(spec, o.DataDir)
+	te := newTrainEvaluator(spec, Local{DataDir: o.DataDir, Device: o.Device})
 	spec.Dataset = te.Dataset
 	ds, err := te.Load(splitSeed)
 	if err != nil {

@@ -36,11 +36,22 @@ type EvaluatorSpec struct {
 	Delay time.Duration `json:"delay_ns,omitempty"`
 }
 
-// NewEvaluator builds the evaluator spec describes, as NewProxy builds it.
-// dataDir is where this process finds datasets ("": $EFFNAS_DATA, then the
-// system location); "train" loads its dataset here, so that a missing one
-// is an error now. An unknown name wraps ErrUnknownEvaluator.
-func NewEvaluator(spec EvaluatorSpec, dataDir string) (Evaluator, error) {
+// Local is what the process that evaluates adds to an EvaluatorSpec: its
+// own data directory and device. It never travels with a trial.
+type Local struct {
+	// DataDir is where this process finds datasets ("": $EFFNAS_DATA, then
+	// the system location).
+	DataDir string
+	// Device is the GPU "train" trains and times on (nil: the CPU). Trials
+	// record it in their host (measure.Host.GPU).
+	Device *trainer.Device
+}
+
+// NewEvaluator builds the evaluator spec describes, as NewProxy builds it,
+// with this process's data directory and device. "train" loads its
+// dataset here, so that a missing one is an error now. An unknown name
+// wraps ErrUnknownEvaluator.
+func NewEvaluator(spec EvaluatorSpec, local Local) (Evaluator, error) {
 	switch spec.Name {
 	case "synthetic":
 		if spec.Delay < 0 {
@@ -48,7 +59,7 @@ func NewEvaluator(spec EvaluatorSpec, dataDir string) (Evaluator, error) {
 		}
 		return Synthetic{Delay: spec.Delay}, nil
 	case "train":
-		te := newTrainEvaluator(spec, dataDir)
+		te := newTrainEvaluator(spec, local)
 		if _, err := te.Load(splitSeed); err != nil {
 			return nil, err
 		}
@@ -61,9 +72,9 @@ func NewEvaluator(spec EvaluatorSpec, dataDir string) (Evaluator, error) {
 // that every trial, on every machine, sees the same images.
 const splitSeed = 0x5e1ec7
 
-func newTrainEvaluator(spec EvaluatorSpec, dataDir string) *TrainEvaluator {
-	te := &TrainEvaluator{Dataset: spec.Dataset, Data: data.Options{Dir: dataDir}, TrainSubset: spec.TrainSubset, ValSize: spec.ValSize,
-		Settings: trainer.Settings{LR: spec.LR}, Budget: trainer.Budget{Epochs: spec.Epochs, Batch: spec.Batch, ImageSize: spec.ImageSize}}
+func newTrainEvaluator(spec EvaluatorSpec, local Local) *TrainEvaluator {
+	te := &TrainEvaluator{Dataset: spec.Dataset, Data: data.Options{Dir: local.DataDir}, TrainSubset: spec.TrainSubset, ValSize: spec.ValSize,
+		Settings: trainer.Settings{LR: spec.LR, Device: local.Device}, Budget: trainer.Budget{Epochs: spec.Epochs, Batch: spec.Batch, ImageSize: spec.ImageSize}}
 	if te.Dataset == "" {
 		te.Dataset = "fashion-mnist"
 	}

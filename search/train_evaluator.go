@@ -73,8 +73,13 @@ func (e *TrainEvaluator) Load(seed uint64) (*data.Dataset, error) {
 	return e.ds, e.err
 }
 
-// Host describes this machine.
-func (e *TrainEvaluator) Host() measure.Host { return trainer.HostInfo() }
+// Host describes this machine, with the GPU when trials train on one.
+func (e *TrainEvaluator) Host() measure.Host {
+	if e.Settings.Device != nil {
+		return trainer.HostInfoOn(e.Settings.Device)
+	}
+	return trainer.HostInfo()
+}
 
 // Evaluate trains t.Arch and times it against the baseline, or for the
 // baseline task only times it (its relative step time is 1). Everything it

@@ -11,7 +11,6 @@ import (
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer"
 	"github.com/effnas/effnas/trainer/recipe"
-	"github.com/schollz/progressbar/v3"
 )
 
 func init() {
@@ -184,7 +183,7 @@ each trained member to DIR/NAME.safetensors, as "nas train -o" does.`,
 func trainFamily(f recipe.Family, out, title string) error {
 	ctx, stop := interruptible()
 	defer stop()
-	var bar *progressbar.ProgressBar
+	var bar *trainProgress
 	var progress func(trainer.Progress)
 	member := ""
 	rows, err := f.Train(ctx, func(name string, p trainer.Progress) {
@@ -203,9 +202,7 @@ func trainFamily(f recipe.Family, out, title string) error {
 		}
 		return nil
 	})
-	if bar != nil {
-		bar.Finish()
-	}
+	bar.Finish()
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/effnas/effnas/search"
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/store"
+	"github.com/effnas/effnas/trainer"
 )
 
 const defaultDB = "effnas.db"
@@ -93,6 +94,7 @@ prints it); with --space a space file is used as it is. "nas trials",
 			quiet := fs.Bool("quiet", false, "no progress output")
 			delay := fs.Duration("synthetic-delay", 0, "--evaluator synthetic: each evaluation takes this long (demos, simulations)")
 			qf := addQueueFlags(fs)
+			dev := addDeviceFlags(fs)
 			return func(args []string) error {
 				if len(args) != 0 {
 					return usagef("unexpected argument %q", args[0])
@@ -138,7 +140,15 @@ prints it); with --space a space file is used as it is. "nas trials",
 					}
 					s.Window = controller.Window{Size: *window}
 				}
-				p, err := search.NewProxy(search.ProxyOptions{Evaluator: *evaluator, SpaceFile: *spacePath,
+				if *qf.queue != "" && (setFlags(fs)["device"] || setFlags(fs)["tf32"]) {
+					return usagef("--device is where this process trains trials; with --queue the workers train them: give it to each nas worker")
+				}
+				ts, release, err := dev.settings(trainer.Settings{})
+				if err != nil {
+					return err
+				}
+				defer release()
+				p, err := search.NewProxy(search.ProxyOptions{Evaluator: *evaluator, SpaceFile: *spacePath, Device: ts.Device,
 					Dataset: *df.dataset, DataDir: *df.dir, ImageSize: *size, Width: *width, Depth: *depth, SearchSE: *searchSE,
 					TrainSubset: *subset, ValSize: *val, Epochs: *epochs, Batch: *batch, LR: *lr, SyntheticDelay: *delay})
 				if errors.Is(err, search.ErrUnknownEvaluator) {

@@ -42,6 +42,7 @@ refused: the worker hands the trial back and exits with an error naming both.`,
 			creds := fs.String("creds", "", "NATS credentials file (user JWT and seed)")
 			ca := fs.String("ca", "", "PEM file of the authority that signed the queue server's certificate")
 			grace := fs.Duration("grace", 0, "on Ctrl-C, let the running trial finish within this time before handing it back")
+			dev := addDeviceFlags(fs)
 			return func(args []string) error {
 				switch {
 				case len(args) != 0:
@@ -51,6 +52,11 @@ refused: the worker hands the trial back and exits with an error naming both.`,
 				case *grace < 0:
 					return usagef("--grace = %v: want 0 or more", *grace)
 				}
+				ts, release, err := dev.settings(trainer.Settings{})
+				if err != nil {
+					return err
+				}
+				defer release()
 				token, err := readToken(*tokenFile)
 				if err != nil {
 					return err
@@ -70,8 +76,11 @@ refused: the worker hands the trial back and exits with an error naming both.`,
 				defer stop()
 				go func() { <-ctx.Done(); stop() }() // a second Ctrl-C ends the program at once
 				host := trainer.HostInfo()
+				if ts.Device != nil {
+					host = trainer.HostInfoOn(ts.Device)
+				}
 				logf("worker %s (%s, %d cores, %s; host kind %s) takes trials from %s", *name, host.CPU, host.Cores, host.Backend, host.Fingerprint(), remote.Redact(*queue))
-				eval := remote.SearchEval(remote.EvalOptions{DataDir: *dir, Logf: logf})
+				eval := remote.SearchEval(remote.EvalOptions{DataDir: *dir, Device: ts.Device, Logf: logf})
 				if err := remote.Work(ctx, nc, eval, remote.WorkerOptions{Name: *name, Host: host.Fingerprint(), Grace: *grace, Logf: logf}); err != nil {
 					return err
 				}
