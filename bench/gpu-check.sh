@@ -8,7 +8,7 @@
 #
 # Build the binary elsewhere, carry it with the repository, run from there:
 #
-#   CGO_ENABLED=0 go build -ldflags=-s\ -w -o nas ./cmd/nas
+#   CGO_ENABLED=0 go build -buildvcs=true -ldflags=-s\ -w -o nas ./cmd/nas
 #   bench/gpu-check.sh [./nas]
 #
 # Environment: PYTHON (default python3, with torch), FMNIST (the directory
