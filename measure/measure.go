@@ -117,6 +117,15 @@ const BackendSynthetic = "synthetic"
 // Synthetic reports whether h's measurements are synthetic (a formula).
 func (h Host) Synthetic() bool { return h.Backend == BackendSynthetic }
 
+// Device names what trained and timed: the GPU's name when there is one,
+// else the CPU's.
+func (h Host) Device() string {
+	if h.GPU != nil && h.GPU.Name != "" {
+		return h.GPU.Name
+	}
+	return h.CPU
+}
+
 // Fingerprint is a stable short hash (12 hex digits) of everything that
 // affects a timing: OS, Arch, CPU, Cores, GOMAXPROCS, GoVersion, Backend
 // and, when set, GPU.

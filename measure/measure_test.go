@@ -165,3 +165,14 @@ func TestRelativeStepTimeJSON(t *testing.T) {
 		t.Fatalf("round trip: %+v %+v", back, back.Interleaved)
 	}
 }
+
+func TestHostDevice(t *testing.T) {
+	h := Host{CPU: "AMD EPYC"}
+	if h.Device() != "AMD EPYC" {
+		t.Errorf("CPU host: %q", h.Device())
+	}
+	h.GPU = &GPU{Name: "NVIDIA H100 80GB HBM3"}
+	if h.Device() != "NVIDIA H100 80GB HBM3" {
+		t.Errorf("GPU host: %q", h.Device())
+	}
+}

@@ -114,7 +114,7 @@ func WriteTrial(w io.Writer, t store.Trial) error {
 		fmt.Fprintf(&b, "  validation accuracy %.2f%%, training step %.1f ms (p10 %.1f, p90 %.1f), %s params, %s multiply-adds\n",
 			100*m.Accuracy, m.StepTime.Median*1e3, m.StepTime.P10*1e3, m.StepTime.P90*1e3, measure.Commas(m.Params), measure.Commas(m.MACs))
 		if m.Steps > 0 {
-			fmt.Fprintf(&b, "  trained %d steps at batch %d, %dx%d, in %.1f s on %s\n", m.Steps, m.Batch, m.ImageSize, m.ImageSize, m.WallTime, m.Host.CPU)
+			fmt.Fprintf(&b, "  trained %d steps at batch %d, %dx%d, in %.1f s on %s\n", m.Steps, m.Batch, m.ImageSize, m.ImageSize, m.WallTime, m.Host.Device())
 		}
 		if c := m.Host.Code; !c.IsZero() {
 			fmt.Fprintf(&b, "  measured by %s\n", c)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/remote"
 	"github.com/effnas/effnas/trainer"
 )
@@ -79,7 +80,7 @@ refused: the worker hands the trial back and exits with an error naming both.`,
 				if ts.Device != nil {
 					host = trainer.HostInfoOn(ts.Device)
 				}
-				logf("worker %s (%s, %d cores, %s; host kind %s) takes trials from %s", *name, host.CPU, host.Cores, host.Backend, host.Fingerprint(), remote.Redact(*queue))
+				logf("worker %s (%s, %d cores, %s; host kind %s) takes trials from %s", *name, host.CPU, host.Cores, gpuBackend(host), host.Fingerprint(), remote.Redact(*queue))
 				eval := remote.SearchEval(remote.EvalOptions{DataDir: *dir, Device: ts.Device, Logf: logf})
 				if err := remote.Work(ctx, nc, eval, remote.WorkerOptions{Name: *name, Host: host.Fingerprint(), Grace: *grace, Logf: logf}); err != nil {
 					return err
@@ -175,4 +176,12 @@ func readToken(path string) (string, error) {
 		return "", fmt.Errorf("token file %s is empty", path)
 	}
 	return token, nil
+}
+
+// gpuBackend is the kernel backend of host, with the GPU it trains on.
+func gpuBackend(h measure.Host) string {
+	if h.GPU != nil {
+		return h.Backend + ", GPU " + h.GPU.Name
+	}
+	return h.Backend
 }
