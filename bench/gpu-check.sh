@@ -87,7 +87,7 @@ unsupported() {
 has_flag() { "$NAS" help "$1" 2>/dev/null | grep -qE -- "^ +-$2( |\$)"; }
 
 echo "effnas GPU check, $STAMP, host $(hostname)"
-echo "binary: $NAS ($(stat -c %s "$NAS") bytes), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+echo "binary: $NAS ($(stat -c %s "$NAS") bytes): $("$NAS" version 2>/dev/null | sed -n 2p)"
 
 step "nvidia-smi" 30 nvidia-smi
 step "GPU summary" 30 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,power.limit --format=csv
