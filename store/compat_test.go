@@ -2,28 +2,37 @@ package store
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
 )
 
 // committedDB is a database written by an earlier version of the program
-// (the search of results/fmnist-search, 20 trials).
-const committedDB = "../results/fmnist-search/search.db"
+// (a search of results/fmnist-search, 20 trials, made before the step time
+// relative to the backbone), compacted and compressed.
+const committedDB = "testdata/search-v1.db.gz"
 
+// copyFile copies a gzip-compressed file into a temporary directory,
+// uncompressed, and returns its path.
 func copyFile(t *testing.T, from string) string {
 	t.Helper()
-	src, err := os.Open(from)
+	f, err := os.Open(from)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.Close()
-	to := filepath.Join(t.TempDir(), filepath.Base(from))
+	defer f.Close()
+	src, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := filepath.Join(t.TempDir(), strings.TrimSuffix(filepath.Base(from), ".gz"))
 	dst, err := os.Create(to)
 	if err != nil {
 		t.Fatal(err)
