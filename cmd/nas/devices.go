@@ -16,35 +16,7 @@ import (
 
 func init() {
 	register(&command{
-		name:    "devices",
-		args:    "[--check [--only NAME]] [--bench] [--device cuda:N] [--tf32] [--json] [--source]",
-		summary: "list the CPU and the GPUs, check the GPU kernels against the CPU ops",
-		help: `Lists the CPU (model, cores, float32 kernel backend) and each NVIDIA GPU
-(name, compute capability, memory, driver's CUDA version) with the CUDA
-libraries loaded and where from. Without a usable GPU it says in one line
-why none is listed.
-
-The CUDA libraries are loaded at run time (no cgo): libcuda.so.1 from the
-driver; NVRTC, cuBLAS and cuDNN 9 from the CUDA toolkit (/usr/local/cuda*)
-or NVIDIA's Python wheels (site-packages/nvidia/cu13/lib,
-site-packages/nvidia/cudnn/lib). EFFNAS_CUDA_LIBS=DIR[:DIR] is searched
-first; compiled kernels are cached in EFFNAS_CUDA_CACHE (default: the
-user's cache directory; "off" disables).
-
---check runs every GPU kernel on random inputs and compares each output
-with the CPU ops (tolerances in the table: elementwise ops 1e-5 relative,
-reductions, convolutions and GEMMs 1e-4, with an absolute floor relative
-to the output's largest value); it exits with status 1 on any mismatch.
---bench times the depthwise convolutions (ours against cuDNN's grouped
-convolution) and BatchNorm+SiLU at the shapes of bench-dw and
-efficientnetv2-b0. --tf32 lets cuBLAS and cuDNN use TF32 tensor cores
-(checked with a looser tolerance); the default is full FP32. --source
-prints the CUDA source of the kernels.`,
-		examples: []string{
-			"nas devices                                            # the CPU and the GPUs, with the CUDA libraries",
-			"nas devices --check                                    # every GPU kernel against the CPU ops",
-			"nas devices --bench --device cuda:0 --json",
-		},
+		name: "devices",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			check := fs.Bool("check", false, "compare every GPU kernel with the CPU ops; exit 1 on a mismatch")
 			only := fs.String("only", "", "with --check: only the ops whose name contains this")

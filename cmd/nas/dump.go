@@ -15,34 +15,7 @@ import (
 
 func init() {
 	register(&command{
-		name:    "dump",
-		args:    "ARCH|CKPT -o DIR [--image-size S] [--batch B] [--seed N] [--synthetic] [--label-smoothing EPS]",
-		summary: "run one batch through a network and write what it computed, for parity checks with other frameworks",
-		help: `Builds ARCH (a built-in name or an architecture file; weights initialised
-from --seed) or loads the checkpoint CKPT, then writes to DIR:
-
-  model.safetensors   the network as a checkpoint: weights and BatchNorm
-                      statistics before the step (tensor names: "go doc
-                      ./trainer Net.TensorNames")
-  parity.safetensors  one batch and what the trainer computed on it:
-                      x (N,S,S,C), y (N,K) targets, eval.logits
-                      (running statistics), train.logits and train.loss
-                      (batch statistics, the dropout and drop-connect masks
-                      mask.dropout and mask.blocks.I it used),
-                      grad.<parameter> for every parameter,
-                      after.<batchnorm>.running_mean/.running_var after the
-                      step, eval_after.logits with those statistics
-
-No optimizer update is applied. The batch is training images of --dataset
-(Fashion-MNIST by default; normalised as the checkpoint says, or by the
-split's statistics) when the network's channels and classes match it and
-the data is installed, otherwise standard-normal images with uniform labels
-from --seed (--synthetic forces it). bench/torch_parity.py runs this and
-compares with PyTorch.`,
-		examples: []string{
-			"nas dump bench-dw -o dump/                              # one batch through a fresh network, for parity checks",
-			"nas dump bench-dw.safetensors -o dump/ --batch 8 --synthetic",
-		},
+		name: "dump",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			df := addDataFlags(fs)
 			out := fs.String("o", "", "output directory (created)")
@@ -129,19 +102,7 @@ compares with PyTorch.`,
 
 func init() {
 	register(&command{
-		name:    "convert",
-		args:    "CKPT -o OUT.safetensors",
-		summary: "rewrite a checkpoint (either format) as a safetensors checkpoint",
-		help: `Reads a checkpoint of either format (the older EFFNASCK files that "nas
-train -o" wrote before it wrote safetensors, or safetensors) and writes it as
-a safetensors checkpoint: weights, BatchNorm statistics, input normalisation
-and metadata, with the tensor names of "go doc ./trainer TensorNames" (the
-PyTorch module bench/effnas_torch.py loads it). Weights and statistics are
-kept bit for bit.`,
-		examples: []string{
-			"nas convert bench-dw.ckpt -o bench-dw.safetensors      # a checkpoint of the older format as safetensors",
-			"nas convert winner.ckpt -o winner.safetensors",
-		},
+		name: "convert",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			out := fs.String("o", "", "output file")
 			return func(args []string) error {

@@ -23,51 +23,7 @@ const defaultDB = "effnas.db"
 
 func init() {
 	register(&command{
-		name:    "search",
-		args:    "[--db effnas.db] [--name NAME] [--controller rl|random|evolution] [--trials N] [--parallel K] [--evaluator train|synthetic] [--queue embedded|URL] [flags]",
-		summary: "run (or resume) a training-aware architecture search",
-		help: `Samples architectures from the search space, trains each on the proxy task,
-scores it with the reward A * (S/S0)^-0.07 * (P/P0)^-0.05 (accuracy, training
-step time, parameters; S0 and P0 are the backbone's, measured here at the
-start), teaches the controller, and saves every trial in the database.
-
-Running the same command again resumes the search: finished trials are never
-trained again, trials that were running are run again (a trial cut off by
-Ctrl-C or a killed process is not a failed attempt), and the total comes out
-at --trials. A resumed search keeps the settings it was created with: a
-changed one is an error that names the stored value. Ctrl-C stops cleanly
-(exit status 130) and prints the command that resumes; everything finished
-is saved.
-
-The same --seed gives the same trials whatever --parallel is, and however
-often the search was stopped and resumed: the controller proposes ahead of
-its observations only as far as its window (fixed when the search is
-created): rl in rounds of --rl-minibatch trials, evolution --window trials,
-random without limit. Workers beyond the window stay idle (a note says so).
-
-With --queue the trials run on workers ("nas worker", on this host or
-others) through a NATS JetStream queue: "embedded" runs the queue server in
-this process (listening on --listen, its store beside the database), a URL
-uses an existing server. This process keeps the database; --parallel is the
-number of trials in flight, and the trials of a seed are those of a search
-run here. The baseline is measured on a worker, and trials then go only to
-workers of that host kind (CPU, cores, kernel backend) unless
---allow-host-change. A worker killed mid-trial loses it to another after
-the lease (60 s); a trial that kills 3 workers fails; a search stopped or
-killed goes on where it was when run again, and results that came in the
-meantime are waiting.
-
-On a terminal a progress bar shows the trials and the training steps of the
-running ones; otherwise (a log file) each finished trial prints one line.
-The default space is the EfficientNetV2 space over efficientnetv2-b0, fitted
-to the dataset and scaled by --width and --depth (the proxy; "nas space"
-prints it); with --space a space file is used as it is. "nas trials",
-"nas show" and "nas best" read the database, also while a search runs.`,
-		examples: []string{
-			"nas search                                               # 20 trials of the rl controller on Fashion-MNIST, in effnas.db",
-			"nas search --evaluator synthetic --trials 300 --seed 5   # seconds: a formula instead of training",
-			"nas search --queue embedded --listen 0.0.0.0:4222 --parallel 16 2> search.log   # trials on workers (nas worker)",
-		},
+		name: "search",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
 			name := fs.String("name", "default", "search name within the database")
@@ -284,15 +240,8 @@ func readHint(db string, err error) error {
 
 func init() {
 	register(&command{
-		name:    "trials",
-		args:    "[--db effnas.db] [--name NAME] [--json|--csv]",
-		summary: "list the trials of a search (also while it runs)",
-		help:    "CSV columns:\n" + report.TrialColumnsDoc(),
-		examples: []string{
-			"nas trials                                             # every trial of the only search in effnas.db",
-			"nas trials --name evo --csv > trials.csv",
-			"nas trials --db results/fmnist-search/search.db --json",
-		},
+		name: "trials",
+		help: "CSV columns:\n" + report.TrialColumnsDoc(),
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
 			name := fs.String("name", "", "search name (default: the only one)")
@@ -323,13 +272,7 @@ func init() {
 		},
 	})
 	register(&command{
-		name:    "show",
-		args:    "TRIAL [--db effnas.db] [--name NAME] [--json]",
-		summary: "show one trial of a search",
-		examples: []string{
-			"nas show 12                                            # trial 12: metrics, error, blocks",
-			"nas show 3 --name evo --json",
-		},
+		name: "show",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
 			name := fs.String("name", "", "search name (default: the only one)")
@@ -357,13 +300,7 @@ func init() {
 		},
 	})
 	register(&command{
-		name:    "best",
-		args:    "[--db effnas.db] [--name NAME] [--json]",
-		summary: "show the trial with the highest reward",
-		examples: []string{
-			"nas best                                               # the highest reward so far",
-			"nas best --db results/fmnist-search/search.db --json",
-		},
+		name: "best",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
 			name := fs.String("name", "", "search name (default: the only one)")

@@ -15,26 +15,7 @@ import (
 
 func init() {
 	register(&command{
-		name:    "worker",
-		args:    "--queue URL [--name NAME] [--data DIR] [--token-file FILE] [--creds FILE] [--ca FILE] [--grace D]",
-		summary: "train the trials of a search run elsewhere (nas search --queue)",
-		help: `Takes trials from a search's queue one at a time, builds the search's
-evaluator from the settings each trial carries (the dataset comes from --data,
-else this host's copy), trains the trial, times it against the baseline
-network kept built on this machine, and sends the measurement back with this
-worker's name and host. The database stays with the search. The worker waits
-for a queue that is not there yet and rides out restarts of the search.
-
-Ctrl-C or SIGTERM hands the running trial back at once to another worker
-(with --grace: lets it finish within that time first) and exits with status
-0. A worker killed outright loses its trial to another after the lease. A
-search that times on another kind of host (CPU, cores, kernel backend) is
-refused: the worker hands the trial back and exits with an error naming both.`,
-		examples: []string{
-			"nas worker --queue nats://hostA:4222                          # train hostA's trials",
-			"nas worker --queue tls://hostA:4222 --token-file queue.token --ca ca.pem --name gpu1",
-			"nas worker --queue nats://hostA:4222 --grace 10m              # Ctrl-C lets the running trial finish",
-		},
+		name: "worker",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			queue := fs.String("queue", "", "URL of the search's queue: nats://host:4222, tls://host:4222 (several: comma-separated)")
 			name := fs.String("name", "", "this worker's name in the trials (default: the host name)")
