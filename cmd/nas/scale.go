@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/effnas/effnas/internal/console"
 	"github.com/effnas/effnas/report"
 	"github.com/effnas/effnas/scaling"
 	"github.com/effnas/effnas/searchspace"
@@ -142,15 +143,14 @@ func init() {
 func trainFamily(f recipe.Family, out, title string) error {
 	ctx, stop := interruptible()
 	defer stop()
-	var bar *trainProgress
-	var progress func(trainer.Progress)
+	var bar *console.Training
 	member := ""
 	rows, err := f.Train(ctx, func(name string, p trainer.Progress) {
 		if name != member {
 			member = name
-			bar, progress = trainBar(name)
+			bar = console.NewTraining(os.Stderr, name)
 		}
-		progress(p)
+		bar.Report(p)
 	}, func(rows []recipe.Trained, run recipe.Run) error {
 		bar.Finish()
 		r, m := run.Result, rows[len(rows)-1]

@@ -12,6 +12,7 @@ import (
 
 	"github.com/effnas/effnas/controller"
 	"github.com/effnas/effnas/fielderr"
+	"github.com/effnas/effnas/internal/console"
 	"github.com/effnas/effnas/report"
 	"github.com/effnas/effnas/search"
 	"github.com/effnas/effnas/searchspace"
@@ -118,10 +119,10 @@ func init() {
 				if err := s.Check(p.Space); err != nil {
 					return searchError(err, *db)
 				}
-				pr := newProgress(stderr, *quiet, s.Trials)
+				pr := console.NewSearch(stderr, *quiet, s.Trials)
 				var exec search.Executor
 				if *qf.queue != "" {
-					q, err := qf.open(*db, pr.printf)
+					q, err := qf.open(*db, pr.Printf)
 					if err != nil {
 						return err
 					}
@@ -130,7 +131,7 @@ func init() {
 						return err
 					}
 					if url := q.WorkerURL(); url != "" && !*quiet {
-						pr.printf("queue: workers connect with: %s worker --queue %s\n", progName, url)
+						pr.Printf("queue: workers connect with: %s worker --queue %s\n", progName, url)
 					}
 				}
 				st, err := store.Open(*db, nil)
@@ -181,7 +182,7 @@ func searchError(err error, db string) error {
 	return err
 }
 
-func runSearch(st *store.Store, sp searchspace.Space, s search.Settings, ev search.Evaluator, exec search.Executor, pr *progress) error {
+func runSearch(st *store.Store, sp searchspace.Space, s search.Settings, ev search.Evaluator, exec search.Executor, pr *console.Search) error {
 	ctx, stop := interruptible()
 	defer stop()
 	finished := make(chan struct{})
@@ -199,8 +200,8 @@ func runSearch(st *store.Store, sp searchspace.Space, s search.Settings, ev sear
 		}
 	}()
 	start := time.Now()
-	sum, err := search.Run(ctx, st, sp, s, ev, exec, pr.hooks(s))
-	pr.done()
+	sum, err := search.Run(ctx, st, sp, s, ev, exec, pr.Hooks(s))
+	pr.Done()
 	if err != nil {
 		return searchError(err, st.Path())
 	}

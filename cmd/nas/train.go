@@ -7,81 +7,18 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"strings"
 	"time"
 
+	"github.com/effnas/effnas/internal/console"
 	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer"
 	"github.com/effnas/effnas/trainer/recipe"
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 )
 
 // interruptible returns a context cancelled by Ctrl-C (SIGINT) or SIGTERM.
 func interruptible() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, sigterm)
-}
-
-// trainProgress shows training progress on standard error: a bar on a
-// terminal, otherwise (a log file, a pipe) a line at every tenth of the
-// steps, so that logs stay readable.
-type trainProgress struct {
-	bar  *progressbar.ProgressBar // nil when standard error is not a terminal
-	next int                      // the step of the next line without a bar
-}
-
-// Finish ends the bar.
-func (t *trainProgress) Finish() {
-	if t != nil && t.bar != nil {
-		t.bar.Finish()
-	}
-}
-
-// trainBar shows training progress on standard error, and notes each
-// progressive stage's plan, prefixed by name when given.
-func trainBar(name string) (*trainProgress, func(trainer.Progress)) {
-	what := name
-	if what == "" {
-		what = "train"
-	}
-	tp := &trainProgress{}
-	if term.IsTerminal(int(os.Stderr.Fd())) {
-		tp.bar = progressbar.NewOptions(1, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription(what),
-			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond),
-			progressbar.OptionSetWidth(30), progressbar.OptionClearOnFinish())
-	}
-	bar := tp.bar
-	return tp, func(p trainer.Progress) {
-		switch p.Phase {
-		case trainer.PhaseStage:
-			if bar != nil {
-				bar.Clear()
-			}
-			fmt.Fprintln(os.Stderr, strings.TrimPrefix(name+" "+p.Stage.StagePlan.String(), " "))
-			tp.next = 0
-		case trainer.PhaseStageDone:
-		case trainer.PhaseTrain:
-			if bar == nil {
-				if p.Step >= tp.next || p.Step == p.Steps {
-					fmt.Fprintf(os.Stderr, "%s epoch %.2f loss %.4f, step %d of %d\n", what, p.Epoch, p.Loss, p.Step, p.Steps)
-					tp.next = p.Step + max(1, p.Steps/10)
-				}
-				return
-			}
-			if bar.GetMax() != p.Steps {
-				bar.ChangeMax(p.Steps)
-			}
-			bar.Describe(fmt.Sprintf("%s epoch %.2f loss %.4f", what, p.Epoch, p.Loss))
-			bar.Set(p.Step)
-		default:
-			if bar == nil {
-				fmt.Fprintln(os.Stderr, what+" "+p.Phase)
-				return
-			}
-			bar.Describe(what + " " + p.Phase)
-		}
-	}
 }
 
 // seconds rounds a measurement's seconds for display.
@@ -166,8 +103,8 @@ func init() {
 				}
 				ctx, stop := interruptible()
 				defer stop()
-				bar, progress := trainBar("")
-				run, err := recipe.Train(ctx, md, progress)
+				bar := console.NewTraining(os.Stderr, "")
+				run, err := recipe.Train(ctx, md, bar.Report)
 				bar.Finish()
 				if err != nil {
 					return trainStopped(run, err)
