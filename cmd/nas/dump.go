@@ -1,13 +1,11 @@
 package main
 
 import (
-	"encoding/binary"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 
-	"github.com/effnas/effnas/safetensors"
 	"github.com/effnas/effnas/trainer"
 	"github.com/effnas/effnas/trainer/data"
 	"gorgonia.org/tensor"
@@ -42,10 +40,6 @@ func init() {
 					return err
 				}
 				a := net.Arch
-				sz := *size
-				if sz == 0 {
-					sz = a.TrainSize()
-				}
 				var ds *data.Dataset
 				if !*synthetic {
 					if ds, err = df.load("train"); err != nil {
@@ -57,43 +51,12 @@ func init() {
 						ds = nil
 					}
 				}
-				if ds == nil {
-					norm = nil
-				}
-				x, y, src, err := trainer.ParityBatch(net, ds, norm, *batch, sz, *seed)
+				p, err := trainer.DumpParity(*out, net, ds, norm, trainer.DumpOptions{Batch: *batch, Size: *size, Seed: *seed, LabelSmoothing: *smooth})
 				if err != nil {
 					return err
 				}
-				if *smooth > 0 {
-					k := float32(a.NumClasses)
-					for i := range y {
-						y[i] = y[i]*(1-float32(*smooth)) + float32(*smooth)/k
-					}
-					src += fmt.Sprintf(", label smoothing %g", *smooth)
-				}
-				model, err := trainer.EncodeModel(trainer.Model{Net: net, Norm: norm})
-				if err != nil {
-					return err
-				}
-				p, err := trainer.RunParity(net, x, y, *batch, sz, *seed)
-				if err != nil {
-					return err
-				}
-				p.Source = src
-				pf, err := p.File(net)
-				if err != nil {
-					return err
-				}
-				if err := os.MkdirAll(*out, 0o755); err != nil {
-					return err
-				}
-				for name, f := range map[string]*safetensors.File{"model.safetensors": model, "parity.safetensors": pf} {
-					if err := safetensors.WriteFile(filepath.Join(*out, name), f); err != nil {
-						return err
-					}
-				}
-				fmt.Fprintf(stdout, "%s: batch %d at %dx%dx%d (%s), training loss %.6f; wrote %s and %s\n", a.Name, *batch, sz, sz,
-					a.InputChannels, src, p.Loss, filepath.Join(*out, "model.safetensors"), filepath.Join(*out, "parity.safetensors"))
+				fmt.Fprintf(stdout, "%s: batch %d at %dx%dx%d (%s), training loss %.6f; wrote %s and %s\n", a.Name, *batch, p.Size, p.Size,
+					a.InputChannels, p.Source, p.Loss, filepath.Join(*out, trainer.DumpModelFile), filepath.Join(*out, trainer.DumpParityFile))
 				return nil
 			}
 		},
@@ -131,7 +94,7 @@ func init() {
 // safetensors or version-1 file) or an ARCH (initialised from seed). It
 // returns the checkpoint's normalisation, nil for an ARCH.
 func loadNetOrModel(ref string, seed uint64) (*trainer.Net, *data.Norm, error) {
-	if isCheckpointFile(ref) {
+	if trainer.IsCheckpointFile(ref) {
 		m, err := trainer.LoadModel(ref)
 		if err != nil {
 			return nil, nil, err
@@ -144,27 +107,4 @@ func loadNetOrModel(ref string, seed uint64) (*trainer.Net, *data.Norm, error) {
 	}
 	net, err := trainer.NewNet(a, tensor.Float32, seed)
 	return net, nil, err
-}
-
-// isCheckpointFile reports whether ref is a checkpoint file: a version-1
-// file (its magic) or a safetensors file (a plausible header length, then
-// a JSON object).
-func isCheckpointFile(ref string) bool {
-	f, err := os.Open(ref)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return false
-	}
-	var head [9]byte
-	if n, _ := f.Read(head[:]); n < len(head) {
-		return false
-	}
-	if string(head[:8]) == "EFFNASCK" {
-		return true
-	}
-	return head[8] == '{' && binary.LittleEndian.Uint64(head[:8]) <= uint64(st.Size()-8)
 }
