@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -62,40 +61,20 @@ func init() {
 				if setFlags(fs)["synthetic-delay"] && (*evaluator != "synthetic" || *delay < 0) {
 					return usagef("--synthetic-delay = %v: for --evaluator synthetic, 0 or more", *delay)
 				}
-				for _, c := range []struct {
-					flag    string
-					value   any
-					ok      bool
-					allowed string
-				}{
-					{"name", fmt.Sprintf("%q", *name), *name != "", "want a search name"},
-					{"trials", *trials, *trials >= 1, "want 1 or more"},
-					{"parallel", *parallel, *parallel >= 1 && *parallel <= search.MaxParallel, fmt.Sprintf("want 1 to %d", search.MaxParallel)},
-					{"seed", *seed, *seed >= 1, "want 1 or more"},
-					{"window", *window, *window >= 0, "want 1 or more"},
-					{"epochs", *epochs, *epochs > 0 && !math.IsInf(*epochs, 0), "want a positive number"},
-					{"train-subset", *subset, *subset >= 0, "want 0 (all) or more"},
-					{"val", *val, *val >= 1, "want 1 or more"},
-					{"image-size", *size, *size >= 0, "want 0 (the dataset's) or more"},
-					{"width", *width, *width > 0 && !math.IsInf(*width, 0), "want a positive number"},
-					{"depth", *depth, *depth > 0 && !math.IsInf(*depth, 0), "want a positive number"},
-					{"batch", *batch, *batch >= 1, "want 1 or more"},
-					{"lr", *lr, *lr > 0 && !math.IsInf(*lr, 0), "want a positive number"},
-					{"rl-lr", *rlLR, *rlLR > 0 && !math.IsInf(*rlLR, 0), "want a positive number"},
-					{"rl-minibatch", *rlBatch, *rlBatch >= 1, "want 1 or more"},
-				} {
-					if !c.ok {
-						return usagef("--%s = %v: %s", c.flag, c.value, c.allowed)
-					}
-				}
 				s := search.Settings{Name: *name, Controller: *ctrl, Trials: *trials, Parallel: *parallel, Seed: *seed,
 					AllowHostChange:   *allowHost,
 					ControllerOptions: controller.Options{Budget: *trials, LearningRate: *rlLR, MinibatchSize: *rlBatch}}
 				if setFlags(fs)["window"] {
-					if *ctrl != controller.NameEvolution || *window == 0 {
-						return usagef("--window = %d: evolution only, 1 or more (rl proposes in rounds of --rl-minibatch trials, random without limit)", *window)
-					}
 					s.Window = controller.Window{Size: *window}
+				}
+				po := search.ProxyOptions{Evaluator: *evaluator, SpaceFile: *spacePath, Dataset: *df.dataset, DataDir: *df.dir,
+					ImageSize: *size, Width: *width, Depth: *depth, SearchSE: *searchSE, TrainSubset: *subset, ValSize: *val,
+					Epochs: *epochs, Batch: *batch, LR: *lr, SyntheticDelay: *delay}
+				if err := search.CheckExplicit(s, po); err != nil {
+					return searchError(err, *db)
+				}
+				if setFlags(fs)["window"] && (*ctrl != controller.NameEvolution || *window == 0) {
+					return usagef("--window = %d: evolution only, 1 or more (rl proposes in rounds of --rl-minibatch trials, random without limit)", *window)
 				}
 				if *qf.queue != "" && (setFlags(fs)["device"] || setFlags(fs)["tf32"]) {
 					return usagef("--device is where this process trains trials; with --queue the workers train them: give it to each nas worker")
@@ -105,9 +84,8 @@ func init() {
 					return err
 				}
 				defer release()
-				p, err := search.NewProxy(search.ProxyOptions{Evaluator: *evaluator, SpaceFile: *spacePath, Device: ts.Device,
-					Dataset: *df.dataset, DataDir: *df.dir, ImageSize: *size, Width: *width, Depth: *depth, SearchSE: *searchSE,
-					TrainSubset: *subset, ValSize: *val, Epochs: *epochs, Batch: *batch, LR: *lr, SyntheticDelay: *delay})
+				po.Device = ts.Device
+				p, err := search.NewProxy(po)
 				if errors.Is(err, search.ErrUnknownEvaluator) {
 					return usagef("--evaluator: %v", err)
 				}
@@ -153,7 +131,7 @@ var settingFlags = map[string]string{
 	"controller_options.LearningRate": "rl-lr", "controller_options.MinibatchSize": "rl-minibatch",
 	"evaluator.name": "evaluator", "evaluator.dataset": "dataset", "evaluator.train_subset": "train-subset",
 	"evaluator.val_size": "val", "evaluator.epochs": "epochs", "evaluator.batch": "batch",
-	"evaluator.image_size": "image-size", "evaluator.lr": "lr",
+	"evaluator.image_size": "image-size", "evaluator.lr": "lr", "evaluator.width": "width", "evaluator.depth": "depth",
 }
 
 // searchError turns the errors of package search that come from how the
