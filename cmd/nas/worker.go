@@ -4,8 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/effnas/effnas/measure"
@@ -39,7 +37,7 @@ func init() {
 					return err
 				}
 				defer release()
-				token, err := readToken(*tokenFile)
+				token, err := remote.ReadToken(*tokenFile)
 				if err != nil {
 					return err
 				}
@@ -115,11 +113,11 @@ func (q queueFlags) check(fs *flag.FlagSet) error {
 }
 
 // open starts the embedded queue server (its store beside the database)
-// or connects to the server at the URL. EFFNAS_QUEUE_LEASE and
-// EFFNAS_QUEUE_MAX_DELIVER set the trials' lease and deliveries (tests
+// or connects to the server at the URL; remote.EnvLease and
+// remote.EnvMaxDeliver set the trials' lease and deliveries (tests
 // shorten them).
 func (q queueFlags) open(db string, printf func(string, ...any)) (*remote.Queue, error) {
-	token, err := readToken(*q.tokenFile)
+	token, err := remote.ReadToken(*q.tokenFile)
 	if err != nil {
 		return nil, err
 	}
@@ -129,34 +127,10 @@ func (q queueFlags) open(db string, printf func(string, ...any)) (*remote.Queue,
 	if *q.queue == remote.Embedded {
 		o.Listen, o.Dir, o.TLSCert, o.TLSKey = *q.listen, db+".queue", *q.tlsCert, *q.tlsKey
 	}
-	if v := os.Getenv("EFFNAS_QUEUE_LEASE"); v != "" {
-		if o.Coordinator.AckWait, err = time.ParseDuration(v); err != nil {
-			return nil, fmt.Errorf("EFFNAS_QUEUE_LEASE: %v", err)
-		}
-	}
-	if v := os.Getenv("EFFNAS_QUEUE_MAX_DELIVER"); v != "" {
-		if o.Coordinator.MaxDeliver, err = strconv.Atoi(v); err != nil {
-			return nil, fmt.Errorf("EFFNAS_QUEUE_MAX_DELIVER: %v", err)
-		}
+	if err := o.Coordinator.FromEnv(); err != nil {
+		return nil, err
 	}
 	return remote.OpenQueue(o)
-}
-
-// readToken reads a token file ("" reads nothing): the token stays off
-// command lines that other users of the host can list.
-func readToken(path string) (string, error) {
-	if path == "" {
-		return "", nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("token file: %w", err)
-	}
-	token := strings.TrimSpace(string(b))
-	if token == "" {
-		return "", fmt.Errorf("token file %s is empty", path)
-	}
-	return token, nil
 }
 
 // gpuBackend is the kernel backend of host, with the GPU it trains on.
