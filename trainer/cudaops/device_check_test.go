@@ -1,6 +1,7 @@
 package cudaops
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -14,7 +15,7 @@ func TestCheckDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	if !strings.HasPrefix(out, "cuda:0 (Fake GPU 0, sm_90), FP32 arithmetic in cuBLAS/cuDNN") || !strings.Contains(out, "compiled for sm_90 as CUBIN") ||
+	if !strings.HasPrefix(out, "cuda:0 (Fake GPU 0, sm_90), FP32 arithmetic in cuBLAS/cuDNN") || !regexp.MustCompile(`\nkernels: [0-9]+, (compiled|from the cache) for sm_90 as CUBIN in `).MatchString(out) ||
 		!strings.HasSuffix(out, "parity: 24 of 24 outputs match the CPU\n") {
 		t.Fatalf("output:\n%s", out)
 	}
