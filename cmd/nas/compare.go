@@ -14,19 +14,7 @@ import (
 
 func init() {
 	register(&command{
-		name:    "compare",
-		args:    "[--controllers rl,random,evolution] [--seeds 5] [--trials 200] [--db FILE]",
-		summary: "compare search strategies on the synthetic objective, over several seeds",
-		help: `Runs one search per strategy and seed with the synthetic evaluator (a
-deterministic formula of the architecture standing in for training; see
-"go doc ./search Synthetic") over the default space, and prints a Markdown
-table: the best reward of each search and the mean reward of its last trials,
-as mean ± standard deviation over the seeds. Every strategy gets the same
-seeds and the same trial budget.`,
-		examples: []string{
-			"nas compare --seeds 5 --trials 200                      # the README table",
-			"nas compare --controllers random,rl --rl-lr 0.00035 --rl-minibatch 20",
-		},
+		name: "compare",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			ctrls := fs.String("controllers", "random,evolution,rl", "comma-separated strategies")
 			seeds := fs.Int("seeds", 5, "number of seeds (1..N)")

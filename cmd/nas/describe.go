@@ -13,20 +13,7 @@ import (
 
 func init() {
 	register(&command{
-		name:    "describe",
-		args:    "NAME|FILE.json [--image-size N] [--classes N] [--json]",
-		summary: "show an architecture: per-stage block strings, resolution, params and multiply-adds",
-		help: `NAME is a built-in architecture (efficientnetv2-b0, -s, -m, -l, -xl,
-efficientnet-b0, bench-dw, bench-fused); FILE.json is an architecture document
-(as written by "nas sample" or "nas export"). Parameters are counted as the
-official code does: "params" are trainable, "params_total" adds BatchNorm
-moving statistics; "macs" are multiply-adds of convolutions and dense layers
-for one image.`,
-		examples: []string{
-			"nas describe efficientnetv2-s                          # per-stage table of the published S model",
-			"nas describe efficientnetv2-b0 --image-size 32 --classes 10 --json",
-			"nas describe winner.json                              # an exported search trial",
-		},
+		name: "describe",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			size := fs.Int("image-size", 0, "input image size (default: the architecture's evaluation size)")
 			classes := fs.Int("classes", 0, "number of classes (default: the architecture's)")
@@ -59,23 +46,7 @@ for one image.`,
 		},
 	})
 	register(&command{
-		name:    "space",
-		args:    "[FILE.json] [--evaluator train|synthetic] [--dataset NAME] [--width 0.5] [--depth 0.5] [--image-size N] [--search-se] [--json]",
-		summary: "show a search space (by default the one \"nas search\" searches): backbone, per-stage choices, decisions and size",
-		help: `Without FILE.json, the space "nas search" searches with the same flags: for
-the train evaluator (the default) the EfficientNetV2 space over
-efficientnetv2-b0 fitted to the dataset and scaled by --width and --depth
-(the proxy: 28x28x1 and 10 classes for Fashion-MNIST, stem stride 1); for
---evaluator synthetic the EfficientNetV2 space over efficientnetv2-b0 as
-published. Per stage: MBConv or Fused-MBConv, kernel 3 or 5, expansion 1, 4
-or 6, repeats base-1, base or base+1. With --json the space document is
-printed: "nas search --space FILE" searches it as it is (save it, edit it,
-pass it back).`,
-		examples: []string{
-			"nas space                                  # the space of \"nas search\": the proxy fitted to Fashion-MNIST",
-			"nas space --json > space.json              # edit it, then: nas search --space space.json",
-			"nas space --evaluator synthetic --search-se   # the space of --evaluator synthetic, with the squeeze-excite ratio",
-		},
+		name: "space",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			asJSON := fs.Bool("json", false, "print the space document as JSON")
 			evaluator := fs.String("evaluator", "train", "the space of nas search with this evaluator: train or synthetic")
@@ -128,13 +99,7 @@ pass it back).`,
 		},
 	})
 	register(&command{
-		name:    "sample",
-		args:    "[--space FILE.json] [--seed N]",
-		summary: "print a random architecture of a space as JSON",
-		examples: []string{
-			"nas sample --seed 7 > arch.json                       # a random architecture of the EfficientNetV2 space",
-			"nas sample --space space.json --seed 2                # of a space file",
-		},
+		name: "sample",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			spacePath := fs.String("space", "", "space document (default: the EfficientNetV2 space)")
 			seed := fs.Uint64("seed", 1, "random seed; the same seed gives the same architecture")

@@ -2,49 +2,16 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"io"
-	"runtime"
-	"strings"
-	"time"
 
 	"github.com/effnas/effnas/trainer"
 	"github.com/effnas/effnas/trainer/cuda"
 	"github.com/effnas/effnas/trainer/cudaops"
-	"github.com/effnas/effnas/trainer/kernels"
 )
 
 func init() {
 	register(&command{
-		name:    "devices",
-		args:    "[--check [--only NAME]] [--bench] [--device cuda:N] [--tf32] [--json] [--source]",
-		summary: "list the CPU and the GPUs, check the GPU kernels against the CPU ops",
-		help: `Lists the CPU (model, cores, float32 kernel backend) and each NVIDIA GPU
-(name, compute capability, memory, driver's CUDA version) with the CUDA
-libraries loaded and where from. Without a usable GPU it says in one line
-why none is listed.
-
-The CUDA libraries are loaded at run time (no cgo): libcuda.so.1 from the
-driver; NVRTC, cuBLAS and cuDNN 9 from the CUDA toolkit (/usr/local/cuda*)
-or NVIDIA's Python wheels (site-packages/nvidia/cu13/lib,
-site-packages/nvidia/cudnn/lib). EFFNAS_CUDA_LIBS=DIR[:DIR] is searched
-first; compiled kernels are cached in EFFNAS_CUDA_CACHE (default: the
-user's cache directory; "off" disables).
-
---check runs every GPU kernel on random inputs and compares each output
-with the CPU ops (tolerances in the table: elementwise ops 1e-5 relative,
-reductions, convolutions and GEMMs 1e-4, with an absolute floor relative
-to the output's largest value); it exits with status 1 on any mismatch.
---bench times the depthwise convolutions (ours against cuDNN's grouped
-convolution) and BatchNorm+SiLU at the shapes of bench-dw and
-efficientnetv2-b0. --tf32 lets cuBLAS and cuDNN use TF32 tensor cores
-(checked with a looser tolerance); the default is full FP32. --source
-prints the CUDA source of the kernels.`,
-		examples: []string{
-			"nas devices                                            # the CPU and the GPUs, with the CUDA libraries",
-			"nas devices --check                                    # every GPU kernel against the CPU ops",
-			"nas devices --bench --device cuda:0 --json",
-		},
+		name: "devices",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			check := fs.Bool("check", false, "compare every GPU kernel with the CPU ops; exit 1 on a mismatch")
 			only := fs.String("only", "", "with --check: only the ops whose name contains this")
@@ -63,7 +30,11 @@ prints the CUDA source of the kernels.`,
 					return err
 				}
 				if !*check && !*bench {
-					return listDevices(*asJSON)
+					v := trainer.ListDevices()
+					if *asJSON {
+						return writeJSON(v)
+					}
+					return v.WriteText(stdout)
 				}
 				d, err := openDevice(*device, *tf32)
 				if err != nil {
@@ -73,7 +44,7 @@ prints the CUDA source of the kernels.`,
 					return usagef("--check and --bench need a GPU: --device cuda or cuda:N")
 				}
 				defer d.Close()
-				return checkDevice(d, *check, *bench, cudaops.CheckOptions{Seed: *seed, Only: *only})
+				return cudaops.CheckDevice(stdout, d, cudaops.DeviceCheck{Parity: *check, Bench: *bench, CheckOptions: cudaops.CheckOptions{Seed: *seed, Only: *only}})
 			}
 		},
 	})
@@ -90,122 +61,4 @@ func openDevice(name string, tf32 bool) (*cuda.Device, error) {
 		return nil, nil
 	}
 	return cuda.Open(idx, &cuda.Options{TF32: tf32})
-}
-
-type devicesJSON struct {
-	CPU struct {
-		Model      string   `json:"model"`
-		Cores      int      `json:"cores"`
-		GOMAXPROCS int      `json:"gomaxprocs"`
-		Backend    string   `json:"backend"`
-		Backends   []string `json:"backends"`
-	} `json:"cpu"`
-	Driver    string            `json:"driver,omitempty"`
-	GPUs      []cuda.DeviceInfo `json:"gpus"`
-	NoGPU     string            `json:"no_gpu,omitempty"`
-	Libraries []libraryJSON     `json:"libraries"`
-}
-
-type libraryJSON struct {
-	Key     string `json:"key"`
-	What    string `json:"what"`
-	Path    string `json:"path,omitempty"`
-	Version string `json:"version,omitempty"`
-	Error   string `json:"error,omitempty"`
-}
-
-func listDevices(asJSON bool) error {
-	h := trainer.HostInfo()
-	r := cuda.Probe()
-	if asJSON {
-		var v devicesJSON
-		v.CPU.Model, v.CPU.Cores, v.CPU.GOMAXPROCS = h.CPU, h.Cores, h.GOMAXPROCS
-		v.CPU.Backend, v.CPU.Backends = kernels.Backend(), kernels.Backends()
-		v.Driver, v.GPUs = r.Driver, r.Devices
-		if v.GPUs == nil {
-			v.GPUs = []cuda.DeviceInfo{}
-		}
-		if r.NoGPU != nil {
-			v.NoGPU = r.NoGPU.Error()
-		}
-		for _, l := range r.Libraries {
-			j := libraryJSON{Key: l.Key, What: l.What, Path: l.Path, Version: l.Version}
-			if l.Err != nil {
-				j.Error = l.Err.Error()
-			}
-			v.Libraries = append(v.Libraries, j)
-		}
-		return writeJSON(v)
-	}
-	fmt.Fprintf(stdout, "cpu      %s, %d cores (GOMAXPROCS %d, %s/%s), float32 kernels: %s (available: %s)\n",
-		h.CPU, h.Cores, h.GOMAXPROCS, runtime.GOOS, runtime.GOARCH, kernels.Backend(), strings.Join(kernels.Backends(), ", "))
-	for _, g := range r.Devices {
-		fmt.Fprintf(stdout, "cuda:%-3d %s, compute capability %d.%d (%s), %.1f GiB, %d SMs at %d MHz, PCI bus %d, driver CUDA %s\n",
-			g.Index, g.Name, g.Major, g.Minor, g.Arch(), float64(g.Memory)/(1<<30), g.SMs, g.ClockMHz, g.PCIBus, g.Driver)
-	}
-	if r.NoGPU != nil {
-		fmt.Fprintf(stdout, "cuda     none: %v\n", r.NoGPU)
-	}
-	if len(r.Devices) == 0 {
-		return nil
-	}
-	fmt.Fprintln(stdout, "libraries:")
-	for _, l := range r.Libraries {
-		switch {
-		case l.Err != nil:
-			fmt.Fprintf(stdout, "  %-15s not loaded: %v\n", l.Key, l.Err)
-		case l.Version != "":
-			fmt.Fprintf(stdout, "  %-15s %s (%s)\n", l.Key, l.Path, l.Version)
-		default:
-			fmt.Fprintf(stdout, "  %-15s %s\n", l.Key, l.Path)
-		}
-	}
-	return nil
-}
-
-// checkDevice runs the parity check and/or the benchmark on d.
-func checkDevice(d *cuda.Device, check, bench bool, opt cudaops.CheckOptions) error {
-	return d.Do(func(c *cuda.Ctx) error {
-		dnn, err := c.DNNVersion()
-		if err != nil {
-			dnn = "not loaded (" + err.Error() + ")"
-		}
-		fmt.Fprintf(stdout, "%s, %s arithmetic in cuBLAS/cuDNN; NVRTC %s, cuBLAS %s, cuDNN %s\n",
-			d, d.Precision(), d.NVRTCVersion(), c.BLASVersion(), dnn)
-		t := time.Now()
-		k, err := cudaops.Load(c)
-		if err != nil {
-			return err
-		}
-		defer k.Close(c)
-		img := k.Image()
-		how := "compiled"
-		if k.Cached {
-			how = "from the cache"
-		}
-		form := "CUBIN"
-		if img.PTX {
-			form = "PTX (JIT by the driver)"
-		}
-		fmt.Fprintf(stdout, "kernels: %d, %s for %s as %s in %.2fs\n", len(cudaops.KernelNames()), how, img.Arch, form, time.Since(t).Seconds())
-		if check {
-			rs, err := cudaops.Check(c, k, opt)
-			if err != nil {
-				return err
-			}
-			fails := cudaops.PrintResults(stdout, rs)
-			fmt.Fprintf(stdout, "parity: %d of %d outputs match the CPU\n", len(rs)-fails, len(rs))
-			if fails > 0 {
-				return fmt.Errorf("%d of %d GPU outputs differ from the CPU ops", fails, len(rs))
-			}
-		}
-		if bench {
-			rs, err := cudaops.Bench(c, k, cudaops.BenchOptions{})
-			cudaops.PrintBench(stdout, rs)
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 }

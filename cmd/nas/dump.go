@@ -1,13 +1,11 @@
 package main
 
 import (
-	"encoding/binary"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 
-	"github.com/effnas/effnas/safetensors"
 	"github.com/effnas/effnas/trainer"
 	"github.com/effnas/effnas/trainer/data"
 	"gorgonia.org/tensor"
@@ -15,34 +13,7 @@ import (
 
 func init() {
 	register(&command{
-		name:    "dump",
-		args:    "ARCH|CKPT -o DIR [--image-size S] [--batch B] [--seed N] [--synthetic] [--label-smoothing EPS]",
-		summary: "run one batch through a network and write what it computed, for parity checks with other frameworks",
-		help: `Builds ARCH (a built-in name or an architecture file; weights initialised
-from --seed) or loads the checkpoint CKPT, then writes to DIR:
-
-  model.safetensors   the network as a checkpoint: weights and BatchNorm
-                      statistics before the step (tensor names: "go doc
-                      ./trainer Net.TensorNames")
-  parity.safetensors  one batch and what the trainer computed on it:
-                      x (N,S,S,C), y (N,K) targets, eval.logits
-                      (running statistics), train.logits and train.loss
-                      (batch statistics, the dropout and drop-connect masks
-                      mask.dropout and mask.blocks.I it used),
-                      grad.<parameter> for every parameter,
-                      after.<batchnorm>.running_mean/.running_var after the
-                      step, eval_after.logits with those statistics
-
-No optimizer update is applied. The batch is training images of --dataset
-(Fashion-MNIST by default; normalised as the checkpoint says, or by the
-split's statistics) when the network's channels and classes match it and
-the data is installed, otherwise standard-normal images with uniform labels
-from --seed (--synthetic forces it). bench/torch_parity.py runs this and
-compares with PyTorch.`,
-		examples: []string{
-			"nas dump bench-dw -o dump/                              # one batch through a fresh network, for parity checks",
-			"nas dump bench-dw.safetensors -o dump/ --batch 8 --synthetic",
-		},
+		name: "dump",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			df := addDataFlags(fs)
 			out := fs.String("o", "", "output directory (created)")
@@ -69,10 +40,6 @@ compares with PyTorch.`,
 					return err
 				}
 				a := net.Arch
-				sz := *size
-				if sz == 0 {
-					sz = a.TrainSize()
-				}
 				var ds *data.Dataset
 				if !*synthetic {
 					if ds, err = df.load("train"); err != nil {
@@ -84,43 +51,12 @@ compares with PyTorch.`,
 						ds = nil
 					}
 				}
-				if ds == nil {
-					norm = nil
-				}
-				x, y, src, err := trainer.ParityBatch(net, ds, norm, *batch, sz, *seed)
+				p, err := trainer.DumpParity(*out, net, ds, norm, trainer.DumpOptions{Batch: *batch, Size: *size, Seed: *seed, LabelSmoothing: *smooth})
 				if err != nil {
 					return err
 				}
-				if *smooth > 0 {
-					k := float32(a.NumClasses)
-					for i := range y {
-						y[i] = y[i]*(1-float32(*smooth)) + float32(*smooth)/k
-					}
-					src += fmt.Sprintf(", label smoothing %g", *smooth)
-				}
-				model, err := trainer.EncodeModel(trainer.Model{Net: net, Norm: norm})
-				if err != nil {
-					return err
-				}
-				p, err := trainer.RunParity(net, x, y, *batch, sz, *seed)
-				if err != nil {
-					return err
-				}
-				p.Source = src
-				pf, err := p.File(net)
-				if err != nil {
-					return err
-				}
-				if err := os.MkdirAll(*out, 0o755); err != nil {
-					return err
-				}
-				for name, f := range map[string]*safetensors.File{"model.safetensors": model, "parity.safetensors": pf} {
-					if err := safetensors.WriteFile(filepath.Join(*out, name), f); err != nil {
-						return err
-					}
-				}
-				fmt.Fprintf(stdout, "%s: batch %d at %dx%dx%d (%s), training loss %.6f; wrote %s and %s\n", a.Name, *batch, sz, sz,
-					a.InputChannels, src, p.Loss, filepath.Join(*out, "model.safetensors"), filepath.Join(*out, "parity.safetensors"))
+				fmt.Fprintf(stdout, "%s: batch %d at %dx%dx%d (%s), training loss %.6f; wrote %s and %s\n", a.Name, *batch, p.Size, p.Size,
+					a.InputChannels, p.Source, p.Loss, filepath.Join(*out, trainer.DumpModelFile), filepath.Join(*out, trainer.DumpParityFile))
 				return nil
 			}
 		},
@@ -129,19 +65,7 @@ compares with PyTorch.`,
 
 func init() {
 	register(&command{
-		name:    "convert",
-		args:    "CKPT -o OUT.safetensors",
-		summary: "rewrite a checkpoint (either format) as a safetensors checkpoint",
-		help: `Reads a checkpoint of either format (the older EFFNASCK files that "nas
-train -o" wrote before it wrote safetensors, or safetensors) and writes it as
-a safetensors checkpoint: weights, BatchNorm statistics, input normalisation
-and metadata, with the tensor names of "go doc ./trainer TensorNames" (the
-PyTorch module bench/effnas_torch.py loads it). Weights and statistics are
-kept bit for bit.`,
-		examples: []string{
-			"nas convert bench-dw.ckpt -o bench-dw.safetensors      # a checkpoint of the older format as safetensors",
-			"nas convert winner.ckpt -o winner.safetensors",
-		},
+		name: "convert",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			out := fs.String("o", "", "output file")
 			return func(args []string) error {
@@ -170,7 +94,7 @@ kept bit for bit.`,
 // safetensors or version-1 file) or an ARCH (initialised from seed). It
 // returns the checkpoint's normalisation, nil for an ARCH.
 func loadNetOrModel(ref string, seed uint64) (*trainer.Net, *data.Norm, error) {
-	if isCheckpointFile(ref) {
+	if trainer.IsCheckpointFile(ref) {
 		m, err := trainer.LoadModel(ref)
 		if err != nil {
 			return nil, nil, err
@@ -183,27 +107,4 @@ func loadNetOrModel(ref string, seed uint64) (*trainer.Net, *data.Norm, error) {
 	}
 	net, err := trainer.NewNet(a, tensor.Float32, seed)
 	return net, nil, err
-}
-
-// isCheckpointFile reports whether ref is a checkpoint file: a version-1
-// file (its magic) or a safetensors file (a plausible header length, then
-// a JSON object).
-func isCheckpointFile(ref string) bool {
-	f, err := os.Open(ref)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return false
-	}
-	var head [9]byte
-	if n, _ := f.Read(head[:]); n < len(head) {
-		return false
-	}
-	if string(head[:8]) == "EFFNASCK" {
-		return true
-	}
-	return head[8] == '{' && binary.LittleEndian.Uint64(head[:8]) <= uint64(st.Size()-8)
 }

@@ -11,28 +11,7 @@ import (
 
 func init() {
 	register(&command{
-		name:    "export",
-		args:    "[--db effnas.db] [--name NAME] (--trial ID | --best | --pareto) [-o FILE]",
-		summary: "export trials as architecture files with their metrics and provenance",
-		help: `--trial and --best write one document:
-  {"format": "effnas/export", "version": 1,
-   "arch": <architecture document>, "decisions": [...], "status": "done",
-   "metrics": {...}, "reward": 0.82,
-   "provenance": {"search", "trial", "database", "seed", "controller",
-                  "host_fingerprint", "host", "reward" (settings),
-                  "baseline", "exported_at"}}
-Every command that takes an ARCH (describe, train, bench) accepts the file.
-
---pareto writes {"format": "effnas/export-list", "version": 1, "items": [...]}
-with one such document for every done trial on the front of (accuracy,
-step time, parameters), in trial order.
-
-Without -o the JSON goes to standard output.`,
-		examples: []string{
-			"nas export --best -o winner.json                       # then: nas train winner.json",
-			"nas export --trial 12 --name evo",
-			"nas export --pareto -o front.json",
-		},
+		name: "export",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
 			name := fs.String("name", "", "search name (default: the only one)")

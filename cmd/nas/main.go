@@ -6,6 +6,7 @@
 package main
 
 import (
+	"embed"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,12 +16,15 @@ import (
 	"strings"
 )
 
-// command is one subcommand of the program.
+// command is one subcommand of the program. Its texts come from
+// help/NAME.txt: the synopsis of its arguments, the one-line summary, then
+// after a blank line the help paragraphs and, after "examples:", the
+// examples.
 type command struct {
 	name    string
 	args    string // synopsis of the positional arguments
 	summary string // one line for the command list
-	help    string // paragraphs after the usage line
+	help    string // paragraphs after the usage line (when set, not read from the file)
 	// examples are command lines, each with a "# comment", printed last
 	// by "nas help COMMAND".
 	examples []string
@@ -29,7 +33,28 @@ type command struct {
 
 var commands = map[string]*command{}
 
-func register(c *command) { commands[c.name] = c }
+//go:embed help/*.txt
+var helpFiles embed.FS
+
+// register adds c with the texts of its help file.
+func register(c *command) {
+	text, err := helpFiles.ReadFile("help/" + c.name + ".txt")
+	if err != nil {
+		panic("nas: no help file for command " + c.name)
+	}
+	head, body, _ := strings.Cut(string(text), "\n\n")
+	c.args, c.summary, _ = strings.Cut(strings.TrimSuffix(head, "\n"), "\n")
+	help, examples, _ := strings.Cut("\n"+body, "\nexamples:\n")
+	if c.help == "" {
+		c.help = help
+	}
+	for _, e := range strings.Split(strings.TrimRight(examples, "\n"), "\n") {
+		if e != "" {
+			c.examples = append(c.examples, strings.TrimPrefix(e, "  "))
+		}
+	}
+	commands[c.name] = c
+}
 
 // usageError is a mistake in how the program was called: exit status 2.
 type usageError struct{ msg string }

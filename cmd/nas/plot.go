@@ -22,38 +22,7 @@ func (n *names) Set(s string) error {
 
 func init() {
 	register(&command{
-		name:    "plot",
-		args:    "pareto|progress|family [FAMILY.json] [--db effnas.db] [--name NAME ...] [--x time|params] -o FILE.png|.svg",
-		summary: "plot a search's Pareto front, its progress, or a model family",
-		help: `pareto: validation accuracy (%) against training step time (ms, --x time)
-or parameters (M, --x params). Every done trial is a point, light to dark in
-trial order (to show where the controller went); the front of accuracy and
-that cost is a step line; the best-reward trial is a red cross and the
-backbone a triangle (a dashed vertical line when only its cost is measured).
-
-progress: the reward of each trial with the best so far, and below the
-hypervolume of (accuracy, step time, parameters) over trials, as a fraction
-of the box between the ideal point (100%, 0 ms, 0 parameters) and the
-reference point (0%, twice the slowest step time, twice the most parameters
-among the plotted trials). One line per search: give --name several times,
-or leave it out for every search of the database (e.g. to compare
-controllers).
-
-family FAMILY.json: accuracy against parameters and against step time for a
-scaled family and reference models, read from a JSON document:
-  {"format": "effnas/family", "version": 1, "title": "...",
-   "points": [{"name": "effnas-s", "family": "effnas", "params": 5100000,
-               "step_time": 0.084, "accuracy": 0.912, "reference": false}, ...]}
-step_time in seconds (0 or absent: not measured), accuracy 0 to 1; points of
-one family are joined by a line, reference points drawn as squares. A bare
-array of points is accepted too.
-
-The image format follows the extension of -o: .png or .svg.`,
-		examples: []string{
-			"nas plot pareto -o pareto.png                          # accuracy vs step time",
-			"nas plot progress --name rl --name evo -o progress.svg # two searches compared",
-			"nas plot family results/family/family.json -o family.png",
-		},
+		name: "plot",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
 			var ns names

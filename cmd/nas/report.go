@@ -10,21 +10,7 @@ import (
 
 func init() {
 	register(&command{
-		name:    "report",
-		args:    "[--db effnas.db] [--name NAME] -o DIR",
-		summary: "write a search's report folder (README, plots, best trial) to commit under results/",
-		help: `Writes into DIR (created if needed; files of the same names are replaced):
-  README.md          setup (controller, seed, space, reward, evaluator and
-                     budget, host, time taken), the best trials by reward and
-                     the Pareto front of accuracy, step time and parameters
-  pareto-time.png    accuracy against training step time
-  pareto-params.png  accuracy against parameters
-  progress.png       reward, best so far and hypervolume over trials
-  best.json          the best trial, as "nas export --best" writes it`,
-		examples: []string{
-			"nas report -o results/my-search                        # README.md, plots and best.json",
-			"nas report --db results/fmnist-search/search.db -o results/fmnist-search/report",
-		},
+		name: "report",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
 			name := fs.String("name", "", "search name (default: the only one)")

@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/effnas/effnas/internal/console"
 	"github.com/effnas/effnas/report"
 	"github.com/effnas/effnas/scaling"
 	"github.com/effnas/effnas/searchspace"
@@ -15,25 +16,7 @@ import (
 
 func init() {
 	register(&command{
-		name:    "scale",
-		args:    "ARCH --width W --depth D [--image-size R] [--train-image-size R] [--late-stages] [-o FILE]",
-		summary: "scale an architecture by width and depth and write it as JSON",
-		help: `ARCH is a built-in name, an architecture JSON file (also an export with an
-"arch" field), or a trial of a search database (--db FILE with --trial ID or
---best). Channels are multiplied by --width and rounded as the official
-round_filters does, repeats by --depth and rounded up (round_repeats); 0
-leaves either unchanged. "nas scale efficientnetv2-b0 --width 1.1 --depth 1.2
---image-size 260" is the official EfficientNetV2-B2. --late-stages puts the
-extra blocks preferentially on the later stages (EfficientNetV2 §3.3; same
-total). With --image-size and no --train-image-size, an architecture that
-trains at its own smaller size gets 0.8 x R rounded to a multiple of 8 (the
-official ratio); one that trains at its evaluation size keeps doing so.
-The architecture is written to -o FILE (default: standard output) and a
-summary to standard error.`,
-		examples: []string{
-			"nas scale efficientnetv2-b0 --width 1.1 --depth 1.2 --image-size 260 -o b2.json   # the official B2",
-			"nas scale --db effnas.db --best --width 2 --depth 2 -o big.json",
-		},
+		name: "scale",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			src := addArchSourceFlags(fs)
 			width := fs.Float64("width", 0, "width (channel) multiplier (0 = unchanged)")
@@ -73,30 +56,7 @@ summary to standard error.`,
 		},
 	})
 	register(&command{
-		name:    "family",
-		args:    "ARCH [--members 3] [--alpha 1.2 --beta 1.1 --gamma 1.15] [--max-image-size S] [--late-stages] [--json] [-o FILE] [--train [--dataset D] [--epochs N] [--progressive] [--checkpoints DIR]]",
-		summary: "compound-scale an architecture into a family; with --train, train and compare the members",
-		help: `Member phi = 0 .. N-1 has depth alpha^phi, width beta^phi and evaluation size
-base x gamma^phi (a multiple of 4, capped at --max-image-size), and trains at
---train-ratio x that size. ARCH is a built-in name, a JSON file, or a search
-trial (--db FILE with --trial ID or --best).
-
-The cap follows EfficientNetV2 §3.3: 480, or twice the native size for an
-architecture fitted to small images (stem stride 1; 56 for Fashion-MNIST),
-whose members also train at their evaluation size: without random-resized
-crops, training smaller than testing changes the apparent object size.
-
-With --train the base is fitted to the dataset and every member trained with
-the flags of "nas train" (with --progressive by Table 6's profile s, m, l by
-phi, or --profile for all) at its training size and tested at its evaluation
-size. -o FILE writes the family as JSON, or with --train the results after
-every member ({name, params, macs, step_time_ms, accuracy, image_size,
-train_image_size, width, depth, phi, checkpoint}). --checkpoints DIR saves
-each trained member to DIR/NAME.safetensors, as "nas train -o" does.`,
-		examples: []string{
-			"nas family efficientnetv2-b0 --members 4             # params, multiply-adds and sizes per member",
-			"nas family --db effnas.db --best --members 3 --train --epochs 5 -o family.json --checkpoints members/",
-		},
+		name: "family",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			src := addArchSourceFlags(fs)
 			members := fs.Int("members", 3, fmt.Sprintf("number of members, phi = 0 .. N-1 (1 to %d)", scaling.MaxMembers))
@@ -183,15 +143,14 @@ each trained member to DIR/NAME.safetensors, as "nas train -o" does.`,
 func trainFamily(f recipe.Family, out, title string) error {
 	ctx, stop := interruptible()
 	defer stop()
-	var bar *trainProgress
-	var progress func(trainer.Progress)
+	var bar *console.Training
 	member := ""
 	rows, err := f.Train(ctx, func(name string, p trainer.Progress) {
 		if name != member {
 			member = name
-			bar, progress = trainBar(name)
+			bar = console.NewTraining(os.Stderr, name)
 		}
-		progress(p)
+		bar.Report(p)
 	}, func(rows []recipe.Trained, run recipe.Run) error {
 		bar.Finish()
 		r, m := run.Result, rows[len(rows)-1]

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/effnas/effnas/controller"
 	"github.com/effnas/effnas/fielderr"
+	"github.com/effnas/effnas/internal/console"
 	"github.com/effnas/effnas/report"
 	"github.com/effnas/effnas/search"
 	"github.com/effnas/effnas/searchspace"
@@ -23,51 +23,7 @@ const defaultDB = "effnas.db"
 
 func init() {
 	register(&command{
-		name:    "search",
-		args:    "[--db effnas.db] [--name NAME] [--controller rl|random|evolution] [--trials N] [--parallel K] [--evaluator train|synthetic] [--queue embedded|URL] [flags]",
-		summary: "run (or resume) a training-aware architecture search",
-		help: `Samples architectures from the search space, trains each on the proxy task,
-scores it with the reward A * (S/S0)^-0.07 * (P/P0)^-0.05 (accuracy, training
-step time, parameters; S0 and P0 are the backbone's, measured here at the
-start), teaches the controller, and saves every trial in the database.
-
-Running the same command again resumes the search: finished trials are never
-trained again, trials that were running are run again (a trial cut off by
-Ctrl-C or a killed process is not a failed attempt), and the total comes out
-at --trials. A resumed search keeps the settings it was created with: a
-changed one is an error that names the stored value. Ctrl-C stops cleanly
-(exit status 130) and prints the command that resumes; everything finished
-is saved.
-
-The same --seed gives the same trials whatever --parallel is, and however
-often the search was stopped and resumed: the controller proposes ahead of
-its observations only as far as its window (fixed when the search is
-created): rl in rounds of --rl-minibatch trials, evolution --window trials,
-random without limit. Workers beyond the window stay idle (a note says so).
-
-With --queue the trials run on workers ("nas worker", on this host or
-others) through a NATS JetStream queue: "embedded" runs the queue server in
-this process (listening on --listen, its store beside the database), a URL
-uses an existing server. This process keeps the database; --parallel is the
-number of trials in flight, and the trials of a seed are those of a search
-run here. The baseline is measured on a worker, and trials then go only to
-workers of that host kind (CPU, cores, kernel backend) unless
---allow-host-change. A worker killed mid-trial loses it to another after
-the lease (60 s); a trial that kills 3 workers fails; a search stopped or
-killed goes on where it was when run again, and results that came in the
-meantime are waiting.
-
-On a terminal a progress bar shows the trials and the training steps of the
-running ones; otherwise (a log file) each finished trial prints one line.
-The default space is the EfficientNetV2 space over efficientnetv2-b0, fitted
-to the dataset and scaled by --width and --depth (the proxy; "nas space"
-prints it); with --space a space file is used as it is. "nas trials",
-"nas show" and "nas best" read the database, also while a search runs.`,
-		examples: []string{
-			"nas search                                               # 20 trials of the rl controller on Fashion-MNIST, in effnas.db",
-			"nas search --evaluator synthetic --trials 300 --seed 5   # seconds: a formula instead of training",
-			"nas search --queue embedded --listen 0.0.0.0:4222 --parallel 16 2> search.log   # trials on workers (nas worker)",
-		},
+		name: "search",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
 			name := fs.String("name", "default", "search name within the database")
@@ -105,40 +61,20 @@ prints it); with --space a space file is used as it is. "nas trials",
 				if setFlags(fs)["synthetic-delay"] && (*evaluator != "synthetic" || *delay < 0) {
 					return usagef("--synthetic-delay = %v: for --evaluator synthetic, 0 or more", *delay)
 				}
-				for _, c := range []struct {
-					flag    string
-					value   any
-					ok      bool
-					allowed string
-				}{
-					{"name", fmt.Sprintf("%q", *name), *name != "", "want a search name"},
-					{"trials", *trials, *trials >= 1, "want 1 or more"},
-					{"parallel", *parallel, *parallel >= 1 && *parallel <= search.MaxParallel, fmt.Sprintf("want 1 to %d", search.MaxParallel)},
-					{"seed", *seed, *seed >= 1, "want 1 or more"},
-					{"window", *window, *window >= 0, "want 1 or more"},
-					{"epochs", *epochs, *epochs > 0 && !math.IsInf(*epochs, 0), "want a positive number"},
-					{"train-subset", *subset, *subset >= 0, "want 0 (all) or more"},
-					{"val", *val, *val >= 1, "want 1 or more"},
-					{"image-size", *size, *size >= 0, "want 0 (the dataset's) or more"},
-					{"width", *width, *width > 0 && !math.IsInf(*width, 0), "want a positive number"},
-					{"depth", *depth, *depth > 0 && !math.IsInf(*depth, 0), "want a positive number"},
-					{"batch", *batch, *batch >= 1, "want 1 or more"},
-					{"lr", *lr, *lr > 0 && !math.IsInf(*lr, 0), "want a positive number"},
-					{"rl-lr", *rlLR, *rlLR > 0 && !math.IsInf(*rlLR, 0), "want a positive number"},
-					{"rl-minibatch", *rlBatch, *rlBatch >= 1, "want 1 or more"},
-				} {
-					if !c.ok {
-						return usagef("--%s = %v: %s", c.flag, c.value, c.allowed)
-					}
-				}
 				s := search.Settings{Name: *name, Controller: *ctrl, Trials: *trials, Parallel: *parallel, Seed: *seed,
 					AllowHostChange:   *allowHost,
 					ControllerOptions: controller.Options{Budget: *trials, LearningRate: *rlLR, MinibatchSize: *rlBatch}}
 				if setFlags(fs)["window"] {
-					if *ctrl != controller.NameEvolution || *window == 0 {
-						return usagef("--window = %d: evolution only, 1 or more (rl proposes in rounds of --rl-minibatch trials, random without limit)", *window)
-					}
 					s.Window = controller.Window{Size: *window}
+				}
+				po := search.ProxyOptions{Evaluator: *evaluator, SpaceFile: *spacePath, Dataset: *df.dataset, DataDir: *df.dir,
+					ImageSize: *size, Width: *width, Depth: *depth, SearchSE: *searchSE, TrainSubset: *subset, ValSize: *val,
+					Epochs: *epochs, Batch: *batch, LR: *lr, SyntheticDelay: *delay}
+				if err := search.CheckExplicit(s, po); err != nil {
+					return searchError(err, *db)
+				}
+				if setFlags(fs)["window"] && (*ctrl != controller.NameEvolution || *window == 0) {
+					return usagef("--window = %d: evolution only, 1 or more (rl proposes in rounds of --rl-minibatch trials, random without limit)", *window)
 				}
 				if *qf.queue != "" && (setFlags(fs)["device"] || setFlags(fs)["tf32"]) {
 					return usagef("--device is where this process trains trials; with --queue the workers train them: give it to each nas worker")
@@ -148,9 +84,8 @@ prints it); with --space a space file is used as it is. "nas trials",
 					return err
 				}
 				defer release()
-				p, err := search.NewProxy(search.ProxyOptions{Evaluator: *evaluator, SpaceFile: *spacePath, Device: ts.Device,
-					Dataset: *df.dataset, DataDir: *df.dir, ImageSize: *size, Width: *width, Depth: *depth, SearchSE: *searchSE,
-					TrainSubset: *subset, ValSize: *val, Epochs: *epochs, Batch: *batch, LR: *lr, SyntheticDelay: *delay})
+				po.Device = ts.Device
+				p, err := search.NewProxy(po)
 				if errors.Is(err, search.ErrUnknownEvaluator) {
 					return usagef("--evaluator: %v", err)
 				}
@@ -162,10 +97,10 @@ prints it); with --space a space file is used as it is. "nas trials",
 				if err := s.Check(p.Space); err != nil {
 					return searchError(err, *db)
 				}
-				pr := newProgress(stderr, *quiet, s.Trials)
+				pr := console.NewSearch(stderr, *quiet, s.Trials)
 				var exec search.Executor
 				if *qf.queue != "" {
-					q, err := qf.open(*db, pr.printf)
+					q, err := qf.open(*db, pr.Printf)
 					if err != nil {
 						return err
 					}
@@ -174,7 +109,7 @@ prints it); with --space a space file is used as it is. "nas trials",
 						return err
 					}
 					if url := q.WorkerURL(); url != "" && !*quiet {
-						pr.printf("queue: workers connect with: %s worker --queue %s\n", progName, url)
+						pr.Printf("queue: workers connect with: %s worker --queue %s\n", progName, url)
 					}
 				}
 				st, err := store.Open(*db, nil)
@@ -196,7 +131,7 @@ var settingFlags = map[string]string{
 	"controller_options.LearningRate": "rl-lr", "controller_options.MinibatchSize": "rl-minibatch",
 	"evaluator.name": "evaluator", "evaluator.dataset": "dataset", "evaluator.train_subset": "train-subset",
 	"evaluator.val_size": "val", "evaluator.epochs": "epochs", "evaluator.batch": "batch",
-	"evaluator.image_size": "image-size", "evaluator.lr": "lr",
+	"evaluator.image_size": "image-size", "evaluator.lr": "lr", "evaluator.width": "width", "evaluator.depth": "depth",
 }
 
 // searchError turns the errors of package search that come from how the
@@ -225,7 +160,7 @@ func searchError(err error, db string) error {
 	return err
 }
 
-func runSearch(st *store.Store, sp searchspace.Space, s search.Settings, ev search.Evaluator, exec search.Executor, pr *progress) error {
+func runSearch(st *store.Store, sp searchspace.Space, s search.Settings, ev search.Evaluator, exec search.Executor, pr *console.Search) error {
 	ctx, stop := interruptible()
 	defer stop()
 	finished := make(chan struct{})
@@ -243,8 +178,8 @@ func runSearch(st *store.Store, sp searchspace.Space, s search.Settings, ev sear
 		}
 	}()
 	start := time.Now()
-	sum, err := search.Run(ctx, st, sp, s, ev, exec, pr.hooks(s))
-	pr.done()
+	sum, err := search.Run(ctx, st, sp, s, ev, exec, pr.Hooks(s))
+	pr.Done()
 	if err != nil {
 		return searchError(err, st.Path())
 	}
@@ -284,15 +219,8 @@ func readHint(db string, err error) error {
 
 func init() {
 	register(&command{
-		name:    "trials",
-		args:    "[--db effnas.db] [--name NAME] [--json|--csv]",
-		summary: "list the trials of a search (also while it runs)",
-		help:    "CSV columns:\n" + report.TrialColumnsDoc(),
-		examples: []string{
-			"nas trials                                             # every trial of the only search in effnas.db",
-			"nas trials --name evo --csv > trials.csv",
-			"nas trials --db results/fmnist-search/search.db --json",
-		},
+		name: "trials",
+		help: "CSV columns:\n" + report.TrialColumnsDoc(),
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
 			name := fs.String("name", "", "search name (default: the only one)")
@@ -323,13 +251,7 @@ func init() {
 		},
 	})
 	register(&command{
-		name:    "show",
-		args:    "TRIAL [--db effnas.db] [--name NAME] [--json]",
-		summary: "show one trial of a search",
-		examples: []string{
-			"nas show 12                                            # trial 12: metrics, error, blocks",
-			"nas show 3 --name evo --json",
-		},
+		name: "show",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
 			name := fs.String("name", "", "search name (default: the only one)")
@@ -357,13 +279,7 @@ func init() {
 		},
 	})
 	register(&command{
-		name:    "best",
-		args:    "[--db effnas.db] [--name NAME] [--json]",
-		summary: "show the trial with the highest reward",
-		examples: []string{
-			"nas best                                               # the highest reward so far",
-			"nas best --db results/fmnist-search/search.db --json",
-		},
+		name: "best",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
 			name := fs.String("name", "", "search name (default: the only one)")

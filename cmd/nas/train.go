@@ -7,81 +7,18 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"strings"
 	"time"
 
+	"github.com/effnas/effnas/internal/console"
 	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer"
 	"github.com/effnas/effnas/trainer/recipe"
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 )
 
 // interruptible returns a context cancelled by Ctrl-C (SIGINT) or SIGTERM.
 func interruptible() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, sigterm)
-}
-
-// trainProgress shows training progress on standard error: a bar on a
-// terminal, otherwise (a log file, a pipe) a line at every tenth of the
-// steps, so that logs stay readable.
-type trainProgress struct {
-	bar  *progressbar.ProgressBar // nil when standard error is not a terminal
-	next int                      // the step of the next line without a bar
-}
-
-// Finish ends the bar.
-func (t *trainProgress) Finish() {
-	if t != nil && t.bar != nil {
-		t.bar.Finish()
-	}
-}
-
-// trainBar shows training progress on standard error, and notes each
-// progressive stage's plan, prefixed by name when given.
-func trainBar(name string) (*trainProgress, func(trainer.Progress)) {
-	what := name
-	if what == "" {
-		what = "train"
-	}
-	tp := &trainProgress{}
-	if term.IsTerminal(int(os.Stderr.Fd())) {
-		tp.bar = progressbar.NewOptions(1, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription(what),
-			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond),
-			progressbar.OptionSetWidth(30), progressbar.OptionClearOnFinish())
-	}
-	bar := tp.bar
-	return tp, func(p trainer.Progress) {
-		switch p.Phase {
-		case trainer.PhaseStage:
-			if bar != nil {
-				bar.Clear()
-			}
-			fmt.Fprintln(os.Stderr, strings.TrimPrefix(name+" "+p.Stage.StagePlan.String(), " "))
-			tp.next = 0
-		case trainer.PhaseStageDone:
-		case trainer.PhaseTrain:
-			if bar == nil {
-				if p.Step >= tp.next || p.Step == p.Steps {
-					fmt.Fprintf(os.Stderr, "%s epoch %.2f loss %.4f, step %d of %d\n", what, p.Epoch, p.Loss, p.Step, p.Steps)
-					tp.next = p.Step + max(1, p.Steps/10)
-				}
-				return
-			}
-			if bar.GetMax() != p.Steps {
-				bar.ChangeMax(p.Steps)
-			}
-			bar.Describe(fmt.Sprintf("%s epoch %.2f loss %.4f", what, p.Epoch, p.Loss))
-			bar.Set(p.Step)
-		default:
-			if bar == nil {
-				fmt.Fprintln(os.Stderr, what+" "+p.Phase)
-				return
-			}
-			bar.Describe(what + " " + p.Phase)
-		}
-	}
 }
 
 // seconds rounds a measurement's seconds for display.
@@ -91,38 +28,7 @@ func seconds(s float64, unit time.Duration) time.Duration {
 
 func init() {
 	register(&command{
-		name:    "train",
-		args:    "ARCH|--resume CKPT [--dataset fashion-mnist] [--epochs N] [--batch B] [--image-size S] [--seed N] [-o CKPT] [--stop-at STEP] [--progressive [--stages M] [--profile s|m|l] [--min-image-size S] [--max-image-size S] [--min-dropout P --max-dropout P --min-randaug M --max-randaug M --min-mixup A --max-mixup A]]",
-		summary: "train an architecture on a dataset, report test accuracy, save a checkpoint",
-		help: `ARCH is a built-in name or an architecture JSON file, adapted to the dataset
-(input channels, classes; stem stride 1 for images up to 64 pixels). It trains
-on the whole training split (--val holds some out) with TensorFlow's RMSProp
-(decay 0.9, momentum 0.9, epsilon 1e-3 inside the square root), learning rate
-1e-3, batch 64; the test split is scored once at the end, after the BatchNorm
-statistics are re-estimated on training batches.
-
---progressive trains in --stages M stages of equal steps (EfficientNetV2 §4.2):
-image size, dropout, RandAugment magnitude and mixup alpha go linearly from
-the --min-* values (first stage) to the --max-* values (last stage), weights,
-BatchNorm statistics and optimizer state carrying over. Values not given are
-Table 6's for --profile s, m or l, the sizes scaled to the dataset (16 -> 28
-for Fashion-MNIST); --rule official is the official code's variant. --epochs
-is the total; the test split is scored at the last stage's size. --json
-prints the run: the schedule, each stage and the final measurement.
-
--o CKPT saves the network as a safetensors checkpoint ("nas help convert")
-with the settings, the optimizer state and the run's position; "nas eval"
-scores it. With -o, --stop-at STEP stops after that step of the run,
-unscored, and Ctrl-C (or SIGTERM) during the training steps saves the steps
-done (exit status 130). --resume CKPT continues that run where it stopped
-and saves to CKPT again (or -o): the same steps as one uninterrupted run,
-bit for bit. ARCH and the flags not given are the checkpoint's; a flag
-given must agree.`,
-		examples: []string{
-			"nas train bench-dw --epochs 1 -o bench-dw.safetensors  # Fashion-MNIST by default; test accuracy at the end",
-			"nas train efficientnetv2-b0 --dataset cifar10 --data DIR",
-			"nas train --resume bench-dw.safetensors                # continue a run stopped by --stop-at or Ctrl-C",
-		},
+		name: "train",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			tf := addTrainFlags(fs)
 			size := fs.Int("image-size", 0, "image size (default: the dataset's)")
@@ -197,8 +103,8 @@ given must agree.`,
 				}
 				ctx, stop := interruptible()
 				defer stop()
-				bar, progress := trainBar("")
-				run, err := recipe.Train(ctx, md, progress)
+				bar := console.NewTraining(os.Stderr, "")
+				run, err := recipe.Train(ctx, md, bar.Report)
 				bar.Finish()
 				if err != nil {
 					return trainStopped(run, err)
@@ -219,19 +125,7 @@ given must agree.`,
 		},
 	})
 	register(&command{
-		name:    "eval",
-		args:    "CKPT [--dataset fashion-mnist] [--split test] [--json]",
-		summary: "evaluate a checkpoint on a dataset split",
-		help: `CKPT is a checkpoint written by "nas train -o" or "nas convert" (the
-network's weights, BatchNorm statistics, architecture and input
-normalisation). The chosen split of the dataset (--split test by default;
-the whole split) is scored at the architecture's image size with the
-checkpoint's normalisation, and the accuracy and cross-entropy loss are
-printed (--json: with the architecture).`,
-		examples: []string{
-			"nas eval bench-dw.safetensors                          # test accuracy on Fashion-MNIST",
-			"nas eval winner.safetensors --split train --json",
-		},
+		name: "eval",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			df := addDataFlags(fs)
 			split := fs.String("split", "test", "dataset split: test or train")
@@ -271,26 +165,7 @@ printed (--json: with the architecture).`,
 		},
 	})
 	register(&command{
-		name:    "bench",
-		args:    "ARCH [--against BASE [--pairs 6] [--burst 3]] [--batch 64] [--image-size 28] [--channels 1] [--classes 10] [--threads N] [--layers] [--json]",
-		summary: "measure training-step and forward time of an architecture on this machine",
-		help: `Times training steps (forward, backward, RMSProp update) and forward passes
-on random inputs after warm-up steps: median, 10th and 90th percentile,
-allocations per training step, peak resident memory. --image-size,
---channels and --classes change the input (of ARCH and BASE alike); --threads
-sets GOMAXPROCS; --layers breaks a step down by op type and output shape.
-
---against BASE times ARCH's training step relative to BASE's as a search
-times its trials against its backbone: --pairs pairs of bursts of --burst
-steps, ARCH's then BASE's, so that load that comes and goes falls on both.
-The relative step time (JSON relative_step_time) is the median of the pairs'
-ratios, its noise their median absolute deviation over it; a timing noisier
-than 5% is repeated, at most twice. --steps then counts forward passes only.`,
-		examples: []string{
-			"nas bench bench-dw                                     # training-step and forward time here",
-			"nas bench bench-fused --against bench-dw --json         # step time relative to bench-dw, interleaved",
-			"nas bench bench-fused --layers                         # where the step time goes",
-		},
+		name: "bench",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			batch := fs.Int("batch", 64, "batch size")
 			size := fs.Int("image-size", 0, "image size (default: the architecture's training size)")

@@ -10,19 +10,7 @@ import (
 
 func init() {
 	register(&command{
-		name:    "version",
-		args:    "[--json]",
-		summary: "print the module version and the commit this program was built from",
-		help: `The commit comes from -ldflags -X, from the build information the go command
-stamps into binaries built in a git checkout, or else (go run, go test,
--buildvcs=false) from the checkout's git directory when the program runs.
-"modified" says whether the tree had uncommitted changes; it is "unknown"
-when nothing says so (no git binary to ask). Every result file records
-the same (see "go doc ./version").`,
-		examples: []string{
-			"nas version          # module version, commit, modified or not",
-			"nas version --json   # the record result files carry",
-		},
+		name: "version",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			asJSON := fs.Bool("json", false, "print JSON")
 			return func(args []string) error {

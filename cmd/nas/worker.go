@@ -4,8 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/effnas/effnas/measure"
@@ -15,26 +13,7 @@ import (
 
 func init() {
 	register(&command{
-		name:    "worker",
-		args:    "--queue URL [--name NAME] [--data DIR] [--token-file FILE] [--creds FILE] [--ca FILE] [--grace D]",
-		summary: "train the trials of a search run elsewhere (nas search --queue)",
-		help: `Takes trials from a search's queue one at a time, builds the search's
-evaluator from the settings each trial carries (the dataset comes from --data,
-else this host's copy), trains the trial, times it against the baseline
-network kept built on this machine, and sends the measurement back with this
-worker's name and host. The database stays with the search. The worker waits
-for a queue that is not there yet and rides out restarts of the search.
-
-Ctrl-C or SIGTERM hands the running trial back at once to another worker
-(with --grace: lets it finish within that time first) and exits with status
-0. A worker killed outright loses its trial to another after the lease. A
-search that times on another kind of host (CPU, cores, kernel backend) is
-refused: the worker hands the trial back and exits with an error naming both.`,
-		examples: []string{
-			"nas worker --queue nats://hostA:4222                          # train hostA's trials",
-			"nas worker --queue tls://hostA:4222 --token-file queue.token --ca ca.pem --name gpu1",
-			"nas worker --queue nats://hostA:4222 --grace 10m              # Ctrl-C lets the running trial finish",
-		},
+		name: "worker",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			queue := fs.String("queue", "", "URL of the search's queue: nats://host:4222, tls://host:4222 (several: comma-separated)")
 			name := fs.String("name", "", "this worker's name in the trials (default: the host name)")
@@ -58,7 +37,7 @@ refused: the worker hands the trial back and exits with an error naming both.`,
 					return err
 				}
 				defer release()
-				token, err := readToken(*tokenFile)
+				token, err := remote.ReadToken(*tokenFile)
 				if err != nil {
 					return err
 				}
@@ -134,11 +113,11 @@ func (q queueFlags) check(fs *flag.FlagSet) error {
 }
 
 // open starts the embedded queue server (its store beside the database)
-// or connects to the server at the URL. EFFNAS_QUEUE_LEASE and
-// EFFNAS_QUEUE_MAX_DELIVER set the trials' lease and deliveries (tests
+// or connects to the server at the URL; remote.EnvLease and
+// remote.EnvMaxDeliver set the trials' lease and deliveries (tests
 // shorten them).
 func (q queueFlags) open(db string, printf func(string, ...any)) (*remote.Queue, error) {
-	token, err := readToken(*q.tokenFile)
+	token, err := remote.ReadToken(*q.tokenFile)
 	if err != nil {
 		return nil, err
 	}
@@ -148,34 +127,10 @@ func (q queueFlags) open(db string, printf func(string, ...any)) (*remote.Queue,
 	if *q.queue == remote.Embedded {
 		o.Listen, o.Dir, o.TLSCert, o.TLSKey = *q.listen, db+".queue", *q.tlsCert, *q.tlsKey
 	}
-	if v := os.Getenv("EFFNAS_QUEUE_LEASE"); v != "" {
-		if o.Coordinator.AckWait, err = time.ParseDuration(v); err != nil {
-			return nil, fmt.Errorf("EFFNAS_QUEUE_LEASE: %v", err)
-		}
-	}
-	if v := os.Getenv("EFFNAS_QUEUE_MAX_DELIVER"); v != "" {
-		if o.Coordinator.MaxDeliver, err = strconv.Atoi(v); err != nil {
-			return nil, fmt.Errorf("EFFNAS_QUEUE_MAX_DELIVER: %v", err)
-		}
+	if err := o.Coordinator.FromEnv(); err != nil {
+		return nil, err
 	}
 	return remote.OpenQueue(o)
-}
-
-// readToken reads a token file ("" reads nothing): the token stays off
-// command lines that other users of the host can list.
-func readToken(path string) (string, error) {
-	if path == "" {
-		return "", nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("token file: %w", err)
-	}
-	token := strings.TrimSpace(string(b))
-	if token == "" {
-		return "", fmt.Errorf("token file %s is empty", path)
-	}
-	return token, nil
 }
 
 // gpuBackend is the kernel backend of host, with the GPU it trains on.

@@ -1,10 +1,9 @@
-package main
+package console
 
 import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -16,13 +15,12 @@ import (
 	"github.com/effnas/effnas/search"
 	"github.com/effnas/effnas/store"
 	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 )
 
-// progress shows a running search on w (standard error): on a terminal a
+// Search shows a running search on w (standard error): on a terminal a
 // bar of the trials, described with the best trial and the training steps
 // of the running ones; otherwise (a log) one line per finished trial.
-type progress struct {
+type Search struct {
 	w       io.Writer
 	quiet   bool
 	bar     *progressbar.ProgressBar
@@ -32,9 +30,11 @@ type progress struct {
 	shown   time.Time
 }
 
-func newProgress(w io.Writer, quiet bool, total int) *progress {
-	p := &progress{w: w, quiet: quiet, running: map[int]search.Progress{}}
-	if f, ok := w.(*os.File); ok && !quiet && term.IsTerminal(int(f.Fd())) {
+// NewSearch returns the progress of a search of total trials on w; quiet
+// shows nothing but what Printf prints.
+func NewSearch(w io.Writer, quiet bool, total int) *Search {
+	p := &Search{w: w, quiet: quiet, running: map[int]search.Progress{}}
+	if !quiet && isTerminal(w) {
 		p.bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("measuring the baseline"),
 			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionSetWidth(20),
 			progressbar.OptionThrottle(100*time.Millisecond))
@@ -42,24 +42,25 @@ func newProgress(w io.Writer, quiet bool, total int) *progress {
 	return p
 }
 
-func (p *progress) hooks(s search.Settings) search.Hooks {
+// Hooks returns the search hooks that show the search s.
+func (p *Search) Hooks(s search.Settings) search.Hooks {
 	h := search.Hooks{
 		Start: func(st search.Start) {
 			if st.Resumed {
-				p.printf("resuming search %q: %d of %d trials done\n", st.Name, st.Done, st.Total)
+				p.Printf("resuming search %q: %d of %d trials done\n", st.Name, st.Done, st.Total)
 			}
 			if st.Idle > 0 {
 				flag, how := "--window", fmt.Sprintf("proposes at most %d trials ahead of the observed ones", st.Window.Size)
 				if s.Controller == controller.NameRL {
 					flag, how = "--rl-minibatch", fmt.Sprintf("proposes in rounds of %d trials", st.Window.Size)
 				}
-				p.printf("note: --parallel %d, but the %s controller %s (%s, fixed when the search was created): %d workers stay idle; "+
+				p.Printf("note: --parallel %d, but the %s controller %s (%s, fixed when the search was created): %d workers stay idle; "+
 					"a search created with a larger %s can use them\n", st.Parallel, s.Controller, how, flag, st.Idle, flag)
 			}
 		},
-		Note: func(msg string) { p.printf("%s\n", msg) },
+		Note: func(msg string) { p.Printf("%s\n", msg) },
 		Baseline: func(m measure.Metrics) {
-			p.printf("baseline (the space's backbone): step %.1f ms, %.2f M params\n", m.StepTime.Median*1e3, float64(m.Params)/1e6)
+			p.Printf("baseline (the space's backbone): step %.1f ms, %.2f M params\n", m.StepTime.Median*1e3, float64(m.Params)/1e6)
 		},
 		Trial: func(t store.Trial, done, total int, best *store.Trial) {
 			p.mu.Lock()
@@ -92,7 +93,7 @@ func (p *progress) hooks(s search.Settings) search.Hooks {
 
 // describe sets the bar's text: the best trial and what the running
 // trials do. p.mu is held.
-func (p *progress) describe() {
+func (p *Search) describe() {
 	parts := []string{}
 	if p.best != "" {
 		parts = append(parts, p.best)
@@ -112,8 +113,8 @@ func (p *progress) describe() {
 	p.shown = time.Now()
 }
 
-// printf writes a line above the bar.
-func (p *progress) printf(format string, args ...any) {
+// Printf writes a line above the bar.
+func (p *Search) Printf(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.bar != nil {
@@ -122,7 +123,8 @@ func (p *progress) printf(format string, args ...any) {
 	fmt.Fprintf(p.w, format, args...)
 }
 
-func (p *progress) done() {
+// Done ends the bar.
+func (p *Search) Done() {
 	if p.bar != nil {
 		p.bar.Finish()
 		fmt.Fprintln(p.w)

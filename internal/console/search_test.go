@@ -1,4 +1,4 @@
-package main
+package console
 
 import (
 	"io"
@@ -13,8 +13,8 @@ import (
 // On a terminal the bar names the best trial and what each running trial
 // does, with its training steps.
 func TestProgressDescribesRunningTrials(t *testing.T) {
-	p := &progress{w: io.Discard, running: map[int]search.Progress{}, bar: progressbar.NewOptions(10, progressbar.OptionSetWriter(io.Discard))}
-	h := p.hooks(search.Settings{Controller: "rl"})
+	p := &Search{w: io.Discard, running: map[int]search.Progress{}, bar: progressbar.NewOptions(10, progressbar.OptionSetWriter(io.Discard))}
+	h := p.Hooks(search.Settings{Controller: "rl"})
 	h.Progress(search.Progress{TrialID: 3, Phase: "train", Step: 5, Steps: 10})
 	h.Progress(search.Progress{TrialID: 4, Phase: "evaluate"})
 	h.Progress(search.Progress{TrialID: 2, Phase: "time"})
