@@ -115,40 +115,6 @@ func (op unaryOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	return nil
 }
 
-// exp32 is a float32 exponential with a relative error of a few ulps
-// (Cephes expf: range reduction by ln 2 in two parts, degree-6 polynomial,
-// exponent bits). Arguments whose result is near overflow or subnormal take
-// the float64 path (math32.Exp is inaccurate there).
-func exp32(x float32) float32 {
-	if x > 88 || x < -87 || x != x {
-		return float32(math.Exp(float64(x)))
-	}
-	fx := x*1.44269504088896341 + 0.5
-	n := int32(fx)
-	if float32(n) > fx {
-		n--
-	}
-	fn := float32(n)
-	r := x - fn*0.693359375 - fn*-2.12194440e-4
-	p := float32(1.9875691500e-4)
-	p = p*r + 1.3981999507e-3
-	p = p*r + 8.3334519073e-3
-	p = p*r + 4.1665795894e-2
-	p = p*r + 1.6666665459e-1
-	p = p*r + 5.0000001201e-1
-	y := p*r*r + r + 1
-	return y * math.Float32frombits(uint32(n+127)<<23)
-}
-
-// sigmoid32 is a numerically stable float32 logistic function.
-func sigmoid32(x float32) float32 {
-	if x >= 0 {
-		return 1 / (1 + exp32(-x))
-	}
-	e := exp32(x)
-	return e / (1 + e)
-}
-
 // sigmoid64 is a numerically stable float64 logistic function.
 func sigmoid64(x float64) float64 {
 	if x >= 0 {
