@@ -84,18 +84,7 @@ func TestDevicesSource(t *testing.T) {
 // emulator): the listing, the library report and the parity table.
 func TestDevicesOnFakeGPU(t *testing.T) {
 	dir := cudatest.Dir(t, cudatest.Full)
-	runNas := func(args string) (string, int) {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "EFFNAS_NAS_HELPER_ARGS="+args, "EFFNAS_CUDA_LIBS="+dir, "EFFNAS_CUDA_CACHE=off")
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if e, ok := err.(*exec.ExitError); ok {
-			code = e.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), code
-	}
+	runNas := func(args string) (string, int) { return nasOnFakeGPU(t, dir, strings.Fields(args)...) }
 	out, code := runNas("devices")
 	for _, want := range []string{"cuda:0   Fake GPU 0, compute capability 9.0 (sm_90), 80.0 GiB, 132 SMs at 1980 MHz", "driver CUDA 13.0",
 		"libraries:", dir + "/libcuda.so.1 (13.0)", dir + "/libnvrtc.so.13 (13.0)", dir + "/libcublas.so.13 (13.1.0)", dir + "/libcudnn.so.9 (9.10.0)"} {
@@ -211,19 +200,7 @@ func TestTrainEvalBenchOnFakeGPU(t *testing.T) {
 		t.Skip("trains on the CUDA emulator")
 	}
 	dir := cudatest.Dir(t, cudatest.Full)
-	runNas := func(args ...string) (string, int) {
-		t.Helper()
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "EFFNAS_NAS_HELPER_ARGS="+strings.Join(args, " "), "EFFNAS_CUDA_LIBS="+dir, "EFFNAS_CUDA_CACHE=off")
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if e, ok := err.(*exec.ExitError); ok {
-			code = e.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), code
-	}
+	runNas := func(args ...string) (string, int) { t.Helper(); return nasOnFakeGPU(t, dir, args...) }
 	arch := filepath.Join(t.TempDir(), "tiny.json")
 	writeTiny(t, arch)
 	ck := filepath.Join(t.TempDir(), "gpu.safetensors")
@@ -251,4 +228,21 @@ func TestTrainEvalBenchOnFakeGPU(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"gpu"`) {
 		t.Fatalf("bench: exit %d\n%s", code, out)
 	}
+}
+
+// nasOnFakeGPU runs nas with args in a child process (this test binary)
+// against the fake CUDA libraries in dir, and returns its combined output
+// and exit status.
+func nasOnFakeGPU(t *testing.T, dir string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "EFFNAS_NAS_HELPER_ARGS="+strings.Join(args, " "), "EFFNAS_CUDA_LIBS="+dir, "EFFNAS_CUDA_CACHE=off")
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if e, ok := err.(*exec.ExitError); ok {
+		code = e.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), code
 }
