@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/effnas/effnas/fielderr"
+	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/scaling"
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer"
@@ -155,6 +156,15 @@ func TestBench(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("no %q in\n%s", want, b.String())
 		}
+	}
+	if strings.Contains(b.String(), "GPU:") {
+		t.Errorf("a CPU bench names a GPU:\n%s", b.String())
+	}
+	// on a GPU, the text names it
+	r.Host.GPU = &measure.GPU{Name: "NVIDIA H100 80GB HBM3", Capability: "9.0", Precision: "TF32", Driver: "13.0", Libraries: "cudnn 9.14.0"}
+	b.Reset()
+	if err := r.WriteText(&b); err != nil || !strings.Contains(b.String(), "GPU: NVIDIA H100 80GB HBM3 (compute capability 9.0), TF32, driver CUDA 13.0, cudnn 9.14.0\n") {
+		t.Errorf("%v:\n%s", err, b.String())
 	}
 	r, err = Bench{Arch: a, Batch: 4, Warmup: 1, Steps: 2, Against: &a, Interleave: trainer.Interleave{Pairs: 3, Burst: 2}}.Run(context.Background())
 	if err != nil {

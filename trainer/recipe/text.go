@@ -27,6 +27,9 @@ func (r BenchResult) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "memory: %.0f allocations and %.2f MiB allocated per training step, peak resident %.1f MiB\n",
 		tr.Allocs, tr.Bytes/(1<<20), float64(r.PeakRSS)/(1<<20))
 	_, err := fmt.Fprintf(w, "host: %s, %d cores, GOMAXPROCS %d, %s, kernels %s\n", h.CPU, h.Cores, h.GOMAXPROCS, h.GoVersion, h.Backend)
+	if g := h.GPU; g != nil && err == nil {
+		_, err = fmt.Fprintf(w, "GPU: %s (compute capability %s), %s, driver CUDA %s, %s\n", g.Name, g.Capability, g.Precision, g.Driver, g.Libraries)
+	}
 	if err != nil || r.Layers == nil {
 		return err
 	}
