@@ -88,7 +88,7 @@ func init() {
 				}
 				f := recipe.Family{CheckpointDir: *ckpts}
 				if *train {
-					if f.Settings, f.Budget, err = tf.settings(); err != nil {
+					if f.Settings, f.Budget, err = tf.settings(fs); err != nil {
 						return err
 					}
 					p, err := tf.problem(base, 0)

@@ -58,7 +58,7 @@ func init() {
 				if err := pf.check(); err != nil {
 					return err
 				}
-				s, b, err := tf.settings()
+				s, b, err := tf.settings(fs)
 				if err != nil {
 					return err
 				}
