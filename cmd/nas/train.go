@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"time"
 
 	"github.com/effnas/effnas/internal/console"
 	"github.com/effnas/effnas/measure"
@@ -19,11 +18,6 @@ import (
 // interruptible returns a context cancelled by Ctrl-C (SIGINT) or SIGTERM.
 func interruptible() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, sigterm)
-}
-
-// seconds rounds a measurement's seconds for display.
-func seconds(s float64, unit time.Duration) time.Duration {
-	return time.Duration(s * float64(time.Second)).Round(unit)
 }
 
 func init() {
