@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/effnas/effnas/controller"
@@ -14,7 +12,8 @@ import (
 
 func init() {
 	register(&command{
-		name: "compare",
+		name:   "compare",
+		noArgs: true,
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			ctrls := fs.String("controllers", "random,evolution,rl", "comma-separated strategies")
 			seeds := fs.Int("seeds", 5, "number of seeds (1..N)")
@@ -24,9 +23,6 @@ func init() {
 			rlLR := fs.Float64("rl-lr", 0.003, "rl controller learning rate")
 			rlBatch := fs.Int("rl-minibatch", 10, "rl controller PPO minibatch")
 			return func(args []string) error {
-				if len(args) != 0 {
-					return usagef("unexpected argument %q", args[0])
-				}
 				if *seeds < 1 || *trials < 2 {
 					return usagef("--seeds must be at least 1 and --trials at least 2")
 				}
@@ -57,17 +53,7 @@ func init() {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(stdout, "| controller | best reward | mean reward, last %d trials | best per seed |\n| --- | --- | --- | --- |\n", res[0].Tail)
-				for _, c := range res {
-					bm, bs := search.MeanStd(c.Best)
-					lm, ls := search.MeanStd(c.LastMean)
-					per := make([]string, len(c.Best))
-					for i, b := range c.Best {
-						per[i] = strconv.FormatFloat(b, 'f', 4, 64)
-					}
-					fmt.Fprintf(stdout, "| %s | %.4f ± %.4f | %.4f ± %.4f | %s |\n", c.Controller, bm, bs, lm, ls, strings.Join(per, " "))
-				}
-				return nil
+				return search.WriteComparisons(stdout, res)
 			}
 		},
 	})

@@ -99,14 +99,12 @@ func init() {
 		},
 	})
 	register(&command{
-		name: "sample",
+		name:   "sample",
+		noArgs: true,
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			spacePath := fs.String("space", "", "space document (default: the EfficientNetV2 space)")
 			seed := fs.Uint64("seed", 1, "random seed; the same seed gives the same architecture")
 			return func(args []string) error {
-				if len(args) != 0 {
-					return usagef("unexpected argument %q", args[0])
-				}
 				sp, err := loadSpace(*spacePath)
 				if err != nil {
 					return err

@@ -31,10 +31,7 @@ func init() {
 				}
 				if !*check && !*bench {
 					v := trainer.ListDevices()
-					if *asJSON {
-						return writeJSON(v)
-					}
-					return v.WriteText(stdout)
+					return printAs(*asJSON, v, v.WriteText)
 				}
 				d, err := openDevice(*device, *tf32)
 				if err != nil {

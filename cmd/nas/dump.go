@@ -14,6 +14,7 @@ import (
 func init() {
 	register(&command{
 		name: "dump",
+		one:  "ARCH or CKPT",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			df := addDataFlags(fs)
 			out := fs.String("o", "", "output directory (created)")
@@ -23,9 +24,6 @@ func init() {
 			synthetic := fs.Bool("synthetic", false, "use synthetic images even when the dataset is installed")
 			smooth := fs.Float64("label-smoothing", 0, "smooth the one-hot targets: 1-eps+eps/K and eps/K")
 			return func(args []string) error {
-				if len(args) != 1 {
-					return usagef("want exactly one ARCH or CKPT")
-				}
 				if *out == "" {
 					return usagef("-o DIR is required")
 				}
@@ -66,12 +64,10 @@ func init() {
 func init() {
 	register(&command{
 		name: "convert",
+		one:  "CKPT",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			out := fs.String("o", "", "output file")
 			return func(args []string) error {
-				if len(args) != 1 {
-					return usagef("want exactly one CKPT")
-				}
 				if *out == "" {
 					return usagef("-o OUT.safetensors is required")
 				}

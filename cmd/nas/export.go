@@ -2,16 +2,15 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"time"
 
 	"github.com/effnas/effnas/report"
-	"github.com/effnas/effnas/store"
 )
 
 func init() {
 	register(&command{
-		name: "export",
+		name:   "export",
+		noArgs: true,
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
 			name := fs.String("name", "", "search name (default: the only one)")
@@ -20,9 +19,6 @@ func init() {
 			pareto := fs.Bool("pareto", false, "export every trial on the (accuracy, step time, params) front")
 			out := fs.String("o", "", "output file (default: standard output)")
 			return func(args []string) error {
-				if len(args) != 0 {
-					return usagef("unexpected argument %q", args[0])
-				}
 				n := 0
 				for _, set := range []bool{*id != 0, *best, *pareto} {
 					if set {
@@ -39,34 +35,14 @@ func init() {
 				if err != nil {
 					return err
 				}
-				now := time.Now()
-				var doc any
-				switch {
-				case *pareto:
-					doc = report.NewExportList(rec, report.Front3(trials), *db, now)
-				case *best:
-					t, ok := store.BestTrial(trials)
-					if !ok {
-						return fmt.Errorf("search %q: no finished trial yet", rec.Name)
-					}
-					doc = report.NewExport(rec, t, *db, now)
-				default:
-					var t *store.Trial
-					for i := range trials {
-						if trials[i].ID == *id {
-							t = &trials[i]
-						}
-					}
-					if t == nil {
-						return fmt.Errorf("trial %d: search %q has %d trials", *id, rec.Name, len(trials))
-					}
-					doc = report.NewExport(rec, *t, *db, now)
+				if *pareto {
+					return writeJSONFile(*out, report.NewExportList(rec, report.Front3(trials), *db, time.Now()))
 				}
-				data, err := report.Encode(doc)
+				doc, err := report.ExportTrial(rec, trials, *id, *db, time.Now())
 				if err != nil {
 					return err
 				}
-				return writeOutput(*out, data)
+				return writeJSONFile(*out, doc)
 			}
 		},
 	})

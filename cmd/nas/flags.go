@@ -6,8 +6,6 @@ package main
 import (
 	"errors"
 	"flag"
-	"math"
-	"reflect"
 	"strings"
 
 	"github.com/effnas/effnas/fielderr"
@@ -60,19 +58,14 @@ func addTrainFlags(fs *flag.FlagSet) trainFlags {
 }
 
 // settings returns the training settings and budget the flags give.
-func (f trainFlags) settings() (trainer.Settings, trainer.Budget, error) {
-	if !(*f.epochs > 0) || math.IsInf(*f.epochs, 0) {
-		return trainer.Settings{}, trainer.Budget{}, usagef("--epochs = %v: want a positive number", *f.epochs)
-	}
-	if *f.batch < 1 {
-		return trainer.Settings{}, trainer.Budget{}, usagef("--batch = %d: want a positive integer", *f.batch)
-	}
+func (f trainFlags) settings(fs *flag.FlagSet) (trainer.Settings, trainer.Budget, error) {
 	wd := *f.wd
 	if wd == 0 {
 		wd = -1 // the trainer's "none"
 	}
+	b := trainer.Budget{Epochs: *f.epochs, Batch: *f.batch}
 	return trainer.Settings{Optimizer: *f.opt, LR: *f.lr, Schedule: *f.sched, WarmupEpochs: *f.warm, LabelSmoothing: *f.smooth,
-		WeightDecay: wd, Seed: *f.seed}, trainer.Budget{Epochs: *f.epochs, Batch: *f.batch}, nil
+		WeightDecay: wd, Seed: *f.seed}, b, flagError(fs, recipe.CheckExplicitBudget(b))
 }
 
 // problem loads the dataset's training and test splits and fits a to them
@@ -135,14 +128,8 @@ func (f *progFlags) check() error {
 	if !*f.on {
 		return needs(set, "progressive", f.names...)
 	}
-	for _, c := range []struct {
-		name  string
-		v, hi int
-	}{{"stages", f.given.Stages, trainer.MaxStages}, {"min-image-size", f.given.MinImageSize, searchspace.MaxImage},
-		{"max-image-size", f.given.MaxImageSize, searchspace.MaxImage}, {"randaug-n", f.given.RandAugN, 16}} {
-		if set[c.name] && (c.v < 1 || c.v > c.hi) {
-			return usagef("--%s = %d: want an integer in [1, %d]", c.name, c.v, c.hi)
-		}
+	if err := recipe.CheckExplicitSchedule(f.given, f.set); err != nil {
+		return flagError(f.fs, err)
 	}
 	var err error
 	if f.fs.Lookup("profile").DefValue == recipe.AutoProfile { // a family's
@@ -154,15 +141,12 @@ func (f *progFlags) check() error {
 }
 
 // override sets the fields of a schedule whose flags were given.
-func (f *progFlags) override(pg *trainer.Progressive) {
-	set := setFlags(f.fs)
-	to, from := reflect.ValueOf(pg).Elem(), reflect.ValueOf(f.given)
-	for i := range from.NumField() {
-		tag, _, _ := strings.Cut(from.Type().Field(i).Tag.Get("json"), ",")
-		if set[strings.ReplaceAll(tag, "_", "-")] {
-			to.Field(i).Set(from.Field(i))
-		}
-	}
+func (f *progFlags) override(pg *trainer.Progressive) { recipe.Override(pg, f.given, f.set) }
+
+// set reports whether the flag of a schedule's field (by its JSON name)
+// was given.
+func (f *progFlags) set(field string) bool {
+	return setFlags(f.fs)[strings.ReplaceAll(field, "_", "-")]
 }
 
 // setFlags returns the names of the flags given on the command line.

@@ -28,7 +28,11 @@ type command struct {
 	// examples are command lines, each with a "# comment", printed last
 	// by "nas help COMMAND".
 	examples []string
-	flags    func(fs *flag.FlagSet) func(args []string) error
+	// noArgs refuses positional arguments; one, when set, names the one
+	// positional argument the command wants ("ARCH", "CKPT").
+	noArgs bool
+	one    string
+	flags  func(fs *flag.FlagSet) func(args []string) error
 }
 
 var commands = map[string]*command{}
@@ -136,7 +140,13 @@ func run(args []string, out, errw io.Writer) int {
 		printCommandHelp(out, c)
 		return 0
 	}
-	if err == nil {
+	switch {
+	case err != nil:
+	case c.noArgs && len(pos) != 0:
+		err = usagef("unexpected argument %q", pos[0])
+	case c.one != "" && len(pos) != 1:
+		err = usagef("want exactly one %s", c.one)
+	default:
 		err = runFn(pos)
 	}
 	if err != nil {
@@ -177,6 +187,14 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// printAs prints v as JSON with asJSON, else as text writes it.
+func printAs(asJSON bool, v any, text func(io.Writer) error) error {
+	if asJSON {
+		return writeJSON(v)
+	}
+	return text(stdout)
 }
 
 func printHelp(w io.Writer) {

@@ -10,15 +10,13 @@ import (
 
 func init() {
 	register(&command{
-		name: "report",
+		name:   "report",
+		noArgs: true,
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
 			name := fs.String("name", "", "search name (default: the only one)")
 			out := fs.String("o", "", "output folder (required)")
 			return func(args []string) error {
-				if len(args) != 0 {
-					return usagef("unexpected argument %q", args[0])
-				}
 				if *out == "" {
 					return usagef("missing -o DIR")
 				}

@@ -12,43 +12,30 @@ import (
 )
 
 // resumeFlags loads the checkpoint that "nas train --resume" continues and
-// gives every training flag the user did not set the checkpoint's value,
-// so that the run is built as the first one was; the flags the user set
-// stay, and Model.CheckResume refuses those that differ from the
-// checkpoint's. With --profile given, the schedule's flags are left to it
-// (and checked stage by stage).
+// gives every training flag the user did not set the checkpoint's value
+// (recipe.ResumeDefaults).
 func resumeFlags(fs *flag.FlagSet, path string) (*trainer.Model, error) {
-	ck, err := trainer.LoadModel(path)
-	if err != nil {
-		return nil, err
-	}
-	run, err := recipe.SavedRun(ck)
-	if err != nil {
-		return nil, err
-	}
-	values := run.Values(*ck.Settings)
 	set := setFlags(fs)
-	var ferr error
+	key := func(name string) string {
+		if k := map[string]string{"warmup": "warmup_epochs", "val": "val_images"}[name]; k != "" {
+			return k
+		}
+		return strings.ReplaceAll(name, "-", "_")
+	}
+	given := map[string]bool{}
+	for name := range set {
+		given[key(name)] = true
+	}
+	ck, values, err := recipe.ResumeDefaults(path, func(k string) bool { return given[k] })
+	if err != nil {
+		return nil, err
+	}
 	fs.VisitAll(func(f *flag.Flag) {
-		key := map[string]string{"warmup": "warmup_epochs", "val": "val_images"}[f.Name]
-		if key == "" {
-			key = strings.ReplaceAll(f.Name, "-", "_")
-		}
-		v, ok := values[key]
-		if !ok || set[f.Name] || (set["profile"] && scheduleFlag(f.Name)) {
-			return
-		}
-		if err := fs.Set(f.Name, v); err != nil && ferr == nil {
-			ferr = err
+		if v, ok := values[key(f.Name)]; ok && err == nil {
+			err = fs.Set(f.Name, v)
 		}
 	})
-	return ck, ferr
-}
-
-// scheduleFlag reports whether a flag is one of a progressive schedule's
-// values (that --profile gives).
-func scheduleFlag(name string) bool {
-	return strings.HasPrefix(name, "min-") || strings.HasPrefix(name, "max-") || name == "randaug-n"
+	return ck, err
 }
 
 // resumeError makes a run that conflicts with its checkpoint a usage

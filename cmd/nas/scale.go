@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/effnas/effnas/internal/console"
 	"github.com/effnas/effnas/report"
@@ -88,7 +87,7 @@ func init() {
 				}
 				f := recipe.Family{CheckpointDir: *ckpts}
 				if *train {
-					if f.Settings, f.Budget, err = tf.settings(); err != nil {
+					if f.Settings, f.Budget, err = tf.settings(fs); err != nil {
 						return err
 					}
 					p, err := tf.problem(base, 0)
@@ -153,9 +152,7 @@ func trainFamily(f recipe.Family, out, title string) error {
 		bar.Report(p)
 	}, func(rows []recipe.Trained, run recipe.Run) error {
 		bar.Finish()
-		r, m := run.Result, rows[len(rows)-1]
-		fmt.Fprintf(os.Stderr, "%s: test accuracy %.2f%% at %dx%d (trained at %d, %d steps in %s), step %.1f ms\n", m.Name,
-			100*r.TestAccuracy, m.ImageSize, m.ImageSize, m.TrainImageSize, r.Steps, seconds(r.TrainTime, time.Second), m.StepTimeMS)
+		rows[len(rows)-1].WriteLine(os.Stderr, run)
 		if out != "" {
 			return writeJSONFile(out, rows)
 		}
@@ -165,15 +162,5 @@ func trainFamily(f recipe.Family, out, title string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s\n\n", title)
-	if err := recipe.WriteTrained(stdout, rows); err != nil {
-		return err
-	}
-	if out != "" {
-		fmt.Fprintf(stdout, "\nresults written to %s\n", out)
-	}
-	if f.CheckpointDir != "" {
-		fmt.Fprintf(stdout, "checkpoints written to %s\n", f.CheckpointDir)
-	}
-	return nil
+	return recipe.FamilyReport{Title: title, Rows: rows, Results: out, CheckpointDir: f.CheckpointDir}.WriteText(stdout)
 }

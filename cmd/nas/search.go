@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -23,7 +24,8 @@ const defaultDB = "effnas.db"
 
 func init() {
 	register(&command{
-		name: "search",
+		name:   "search",
+		noArgs: true,
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
 			name := fs.String("name", "default", "search name within the database")
@@ -52,9 +54,6 @@ func init() {
 			qf := addQueueFlags(fs)
 			dev := addDeviceFlags(fs)
 			return func(args []string) error {
-				if len(args) != 0 {
-					return usagef("unexpected argument %q", args[0])
-				}
 				if err := qf.check(fs); err != nil {
 					return err
 				}
@@ -219,17 +218,15 @@ func readHint(db string, err error) error {
 
 func init() {
 	register(&command{
-		name: "trials",
-		help: "CSV columns:\n" + report.TrialColumnsDoc(),
+		name:   "trials",
+		noArgs: true,
+		help:   "CSV columns:\n" + report.TrialColumnsDoc(),
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
 			name := fs.String("name", "", "search name (default: the only one)")
 			asJSON := fs.Bool("json", false, "print JSON")
 			asCSV := fs.Bool("csv", false, "print CSV (columns in nas help trials)")
 			return func(args []string) error {
-				if len(args) != 0 {
-					return usagef("unexpected argument %q", args[0])
-				}
 				if *asJSON && *asCSV {
 					return usagef("give --json or --csv, not both")
 				}
@@ -252,14 +249,12 @@ func init() {
 	})
 	register(&command{
 		name: "show",
+		one:  "TRIAL id",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
 			name := fs.String("name", "", "search name (default: the only one)")
 			asJSON := fs.Bool("json", false, "print JSON")
 			return func(args []string) error {
-				if len(args) != 1 {
-					return usagef("want exactly one TRIAL id")
-				}
 				id, err := strconv.Atoi(args[0])
 				if err != nil || id < 1 {
 					return usagef("TRIAL = %q: want a trial id (1, 2, ...)", args[0])
@@ -271,23 +266,18 @@ func init() {
 				if id > len(trials) {
 					return fmt.Errorf("trial %d: the search has %d trials", id, len(trials))
 				}
-				if *asJSON {
-					return writeJSON(trials[id-1])
-				}
-				return report.WriteTrial(stdout, trials[id-1])
+				return printAs(*asJSON, trials[id-1], func(w io.Writer) error { return report.WriteTrial(w, trials[id-1]) })
 			}
 		},
 	})
 	register(&command{
-		name: "best",
+		name:   "best",
+		noArgs: true,
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			db := fs.String("db", defaultDB, "search database file")
 			name := fs.String("name", "", "search name (default: the only one)")
 			asJSON := fs.Bool("json", false, "print JSON")
 			return func(args []string) error {
-				if len(args) != 0 {
-					return usagef("unexpected argument %q", args[0])
-				}
 				_, trials, err := loadTrials(*db, *name)
 				if err != nil {
 					return err
@@ -296,10 +286,7 @@ func init() {
 				if !ok {
 					return fmt.Errorf("no finished trial yet")
 				}
-				if *asJSON {
-					return writeJSON(best)
-				}
-				return report.WriteTrial(stdout, best)
+				return printAs(*asJSON, best, func(w io.Writer) error { return report.WriteTrial(w, best) })
 			}
 		},
 	})

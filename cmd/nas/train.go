@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"time"
 
 	"github.com/effnas/effnas/internal/console"
 	"github.com/effnas/effnas/measure"
@@ -19,11 +18,6 @@ import (
 // interruptible returns a context cancelled by Ctrl-C (SIGINT) or SIGTERM.
 func interruptible() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, sigterm)
-}
-
-// seconds rounds a measurement's seconds for display.
-func seconds(s float64, unit time.Duration) time.Duration {
-	return time.Duration(s * float64(time.Second)).Round(unit)
 }
 
 func init() {
@@ -58,7 +52,7 @@ func init() {
 				if err := pf.check(); err != nil {
 					return err
 				}
-				s, b, err := tf.settings()
+				s, b, err := tf.settings(fs)
 				if err != nil {
 					return err
 				}
@@ -126,6 +120,7 @@ func init() {
 	})
 	register(&command{
 		name: "eval",
+		one:  "CKPT",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			df := addDataFlags(fs)
 			split := fs.String("split", "test", "dataset split: test or train")
@@ -133,9 +128,6 @@ func init() {
 			asJSON := fs.Bool("json", false, "print the result as JSON")
 			dev := addDeviceFlags(fs)
 			return func(args []string) error {
-				if len(args) != 1 {
-					return usagef("want exactly one CKPT")
-				}
 				ck, err := trainer.LoadModel(args[0])
 				if err != nil {
 					return err
@@ -166,6 +158,7 @@ func init() {
 	})
 	register(&command{
 		name: "bench",
+		one:  "ARCH",
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			batch := fs.Int("batch", 64, "batch size")
 			size := fs.Int("image-size", 0, "image size (default: the architecture's training size)")
@@ -181,9 +174,6 @@ func init() {
 			burst := fs.Int("burst", 3, "with --against: timed steps per burst")
 			dev := addDeviceFlags(fs)
 			return func(args []string) error {
-				if len(args) != 1 {
-					return usagef("want exactly one ARCH")
-				}
 				if *batch < 1 || *steps < 1 || *pairs < 1 || *burst < 1 || *warm < 0 || *size < 0 || *threads < 0 {
 					return usagef("--batch, --steps, --pairs and --burst must be positive, --warmup, --image-size and --threads not negative")
 				}
@@ -223,10 +213,7 @@ func init() {
 				if err != nil {
 					return err
 				}
-				if *asJSON {
-					return writeJSON(r)
-				}
-				return r.WriteText(stdout)
+				return printAs(*asJSON, r, r.WriteText)
 			}
 		},
 	})

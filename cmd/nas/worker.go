@@ -13,7 +13,8 @@ import (
 
 func init() {
 	register(&command{
-		name: "worker",
+		name:   "worker",
+		noArgs: true,
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			queue := fs.String("queue", "", "URL of the search's queue: nats://host:4222, tls://host:4222 (several: comma-separated)")
 			name := fs.String("name", "", "this worker's name in the trials (default: the host name)")
@@ -25,8 +26,6 @@ func init() {
 			dev := addDeviceFlags(fs)
 			return func(args []string) error {
 				switch {
-				case len(args) != 0:
-					return usagef("unexpected argument %q", args[0])
 				case !remote.IsURL(*queue):
 					return usagef("--queue = %q: want the URL of a search's queue, such as nats://hostA:4222", *queue)
 				case *grace < 0:
