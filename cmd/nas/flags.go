@@ -4,11 +4,9 @@ package main
 // into flag errors.
 
 import (
-	"errors"
 	"flag"
 	"strings"
 
-	"github.com/effnas/effnas/fielderr"
 	"github.com/effnas/effnas/scaling"
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer"
@@ -147,39 +145,4 @@ func (f *progFlags) override(pg *trainer.Progressive) { recipe.Override(pg, f.gi
 // was given.
 func (f *progFlags) set(field string) bool {
 	return setFlags(f.fs)[strings.ReplaceAll(field, "_", "-")]
-}
-
-// setFlags returns the names of the flags given on the command line.
-func setFlags(fs *flag.FlagSet) map[string]bool {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	return set
-}
-
-// needs refuses any of names given without the flag on.
-func needs(set map[string]bool, on string, names ...string) error {
-	for _, n := range names {
-		if set[n] {
-			return usagef("--%s needs --%s", n, on)
-		}
-	}
-	return nil
-}
-
-// flagError turns a field error (of the scaling or trainer package) into a
-// usage error naming the flag ("--width = -1: want ..."), when the field is
-// one of fs's flags.
-func flagError(fs *flag.FlagSet, err error) error {
-	var fe *fielderr.Error
-	if !errors.As(err, &fe) {
-		return err
-	}
-	if fe.Field == "alpha*beta^2*gamma^2" {
-		return usagef("--alpha, --beta, --gamma: %s = %v: %s (or widen --tolerance)", fe.Field, fe.Value, fe.Allowed)
-	}
-	name := strings.ReplaceAll(fe.Field, "_", "-")
-	if fs.Lookup(name) == nil {
-		return err
-	}
-	return usagef("--%s = %v: %s", name, fe.Value, fe.Allowed)
 }

@@ -152,7 +152,7 @@ func searchError(err error, db string) error {
 		return usagef("search %q in %s was created with --%s %v, not %v: resume it with --%s %v, or start another search with --name",
 			ce.Search, db, f, ce.Stored, ce.Given, f, ce.Stored)
 	case errors.As(err, &ce):
-		return usageError{err.Error()}
+		return usagef("%s", err)
 	case errors.As(err, &te):
 		return usagef("--trials = %d: search %q in %s already has %d trials (ask for %d or more to continue it)", te.Given, te.Search, db, te.Have, te.Have)
 	}

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"runtime"
 
 	"github.com/effnas/effnas/internal/console"
@@ -14,11 +12,6 @@ import (
 	"github.com/effnas/effnas/trainer"
 	"github.com/effnas/effnas/trainer/recipe"
 )
-
-// interruptible returns a context cancelled by Ctrl-C (SIGINT) or SIGTERM.
-func interruptible() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, sigterm)
-}
 
 func init() {
 	register(&command{
