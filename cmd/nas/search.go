@@ -12,6 +12,7 @@ import (
 
 	"github.com/effnas/effnas/controller"
 	"github.com/effnas/effnas/fielderr"
+	"github.com/effnas/effnas/internal/cli"
 	"github.com/effnas/effnas/internal/console"
 	"github.com/effnas/effnas/report"
 	"github.com/effnas/effnas/search"
@@ -51,10 +52,10 @@ func init() {
 			allowHost := fs.Bool("allow-host-change", false, "resume on a machine other than the one the search started on")
 			quiet := fs.Bool("quiet", false, "no progress output")
 			delay := fs.Duration("synthetic-delay", 0, "--evaluator synthetic: each evaluation takes this long (demos, simulations)")
-			qf := addQueueFlags(fs)
+			qf := cli.AddQueueFlags(fs)
 			dev := addDeviceFlags(fs)
 			return func(args []string) error {
-				if err := qf.check(fs); err != nil {
+				if err := qf.Check(fs); err != nil {
 					return err
 				}
 				if setFlags(fs)["synthetic-delay"] && (*evaluator != "synthetic" || *delay < 0) {
@@ -75,7 +76,7 @@ func init() {
 				if setFlags(fs)["window"] && (*ctrl != controller.NameEvolution || *window == 0) {
 					return usagef("--window = %d: evolution only, 1 or more (rl proposes in rounds of --rl-minibatch trials, random without limit)", *window)
 				}
-				if *qf.queue != "" && (setFlags(fs)["device"] || setFlags(fs)["tf32"]) {
+				if qf.Queue != "" && (setFlags(fs)["device"] || setFlags(fs)["tf32"]) {
 					return usagef("--device is where this process trains trials; with --queue the workers train them: give it to each nas worker")
 				}
 				ts, release, err := dev.settings(trainer.Settings{})
@@ -98,8 +99,8 @@ func init() {
 				}
 				pr := console.NewSearch(stderr, *quiet, s.Trials)
 				var exec search.Executor
-				if *qf.queue != "" {
-					q, err := qf.open(*db, pr.Printf)
+				if qf.Queue != "" {
+					q, err := qf.Open(*db, pr.Printf)
 					if err != nil {
 						return err
 					}
