@@ -163,35 +163,14 @@ func searchError(err error, db string) error {
 func runSearch(st *store.Store, sp searchspace.Space, s search.Settings, ev search.Evaluator, exec search.Executor, pr *console.Search) error {
 	ctx, stop := interruptible()
 	defer stop()
-	finished := make(chan struct{})
-	defer close(finished)
-	go func() {
-		select {
-		case <-finished:
-		case <-ctx.Done():
-			stop() // a second Ctrl-C ends the program at once
-			select {
-			case <-finished:
-			default:
-				fmt.Fprintln(stderr, "stopping: waiting for the running trials to notice (Ctrl-C again to quit at once)")
-			}
-		}
-	}()
+	defer cli.AfterInterrupt(ctx, stop, stderr, "stopping: waiting for the running trials to notice (Ctrl-C again to quit at once)")()
 	start := time.Now()
 	sum, err := search.Run(ctx, st, sp, s, ev, exec, pr.Hooks(s))
 	pr.Done()
 	if err != nil {
 		return searchError(err, st.Path())
 	}
-	state := "finished"
-	if sum.Interrupted {
-		state = "stopped"
-	}
-	fmt.Fprintf(stdout, "search %q in %s: %d of %d trials done (%d failed), %s, %s this run\n", sum.Name, st.Path(), sum.Done, sum.Total,
-		sum.Failed, state, time.Since(start).Round(time.Second))
-	if sum.Best != nil {
-		report.WriteTrial(stdout, *sum.Best)
-	}
+	console.WriteSearchSummary(stdout, sum, st.Path(), time.Since(start))
 	if sum.Interrupted {
 		return exitError{130, fmt.Sprintf("stopped with %d of %d trials done; resume with: %s", sum.Done, sum.Total, commandLine())}
 	}
