@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/effnas/effnas/controller"
-	"github.com/effnas/effnas/fielderr"
 	"github.com/effnas/effnas/internal/cli"
 	"github.com/effnas/effnas/internal/console"
 	"github.com/effnas/effnas/report"
@@ -71,7 +70,7 @@ func init() {
 					ImageSize: *size, Width: *width, Depth: *depth, SearchSE: *searchSE, TrainSubset: *subset, ValSize: *val,
 					Epochs: *epochs, Batch: *batch, LR: *lr, SyntheticDelay: *delay}
 				if err := search.CheckExplicit(s, po); err != nil {
-					return searchError(err, *db)
+					return cli.SearchError(err, *db)
 				}
 				if setFlags(fs)["window"] && (*ctrl != controller.NameEvolution || *window == 0) {
 					return usagef("--window = %d: evolution only, 1 or more (rl proposes in rounds of --rl-minibatch trials, random without limit)", *window)
@@ -95,7 +94,7 @@ func init() {
 				s.Evaluator = p.Record
 				// Everything is checked before the database is created.
 				if err := s.Check(p.Space); err != nil {
-					return searchError(err, *db)
+					return cli.SearchError(err, *db)
 				}
 				pr := console.NewSearch(stderr, *quiet, s.Trials)
 				var exec search.Executor
@@ -123,43 +122,6 @@ func init() {
 	})
 }
 
-// settingFlags are the flags of search settings and of the settings a
-// resumed search must keep, by the names package search gives them.
-var settingFlags = map[string]string{
-	"name": "name", "trials": "trials", "parallel": "parallel", "window": "window", "controller": "controller", "seed": "seed",
-	"LearningRate": "rl-lr", "MinibatchSize": "rl-minibatch",
-	"controller_options.LearningRate": "rl-lr", "controller_options.MinibatchSize": "rl-minibatch",
-	"evaluator.name": "evaluator", "evaluator.dataset": "dataset", "evaluator.train_subset": "train-subset",
-	"evaluator.val_size": "val", "evaluator.epochs": "epochs", "evaluator.batch": "batch",
-	"evaluator.image_size": "image-size", "evaluator.lr": "lr", "evaluator.width": "width", "evaluator.depth": "depth",
-}
-
-// searchError turns the errors of package search that come from how the
-// command was called into usage errors naming the flags.
-func searchError(err error, db string) error {
-	var fe *fielderr.Error
-	var ce *search.ChangedError
-	var te *search.TrialsError
-	switch {
-	case errors.Is(err, controller.ErrUnknownStrategy):
-		return usagef("--controller: %v", err)
-	case errors.As(err, &fe) && settingFlags[fe.Field] != "":
-		return usagef("--%s = %v: %s", settingFlags[fe.Field], fe.Value, fe.Allowed)
-	case errors.As(err, &ce) && ce.Setting == "space":
-		return usagef("search %q in %s was created with another search space or proxy budget (%v, now %v): give the --space, "+
-			"--width, --depth, --image-size, --search-se and --dataset it was created with, or start another search with --name", ce.Search, db, ce.Stored, ce.Given)
-	case errors.As(err, &ce) && settingFlags[ce.Setting] != "":
-		f := settingFlags[ce.Setting]
-		return usagef("search %q in %s was created with --%s %v, not %v: resume it with --%s %v, or start another search with --name",
-			ce.Search, db, f, ce.Stored, ce.Given, f, ce.Stored)
-	case errors.As(err, &ce):
-		return usagef("%s", err)
-	case errors.As(err, &te):
-		return usagef("--trials = %d: search %q in %s already has %d trials (ask for %d or more to continue it)", te.Given, te.Search, db, te.Have, te.Have)
-	}
-	return err
-}
-
 func runSearch(st *store.Store, sp searchspace.Space, s search.Settings, ev search.Evaluator, exec search.Executor, pr *console.Search) error {
 	ctx, stop := interruptible()
 	defer stop()
@@ -168,7 +130,7 @@ func runSearch(st *store.Store, sp searchspace.Space, s search.Settings, ev sear
 	sum, err := search.Run(ctx, st, sp, s, ev, exec, pr.Hooks(s))
 	pr.Done()
 	if err != nil {
-		return searchError(err, st.Path())
+		return cli.SearchError(err, st.Path())
 	}
 	console.WriteSearchSummary(stdout, sum, st.Path(), time.Since(start))
 	if sum.Interrupted {
