@@ -2,11 +2,10 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"os"
-	"time"
 
-	"github.com/effnas/effnas/measure"
+	"github.com/effnas/effnas/internal/cli"
+	"github.com/effnas/effnas/internal/console"
 	"github.com/effnas/effnas/remote"
 	"github.com/effnas/effnas/trainer"
 )
@@ -40,9 +39,7 @@ func init() {
 				if err != nil {
 					return err
 				}
-				logf := func(format string, a ...any) {
-					fmt.Fprintf(stderr, time.Now().Format("15:04:05 ")+format+"\n", a...)
-				}
+				logf := console.Logf(stderr)
 				if *name == "" {
 					*name, _ = os.Hostname()
 				}
@@ -53,12 +50,12 @@ func init() {
 				defer nc.Close()
 				ctx, stop := interruptible()
 				defer stop()
-				go func() { <-ctx.Done(); stop() }() // a second Ctrl-C ends the program at once
+				defer cli.AfterInterrupt(ctx, stop, stderr, "")() // a second Ctrl-C ends the program at once
 				host := trainer.HostInfo()
 				if ts.Device != nil {
 					host = trainer.HostInfoOn(ts.Device)
 				}
-				logf("worker %s (%s, %d cores, %s; host kind %s) takes trials from %s", *name, host.CPU, host.Cores, gpuBackend(host), host.Fingerprint(), remote.Redact(*queue))
+				logf("%s", console.WorkerStarted(*name, host, remote.Redact(*queue)))
 				eval := remote.SearchEval(remote.EvalOptions{DataDir: *dir, Device: ts.Device, Logf: logf})
 				if err := remote.Work(ctx, nc, eval, remote.WorkerOptions{Name: *name, Host: host.Fingerprint(), Grace: *grace, Logf: logf}); err != nil {
 					return err
@@ -68,12 +65,4 @@ func init() {
 			}
 		},
 	})
-}
-
-// gpuBackend is the kernel backend of host, with the GPU it trains on.
-func gpuBackend(h measure.Host) string {
-	if h.GPU != nil {
-		return h.Backend + ", GPU " + h.GPU.Name
-	}
-	return h.Backend
 }
