@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/effnas/effnas/internal/cli"
 	"github.com/effnas/effnas/trainer"
 	"github.com/effnas/effnas/trainer/recipe"
 )
@@ -67,8 +68,5 @@ func trainStopped(run recipe.Run, err error) error {
 
 // resumeCommand is the command line that resumes the run saved in path.
 func resumeCommand(path string) string {
-	if path == "" || strings.ContainsFunc(path, func(r rune) bool { return !strings.ContainsRune(safeShell, r) }) {
-		path = "'" + strings.ReplaceAll(path, "'", `'\''`) + "'"
-	}
-	return progName + " train --resume " + path
+	return progName + " train --resume " + cli.Quote(path)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/effnas/effnas/internal/cli"
 	"github.com/effnas/effnas/internal/console"
 	"github.com/effnas/effnas/report"
 	"github.com/effnas/effnas/scaling"
@@ -71,26 +72,26 @@ func init() {
 			out := fs.String("o", "", "write the family (or, with --train, the results) as JSON to this file")
 			train := fs.Bool("train", false, "train every member on the dataset and compare")
 			ckpts := fs.String("checkpoints", "", "with --train: save each member's checkpoint to DIR/NAME.safetensors")
-			tf := addTrainFlags(fs)
-			pf := addProgressiveFlags(fs, recipe.AutoProfile, false)
+			tf := cli.AddTrainFlags(fs)
+			pf := cli.AddProgressiveFlags(fs, recipe.AutoProfile, false)
 			return func(args []string) error {
 				set := setFlags(fs)
 				base, err := src.load(args)
 				if err != nil {
 					return err
 				}
-				if err := needs(set, "train", append(trainFlagNames, "progressive", "checkpoints")...); !*train && err != nil {
+				if err := needs(set, "train", append(cli.TrainFlagNames, "progressive", "checkpoints")...); !*train && err != nil {
 					return err
 				}
-				if err := pf.check(); err != nil {
+				if err := pf.Check(); err != nil {
 					return err
 				}
 				f := recipe.Family{CheckpointDir: *ckpts}
 				if *train {
-					if f.Settings, f.Budget, err = tf.settings(fs); err != nil {
+					if f.Settings, f.Budget, err = tf.Values(fs); err != nil {
 						return err
 					}
-					p, err := tf.problem(base, 0)
+					p, err := trainProblem(tf, base, 0)
 					if err != nil {
 						return err
 					}
@@ -113,11 +114,11 @@ func init() {
 				}
 				if *train {
 					how := "fixed size"
-					if *pf.on {
-						f.Schedule = recipe.MemberSchedule(*pf.profile, pf.override)
-						how = fmt.Sprintf("progressive (%d stages, %s rule, profile %s)", pf.given.Stages, pf.given.Rule, *pf.profile)
+					if pf.On {
+						f.Schedule = recipe.MemberSchedule(pf.Profile, pf.Override)
+						how = fmt.Sprintf("progressive (%d stages, %s rule, profile %s)", pf.Given.Stages, pf.Given.Rule, pf.Profile)
 					}
-					return trainFamily(f, *out, fmt.Sprintf("family trained on %s: %g epochs, batch %d, %s", *tf.dataset, *tf.epochs, *tf.batch, how))
+					return trainFamily(f, *out, fmt.Sprintf("family trained on %s: %g epochs, batch %d, %s", tf.Dataset, tf.Budget.Epochs, tf.Budget.Batch, how))
 				}
 				if *out != "" {
 					if err := writeJSONFile(*out, f.Members); err != nil {

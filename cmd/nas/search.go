@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/effnas/effnas/controller"
-	"github.com/effnas/effnas/fielderr"
+	"github.com/effnas/effnas/internal/cli"
 	"github.com/effnas/effnas/internal/console"
 	"github.com/effnas/effnas/report"
 	"github.com/effnas/effnas/search"
@@ -51,10 +51,10 @@ func init() {
 			allowHost := fs.Bool("allow-host-change", false, "resume on a machine other than the one the search started on")
 			quiet := fs.Bool("quiet", false, "no progress output")
 			delay := fs.Duration("synthetic-delay", 0, "--evaluator synthetic: each evaluation takes this long (demos, simulations)")
-			qf := addQueueFlags(fs)
+			qf := cli.AddQueueFlags(fs)
 			dev := addDeviceFlags(fs)
 			return func(args []string) error {
-				if err := qf.check(fs); err != nil {
+				if err := qf.Check(fs); err != nil {
 					return err
 				}
 				if setFlags(fs)["synthetic-delay"] && (*evaluator != "synthetic" || *delay < 0) {
@@ -70,12 +70,12 @@ func init() {
 					ImageSize: *size, Width: *width, Depth: *depth, SearchSE: *searchSE, TrainSubset: *subset, ValSize: *val,
 					Epochs: *epochs, Batch: *batch, LR: *lr, SyntheticDelay: *delay}
 				if err := search.CheckExplicit(s, po); err != nil {
-					return searchError(err, *db)
+					return cli.SearchError(err, *db)
 				}
 				if setFlags(fs)["window"] && (*ctrl != controller.NameEvolution || *window == 0) {
 					return usagef("--window = %d: evolution only, 1 or more (rl proposes in rounds of --rl-minibatch trials, random without limit)", *window)
 				}
-				if *qf.queue != "" && (setFlags(fs)["device"] || setFlags(fs)["tf32"]) {
+				if qf.Queue != "" && (setFlags(fs)["device"] || setFlags(fs)["tf32"]) {
 					return usagef("--device is where this process trains trials; with --queue the workers train them: give it to each nas worker")
 				}
 				ts, release, err := dev.settings(trainer.Settings{})
@@ -94,12 +94,12 @@ func init() {
 				s.Evaluator = p.Record
 				// Everything is checked before the database is created.
 				if err := s.Check(p.Space); err != nil {
-					return searchError(err, *db)
+					return cli.SearchError(err, *db)
 				}
 				pr := console.NewSearch(stderr, *quiet, s.Trials)
 				var exec search.Executor
-				if *qf.queue != "" {
-					q, err := qf.open(*db, pr.Printf)
+				if qf.Queue != "" {
+					q, err := qf.Open(*db, pr.Printf)
 					if err != nil {
 						return err
 					}
@@ -122,75 +122,17 @@ func init() {
 	})
 }
 
-// settingFlags are the flags of search settings and of the settings a
-// resumed search must keep, by the names package search gives them.
-var settingFlags = map[string]string{
-	"name": "name", "trials": "trials", "parallel": "parallel", "window": "window", "controller": "controller", "seed": "seed",
-	"LearningRate": "rl-lr", "MinibatchSize": "rl-minibatch",
-	"controller_options.LearningRate": "rl-lr", "controller_options.MinibatchSize": "rl-minibatch",
-	"evaluator.name": "evaluator", "evaluator.dataset": "dataset", "evaluator.train_subset": "train-subset",
-	"evaluator.val_size": "val", "evaluator.epochs": "epochs", "evaluator.batch": "batch",
-	"evaluator.image_size": "image-size", "evaluator.lr": "lr", "evaluator.width": "width", "evaluator.depth": "depth",
-}
-
-// searchError turns the errors of package search that come from how the
-// command was called into usage errors naming the flags.
-func searchError(err error, db string) error {
-	var fe *fielderr.Error
-	var ce *search.ChangedError
-	var te *search.TrialsError
-	switch {
-	case errors.Is(err, controller.ErrUnknownStrategy):
-		return usagef("--controller: %v", err)
-	case errors.As(err, &fe) && settingFlags[fe.Field] != "":
-		return usagef("--%s = %v: %s", settingFlags[fe.Field], fe.Value, fe.Allowed)
-	case errors.As(err, &ce) && ce.Setting == "space":
-		return usagef("search %q in %s was created with another search space or proxy budget (%v, now %v): give the --space, "+
-			"--width, --depth, --image-size, --search-se and --dataset it was created with, or start another search with --name", ce.Search, db, ce.Stored, ce.Given)
-	case errors.As(err, &ce) && settingFlags[ce.Setting] != "":
-		f := settingFlags[ce.Setting]
-		return usagef("search %q in %s was created with --%s %v, not %v: resume it with --%s %v, or start another search with --name",
-			ce.Search, db, f, ce.Stored, ce.Given, f, ce.Stored)
-	case errors.As(err, &ce):
-		return usageError{err.Error()}
-	case errors.As(err, &te):
-		return usagef("--trials = %d: search %q in %s already has %d trials (ask for %d or more to continue it)", te.Given, te.Search, db, te.Have, te.Have)
-	}
-	return err
-}
-
 func runSearch(st *store.Store, sp searchspace.Space, s search.Settings, ev search.Evaluator, exec search.Executor, pr *console.Search) error {
 	ctx, stop := interruptible()
 	defer stop()
-	finished := make(chan struct{})
-	defer close(finished)
-	go func() {
-		select {
-		case <-finished:
-		case <-ctx.Done():
-			stop() // a second Ctrl-C ends the program at once
-			select {
-			case <-finished:
-			default:
-				fmt.Fprintln(stderr, "stopping: waiting for the running trials to notice (Ctrl-C again to quit at once)")
-			}
-		}
-	}()
+	defer cli.AfterInterrupt(ctx, stop, stderr, "stopping: waiting for the running trials to notice (Ctrl-C again to quit at once)")()
 	start := time.Now()
 	sum, err := search.Run(ctx, st, sp, s, ev, exec, pr.Hooks(s))
 	pr.Done()
 	if err != nil {
-		return searchError(err, st.Path())
+		return cli.SearchError(err, st.Path())
 	}
-	state := "finished"
-	if sum.Interrupted {
-		state = "stopped"
-	}
-	fmt.Fprintf(stdout, "search %q in %s: %d of %d trials done (%d failed), %s, %s this run\n", sum.Name, st.Path(), sum.Done, sum.Total,
-		sum.Failed, state, time.Since(start).Round(time.Second))
-	if sum.Best != nil {
-		report.WriteTrial(stdout, *sum.Best)
-	}
+	console.WriteSearchSummary(stdout, sum, st.Path(), time.Since(start))
 	if sum.Interrupted {
 		return exitError{130, fmt.Sprintf("stopped with %d of %d trials done; resume with: %s", sum.Done, sum.Total, commandLine())}
 	}

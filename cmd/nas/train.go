@@ -1,13 +1,12 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"runtime"
 
+	"github.com/effnas/effnas/internal/cli"
 	"github.com/effnas/effnas/internal/console"
 	"github.com/effnas/effnas/measure"
 	"github.com/effnas/effnas/searchspace"
@@ -15,23 +14,18 @@ import (
 	"github.com/effnas/effnas/trainer/recipe"
 )
 
-// interruptible returns a context cancelled by Ctrl-C (SIGINT) or SIGTERM.
-func interruptible() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, sigterm)
-}
-
 func init() {
 	register(&command{
 		name: "train",
 		flags: func(fs *flag.FlagSet) func([]string) error {
-			tf := addTrainFlags(fs)
+			tf := cli.AddTrainFlags(fs)
 			size := fs.Int("image-size", 0, "image size (default: the dataset's)")
 			out := fs.String("o", "", "write the trained network to this checkpoint file (.safetensors)")
 			resume := fs.String("resume", "", "continue the run saved in this checkpoint")
 			stopAt := fs.Int("stop-at", 0, "stop after this step of the run and save it (-o) to resume later")
 			val := fs.Int("val", 0, "hold out this many training images and report validation accuracy")
 			asJSON := fs.Bool("json", false, "print the result as JSON")
-			pf := addProgressiveFlags(fs, "s", true)
+			pf := cli.AddProgressiveFlags(fs, "s", true)
 			dev := addDeviceFlags(fs)
 			return func(args []string) error {
 				var ck *trainer.Model
@@ -49,16 +43,16 @@ func init() {
 				if *stopAt < 0 || (*stopAt > 0 && *out == "") {
 					return usagef("--stop-at %d: want a step > 0, with -o CKPT to save the run to", *stopAt)
 				}
-				if err := pf.check(); err != nil {
+				if err := pf.Check(); err != nil {
 					return err
 				}
-				s, b, err := tf.settings(fs)
+				s, b, err := tf.Values(fs)
 				if err != nil {
 					return err
 				}
-				if m := pf.given.MaxImageSize; *pf.on && m > 0 && *size > 0 && *size != m {
+				if m := pf.Given.MaxImageSize; pf.On && m > 0 && *size > 0 && *size != m {
 					return usagef("--image-size %d and --max-image-size %d differ: with --progressive give one (the last stage's size)", *size, m)
-				} else if *pf.on && m > 0 {
+				} else if pf.On && m > 0 {
 					*size = m
 				}
 				var a searchspace.Arch
@@ -69,17 +63,17 @@ func init() {
 				} else {
 					a = ck.Net.Arch
 				}
-				p, err := tf.problem(a, *size)
+				p, err := trainProblem(tf, a, *size)
 				if err != nil {
 					return err
 				}
 				if *val > 0 {
-					if p.Train, p.Val, err = p.Data.ValidationSplit(*val, *tf.seed); err != nil {
+					if p.Train, p.Val, err = p.Data.ValidationSplit(*val, tf.Settings.Seed); err != nil {
 						return err
 					}
 				}
-				if *pf.on {
-					pg, err := recipe.Schedule(*pf.profile, pf.override, p.Arch.ImageSize, 0)
+				if pf.On {
+					pg, err := recipe.Schedule(pf.Profile, pf.Override, p.Arch.ImageSize, 0)
 					if err != nil {
 						return flagError(fs, err)
 					}
