@@ -64,15 +64,11 @@ func init() {
 				if *out == "" {
 					return usagef("-o OUT.safetensors is required")
 				}
-				m, err := trainer.LoadModel(args[0])
+				line, err := trainer.ConvertModel(args[0], *out)
 				if err != nil {
 					return err
 				}
-				if err := trainer.SaveModel(*out, *m); err != nil {
-					return err
-				}
-				fmt.Fprintf(stdout, "%s: %s, %d parameters, %d BatchNorm layers; wrote %s\n", args[0], m.Net.Arch.Name,
-					m.Net.NumParams(), len(m.Net.BNs), *out)
+				fmt.Fprintln(stdout, line)
 				return nil
 			}
 		},
