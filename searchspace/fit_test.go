@@ -35,3 +35,20 @@ func TestFitTo(t *testing.T) {
 		t.Fatalf("resize: changed %v stem1 %v %+v", changed, stem1, g)
 	}
 }
+
+func TestFitToNote(t *testing.T) {
+	b0, err := Reference("efficientnetv2-b0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, note := b0.FitToNote(Input{ImageSize: 28, Channels: 1, Classes: 10}, "fashion-mnist")
+	if want := "efficientnetv2-b0 adapted to fashion-mnist: 28x28x1 input, 10 classes, stem stride 1"; note != want || f.ImageSize != 28 {
+		t.Errorf("%q\nwant %q", note, want)
+	}
+	if _, note := b0.FitToNote(Input{ImageSize: 96, Channels: 3, Classes: 100}, "folder:x"); note != "efficientnetv2-b0 adapted to folder:x: 96x96x3 input, 100 classes" {
+		t.Errorf("96 px: %q", note)
+	}
+	if g, note := f.FitToNote(Input{ImageSize: 28, Channels: 1, Classes: 10}, "fashion-mnist"); note != "" || g.ImageSize != 28 {
+		t.Errorf("already fitted: %q", note)
+	}
+}

@@ -26,13 +26,9 @@ func fitArch(a searchspace.Arch, ds *data.Dataset, size int) searchspace.Arch {
 	if size == 0 {
 		size = ds.H
 	}
-	b, changed, stem1 := a.FitTo(searchspace.Input{ImageSize: size, Channels: ds.C, Classes: ds.NumClasses})
-	if changed {
-		note := ""
-		if stem1 {
-			note = ", stem stride 1"
-		}
-		fmt.Fprintf(os.Stderr, "note: %s adapted to %s: %dx%dx%d input, %d classes%s\n", a.Name, ds.Name, size, size, ds.C, ds.NumClasses, note)
+	b, note := a.FitToNote(searchspace.Input{ImageSize: size, Channels: ds.C, Classes: ds.NumClasses}, ds.Name)
+	if note != "" {
+		fmt.Fprintf(os.Stderr, "note: %s\n", note)
 	}
 	return b
 }
@@ -73,15 +69,8 @@ func (s archSource) load(args []string) (searchspace.Arch, error) {
 	if db == "" {
 		db = defaultDB
 	}
-	r, err := store.ReadSearch(db, *s.name)
-	if err != nil {
-		return searchspace.Arch{}, readHint(db, err)
-	}
-	a, err := r.TrialArch(*s.trial) // 0: the best trial
-	if err != nil {
-		return searchspace.Arch{}, fmt.Errorf("%s: %w", db, err)
-	}
-	return a, nil
+	a, err := store.ReadTrialArch(db, *s.name, *s.trial) // 0: the best trial
+	return a, readHint(db, err)
 }
 
 // loadSpace reads a space file, or returns the default space when path is "".

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"strings"
 
 	"github.com/effnas/effnas/controller"
 	"github.com/effnas/effnas/search"
@@ -29,23 +28,17 @@ func init() {
 				if *rlLR <= 0 || *rlBatch < 1 {
 					return usagef("--rl-lr must be positive and --rl-minibatch at least 1")
 				}
-				names := strings.Split(*ctrls, ",")
-				for _, n := range names {
-					if _, err := controller.New(n, []int{2}, 1, controller.Options{}); err != nil {
-						return usagef("--controllers: %v", err)
-					}
+				names, err := search.ControllerList(*ctrls)
+				if err != nil {
+					return usagef("--controllers: %v", err)
 				}
 				sp, err := loadSpace(*spacePath)
 				if err != nil {
 					return err
 				}
-				var ss []uint64
-				for i := 1; i <= *seeds; i++ {
-					ss = append(ss, uint64(i))
-				}
 				ctx, stop := interruptible()
 				defer stop()
-				res, err := search.CompareControllers(ctx, *db, sp, search.Synthetic{}, names, ss, *trials,
+				res, err := search.CompareControllers(ctx, *db, sp, search.Synthetic{}, names, search.SeedRange(*seeds), *trials,
 					controller.Options{LearningRate: *rlLR, MinibatchSize: *rlBatch})
 				if errors.Is(err, context.Canceled) {
 					return exitError{130, "stopped"}

@@ -4,11 +4,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 
 	"github.com/effnas/effnas/report"
 	"github.com/effnas/effnas/search"
-	"github.com/effnas/effnas/searchspace"
 )
 
 func init() {
@@ -29,19 +27,11 @@ func init() {
 				if err != nil {
 					return err
 				}
-				acc, err := a.Count(*size, *classes)
+				d, err := report.DescribeArch(a, *size, *classes)
 				if err != nil {
 					return err
 				}
-				if *asJSON {
-					return writeJSON(struct { // the accounting, with its total also at the top
-						Name string `json:"name"`
-						searchspace.Accounting
-						searchspace.Count
-						Arch searchspace.Arch `json:"arch"`
-					}{a.Name, acc, acc.Total, a})
-				}
-				return report.WriteAccounting(stdout, a, acc)
+				return printAs(*asJSON, d, d.WriteText)
 			}
 		},
 	})
@@ -65,19 +55,12 @@ func init() {
 				if *width <= 0 || *depth <= 0 || *size < 0 {
 					return usagef("--width and --depth must be positive, --image-size 0 or more")
 				}
-				var sp searchspace.Space
-				var err error
-				what := ""
+				o := search.ProxyOptions{Evaluator: *evaluator, Dataset: *df.dataset, DataDir: *df.dir,
+					ImageSize: *size, Width: *width, Depth: *depth, SearchSE: *se}
 				if len(args) == 1 {
-					sp, err = loadSpace(args[0])
-				} else {
-					sp, err = search.SpaceOf(search.ProxyOptions{Evaluator: *evaluator, Dataset: *df.dataset, DataDir: *df.dir,
-						ImageSize: *size, Width: *width, Depth: *depth, SearchSE: *se})
-					what = fmt.Sprintf("the space \"nas search --evaluator %s\" searches", *evaluator)
-					if *evaluator == "train" {
-						what += fmt.Sprintf(" on %s at width %g, depth %g", *df.dataset, *width, *depth)
-					}
+					o.SpaceFile = args[0]
 				}
+				sp, err := search.SpaceOf(o)
 				if errors.Is(err, search.ErrUnknownEvaluator) {
 					return usagef("--evaluator: %v", err)
 				}
@@ -85,14 +68,10 @@ func init() {
 					return err
 				}
 				if *asJSON {
-					data, err := searchspace.EncodeSpace(sp)
-					if err != nil {
-						return err
-					}
-					return writeOutput("", data)
+					return writeJSON(sp)
 				}
-				if what != "" {
-					fmt.Fprintf(stdout, "%s:\n", what)
+				if title := o.SpaceTitle(); title != "" {
+					fmt.Fprintf(stdout, "%s:\n", title)
 				}
 				return report.WriteSpace(stdout, sp)
 			}
@@ -109,17 +88,11 @@ func init() {
 				if err != nil {
 					return err
 				}
-				r := rand.New(rand.NewPCG(*seed, 0x5eed))
-				a, err := sp.Decode(sp.Sample(r))
+				a, err := sp.SampleArch(*seed)
 				if err != nil {
 					return err
 				}
-				a.Name = fmt.Sprintf("sample-%d", *seed)
-				data, err := searchspace.EncodeArch(a)
-				if err != nil {
-					return err
-				}
-				return writeOutput("", data)
+				return writeJSON(a)
 			}
 		},
 	})

@@ -35,10 +35,7 @@ func init() {
 				if err != nil {
 					return err
 				}
-				if *pareto {
-					return writeJSONFile(*out, report.NewExportList(rec, report.Front3(trials), *db, time.Now()))
-				}
-				doc, err := report.ExportTrial(rec, trials, *id, *db, time.Now())
+				doc, err := report.ExportChosen(rec, trials, *id, *pareto, *db, time.Now())
 				if err != nil {
 					return err
 				}
