@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/effnas/effnas/internal/cli"
 	"github.com/effnas/effnas/report"
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/store"
@@ -15,7 +16,7 @@ import (
 // loadArch resolves the ARCH argument every command takes (searchspace.Load).
 func loadArch(ref string) (searchspace.Arch, error) {
 	if ref == "" {
-		return searchspace.Arch{}, usagef("missing ARCH: a built-in name (%s) or a JSON file", strings.Join(searchspace.ReferenceNames(), ", "))
+		return searchspace.Arch{}, cli.Usagef("missing ARCH: a built-in name (%s) or a JSON file", strings.Join(searchspace.ReferenceNames(), ", "))
 	}
 	return searchspace.Load(ref)
 }
@@ -53,17 +54,17 @@ func addArchSourceFlags(fs *flag.FlagSet) archSource {
 func (s archSource) load(args []string) (searchspace.Arch, error) {
 	switch {
 	case *s.trial < 0:
-		return searchspace.Arch{}, usagef("--trial = %d: want a trial id (1, 2, ...)", *s.trial)
+		return searchspace.Arch{}, cli.Usagef("--trial = %d: want a trial id (1, 2, ...)", *s.trial)
 	case *s.trial == 0 && !*s.best && *s.db != "":
-		return searchspace.Arch{}, usagef("--db needs --trial ID or --best")
+		return searchspace.Arch{}, cli.Usagef("--db needs --trial ID or --best")
 	case *s.trial == 0 && !*s.best && len(args) != 1:
-		return searchspace.Arch{}, usagef("want exactly one ARCH (or --db FILE with --trial ID or --best), got %d arguments", len(args))
+		return searchspace.Arch{}, cli.Usagef("want exactly one ARCH (or --db FILE with --trial ID or --best), got %d arguments", len(args))
 	case *s.trial == 0 && !*s.best:
 		return loadArch(args[0])
 	case len(args) != 0:
-		return searchspace.Arch{}, usagef("give either ARCH or --trial/--best, not both")
+		return searchspace.Arch{}, cli.Usagef("give either ARCH or --trial/--best, not both")
 	case *s.trial > 0 && *s.best:
-		return searchspace.Arch{}, usagef("give either --trial or --best, not both")
+		return searchspace.Arch{}, cli.Usagef("give either --trial or --best, not both")
 	}
 	db := *s.db
 	if db == "" {

@@ -6,6 +6,7 @@ import (
 	"flag"
 
 	"github.com/effnas/effnas/controller"
+	"github.com/effnas/effnas/internal/cli"
 	"github.com/effnas/effnas/search"
 )
 
@@ -23,20 +24,20 @@ func init() {
 			rlBatch := fs.Int("rl-minibatch", 10, "rl controller PPO minibatch")
 			return func(args []string) error {
 				if *seeds < 1 || *trials < 2 {
-					return usagef("--seeds must be at least 1 and --trials at least 2")
+					return cli.Usagef("--seeds must be at least 1 and --trials at least 2")
 				}
 				if *rlLR <= 0 || *rlBatch < 1 {
-					return usagef("--rl-lr must be positive and --rl-minibatch at least 1")
+					return cli.Usagef("--rl-lr must be positive and --rl-minibatch at least 1")
 				}
 				names, err := search.ControllerList(*ctrls)
 				if err != nil {
-					return usagef("--controllers: %v", err)
+					return cli.Usagef("--controllers: %v", err)
 				}
 				sp, err := loadSpace(*spacePath)
 				if err != nil {
 					return err
 				}
-				ctx, stop := interruptible()
+				ctx, stop := cli.Interruptible()
 				defer stop()
 				res, err := search.CompareControllers(ctx, *db, sp, search.Synthetic{}, names, search.SeedRange(*seeds), *trials,
 					controller.Options{LearningRate: *rlLR, MinibatchSize: *rlBatch})

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/effnas/effnas/internal/cli"
 	"github.com/effnas/effnas/report"
 	"github.com/effnas/effnas/search"
 )
@@ -18,10 +19,10 @@ func init() {
 			asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 			return func(args []string) error {
 				if len(args) != 1 {
-					return usagef("want exactly one ARCH, got %d arguments", len(args))
+					return cli.Usagef("want exactly one ARCH, got %d arguments", len(args))
 				}
 				if *size < 0 || *classes < 0 {
-					return usagef("--image-size and --classes must be positive")
+					return cli.Usagef("--image-size and --classes must be positive")
 				}
 				a, err := loadArch(args[0])
 				if err != nil {
@@ -47,13 +48,13 @@ func init() {
 			se := fs.Bool("search-se", false, "also search the squeeze-excite ratio {0, 0.25}")
 			return func(args []string) error {
 				if len(args) > 1 {
-					return usagef("want at most one FILE.json")
+					return cli.Usagef("want at most one FILE.json")
 				}
-				if len(args) == 1 && len(setFlags(fs)) > 0 && !(len(setFlags(fs)) == 1 && *asJSON) {
-					return usagef("FILE.json is shown as it is: only --json goes with it")
+				if len(args) == 1 && len(cli.Given(fs)) > 0 && !(len(cli.Given(fs)) == 1 && *asJSON) {
+					return cli.Usagef("FILE.json is shown as it is: only --json goes with it")
 				}
 				if *width <= 0 || *depth <= 0 || *size < 0 {
-					return usagef("--width and --depth must be positive, --image-size 0 or more")
+					return cli.Usagef("--width and --depth must be positive, --image-size 0 or more")
 				}
 				o := search.ProxyOptions{Evaluator: *evaluator, Dataset: *df.dataset, DataDir: *df.dir,
 					ImageSize: *size, Width: *width, Depth: *depth, SearchSE: *se}
@@ -62,7 +63,7 @@ func init() {
 				}
 				sp, err := search.SpaceOf(o)
 				if errors.Is(err, search.ErrUnknownEvaluator) {
-					return usagef("--evaluator: %v", err)
+					return cli.Usagef("--evaluator: %v", err)
 				}
 				if err != nil {
 					return err

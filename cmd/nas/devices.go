@@ -4,6 +4,7 @@ import (
 	"flag"
 	"io"
 
+	"github.com/effnas/effnas/internal/cli"
 	"github.com/effnas/effnas/trainer"
 	"github.com/effnas/effnas/trainer/cuda"
 	"github.com/effnas/effnas/trainer/cudaops"
@@ -23,7 +24,7 @@ func init() {
 			source := fs.Bool("source", false, "print the CUDA source of the GPU kernels and exit")
 			return func(args []string) error {
 				if len(args) != 0 {
-					return usagef("devices takes no arguments")
+					return cli.Usagef("devices takes no arguments")
 				}
 				if *source {
 					_, err := io.WriteString(stdout, cudaops.Source())
@@ -38,7 +39,7 @@ func init() {
 					return err
 				}
 				if d == nil {
-					return usagef("--check and --bench need a GPU: --device cuda or cuda:N")
+					return cli.Usagef("--check and --bench need a GPU: --device cuda or cuda:N")
 				}
 				defer d.Close()
 				return cudaops.CheckDevice(stdout, d, cudaops.DeviceCheck{Parity: *check, Bench: *bench, CheckOptions: cudaops.CheckOptions{Seed: *seed, Only: *only}})
@@ -52,7 +53,7 @@ func init() {
 func openDevice(name string, tf32 bool) (*cuda.Device, error) {
 	idx, err := cuda.ParseDevice(name)
 	if err != nil {
-		return nil, usagef("--device: %v", err)
+		return nil, cli.Usagef("--device: %v", err)
 	}
 	if idx < 0 {
 		return nil, nil

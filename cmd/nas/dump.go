@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/effnas/effnas/internal/cli"
 	"github.com/effnas/effnas/trainer"
 	"github.com/effnas/effnas/trainer/data"
 )
@@ -23,13 +24,13 @@ func init() {
 			smooth := fs.Float64("label-smoothing", 0, "smooth the one-hot targets: 1-eps+eps/K and eps/K")
 			return func(args []string) error {
 				if *out == "" {
-					return usagef("-o DIR is required")
+					return cli.Usagef("-o DIR is required")
 				}
 				if *batch < 1 || *size < 0 {
-					return usagef("--batch must be positive and --image-size not negative")
+					return cli.Usagef("--batch must be positive and --image-size not negative")
 				}
 				if *smooth < 0 || *smooth >= 1 {
-					return usagef("--label-smoothing %v: want [0, 1)", *smooth)
+					return cli.Usagef("--label-smoothing %v: want [0, 1)", *smooth)
 				}
 				m, err := trainer.LoadModelOrArch(args[0], *seed, loadArch)
 				if err != nil {
@@ -62,7 +63,7 @@ func init() {
 			out := fs.String("o", "", "output file")
 			return func(args []string) error {
 				if *out == "" {
-					return usagef("-o OUT.safetensors is required")
+					return cli.Usagef("-o OUT.safetensors is required")
 				}
 				line, err := trainer.ConvertModel(args[0], *out)
 				if err != nil {

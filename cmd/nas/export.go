@@ -4,6 +4,7 @@ import (
 	"flag"
 	"time"
 
+	"github.com/effnas/effnas/internal/cli"
 	"github.com/effnas/effnas/report"
 )
 
@@ -26,10 +27,10 @@ func init() {
 					}
 				}
 				if n != 1 {
-					return usagef("want exactly one of --trial ID, --best and --pareto")
+					return cli.Usagef("want exactly one of --trial ID, --best and --pareto")
 				}
 				if *id < 0 {
-					return usagef("--trial %d: want a trial id (1, 2, ...)", *id)
+					return cli.Usagef("--trial %d: want a trial id (1, 2, ...)", *id)
 				}
 				rec, trials, err := loadTrials(*db, *name)
 				if err != nil {

@@ -59,15 +59,6 @@ type exitError struct {
 func (e exitError) Error() string { return e.msg }
 func (e exitError) ExitCode() int { return e.code }
 
-var (
-	usagef            = cli.Usagef
-	parseInterspersed = cli.ParseInterspersed
-	interruptible     = cli.Interruptible
-	setFlags          = cli.Given
-	needs             = cli.Needs
-	flagError         = cli.FlagError
-)
-
 func main() {
 	progName = cli.ProgramName(os.Args[0], "go run ./cmd/nas")
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))

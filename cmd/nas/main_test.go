@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/effnas/effnas/internal/cli"
 	"github.com/effnas/effnas/trainer/data"
 	"github.com/effnas/effnas/version"
 )
@@ -152,7 +153,7 @@ func TestHelpEndsWithExamples(t *testing.T) {
 			fs := flag.NewFlagSet(name, flag.ContinueOnError)
 			fs.SetOutput(io.Discard)
 			c.flags(fs)
-			if _, err := parseInterspersed(fs, args); err != nil {
+			if _, err := cli.ParseInterspersed(fs, args); err != nil {
 				t.Errorf("%s: example %q: %v", name, l, err)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/effnas/effnas/internal/cli"
 	"github.com/effnas/effnas/report"
 )
 
@@ -30,12 +31,12 @@ func init() {
 			out := fs.String("o", "", "output image file, .png or .svg (required)")
 			return func(args []string) error {
 				if len(args) == 0 {
-					return usagef("missing what to plot: %s", report.PlotKindList())
+					return cli.Usagef("missing what to plot: %s", report.PlotKindList())
 				}
 				what, err := report.Plot(report.PlotRequest{Kind: args[0], Args: args[1:], Out: *out, Database: *db, Names: ns, Cost: *x,
 					Hint: func(err error) error { return readHint(*db, err) }})
 				if pe := (*report.PlotArgError)(nil); errors.As(err, &pe) {
-					return usagef("%s", pe.Msg)
+					return cli.Usagef("%s", pe.Msg)
 				}
 				if err != nil {
 					return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/effnas/effnas/internal/cli"
 	"github.com/effnas/effnas/report"
 )
 
@@ -18,7 +19,7 @@ func init() {
 			out := fs.String("o", "", "output folder (required)")
 			return func(args []string) error {
 				if *out == "" {
-					return usagef("missing -o DIR")
+					return cli.Usagef("missing -o DIR")
 				}
 				rec, trials, err := loadTrials(*db, *name)
 				if err != nil {

@@ -16,7 +16,7 @@ import (
 // gives every training flag the user did not set the checkpoint's value
 // (recipe.ResumeDefaults).
 func resumeFlags(fs *flag.FlagSet, path string) (*trainer.Model, error) {
-	set := setFlags(fs)
+	set := cli.Given(fs)
 	key := func(name string) string {
 		if k := map[string]string{"warmup": "warmup_epochs", "val": "val_images"}[name]; k != "" {
 			return k
@@ -46,10 +46,10 @@ func resumeError(fs *flag.FlagSet, err error) error {
 	if !errors.Is(err, trainer.ErrConflict) {
 		return err
 	}
-	if err = flagError(fs, err); errors.As(err, new(usageError)) {
+	if err = cli.FlagError(fs, err); errors.As(err, new(usageError)) {
 		return err
 	}
-	return usagef("%v", err)
+	return cli.Usagef("%v", err)
 }
 
 // trainStopped turns a training's error into the command's: a run stopped

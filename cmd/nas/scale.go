@@ -35,7 +35,7 @@ func init() {
 				b, err := scaling.ScaleToSize(a, scaling.Options{Name: *newName, Width: *width, Depth: *depth, LateStages: *late,
 					ImageSize: *size, TrainImageSize: *trainSize, Dropout: *dropout})
 				if err != nil {
-					return flagError(fs, err)
+					return cli.FlagError(fs, err)
 				}
 				acc, err := b.Count(0, 0)
 				if err != nil {
@@ -75,12 +75,12 @@ func init() {
 			tf := cli.AddTrainFlags(fs)
 			pf := cli.AddProgressiveFlags(fs, recipe.AutoProfile, false)
 			return func(args []string) error {
-				set := setFlags(fs)
+				set := cli.Given(fs)
 				base, err := src.load(args)
 				if err != nil {
 					return err
 				}
-				if err := needs(set, "train", append(cli.TrainFlagNames, "progressive", "checkpoints")...); !*train && err != nil {
+				if err := cli.Needs(set, "train", append(cli.TrainFlagNames, "progressive", "checkpoints")...); !*train && err != nil {
 					return err
 				}
 				if err := pf.Check(); err != nil {
@@ -107,10 +107,10 @@ func init() {
 				if !set["train-ratio"] {
 					o.TrainRatio = d.TrainRatio
 				} else if *trainRatio == 0 {
-					return usagef("--train-ratio = 0: want a finite number in [0.1, 1]")
+					return cli.Usagef("--train-ratio = 0: want a finite number in [0.1, 1]")
 				}
 				if f.Members, err = scaling.Family(base, o); err != nil {
-					return flagError(fs, err)
+					return cli.FlagError(fs, err)
 				}
 				if *train {
 					how := "fixed size"
@@ -141,7 +141,7 @@ func init() {
 // trainFamily trains the family with a progress bar per member and prints
 // (and writes, after every member) the comparison.
 func trainFamily(f recipe.Family, out, title string) error {
-	ctx, stop := interruptible()
+	ctx, stop := cli.Interruptible()
 	defer stop()
 	var bar *console.Training
 	member := ""

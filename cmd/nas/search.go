@@ -57,13 +57,13 @@ func init() {
 				if err := qf.Check(fs); err != nil {
 					return err
 				}
-				if setFlags(fs)["synthetic-delay"] && (*evaluator != "synthetic" || *delay < 0) {
-					return usagef("--synthetic-delay = %v: for --evaluator synthetic, 0 or more", *delay)
+				if cli.Given(fs)["synthetic-delay"] && (*evaluator != "synthetic" || *delay < 0) {
+					return cli.Usagef("--synthetic-delay = %v: for --evaluator synthetic, 0 or more", *delay)
 				}
 				s := search.Settings{Name: *name, Controller: *ctrl, Trials: *trials, Parallel: *parallel, Seed: *seed,
 					AllowHostChange:   *allowHost,
 					ControllerOptions: controller.Options{Budget: *trials, LearningRate: *rlLR, MinibatchSize: *rlBatch}}
-				if setFlags(fs)["window"] {
+				if cli.Given(fs)["window"] {
 					s.Window = controller.Window{Size: *window}
 				}
 				po := search.ProxyOptions{Evaluator: *evaluator, SpaceFile: *spacePath, Dataset: *df.dataset, DataDir: *df.dir,
@@ -72,11 +72,11 @@ func init() {
 				if err := search.CheckExplicit(s, po); err != nil {
 					return cli.SearchError(err, *db)
 				}
-				if setFlags(fs)["window"] && (*ctrl != controller.NameEvolution || *window == 0) {
-					return usagef("--window = %d: evolution only, 1 or more (rl proposes in rounds of --rl-minibatch trials, random without limit)", *window)
+				if cli.Given(fs)["window"] && (*ctrl != controller.NameEvolution || *window == 0) {
+					return cli.Usagef("--window = %d: evolution only, 1 or more (rl proposes in rounds of --rl-minibatch trials, random without limit)", *window)
 				}
-				if qf.Queue != "" && (setFlags(fs)["device"] || setFlags(fs)["tf32"]) {
-					return usagef("--device is where this process trains trials; with --queue the workers train them: give it to each nas worker")
+				if qf.Queue != "" && (cli.Given(fs)["device"] || cli.Given(fs)["tf32"]) {
+					return cli.Usagef("--device is where this process trains trials; with --queue the workers train them: give it to each nas worker")
 				}
 				ts, release, err := dev.settings(trainer.Settings{})
 				if err != nil {
@@ -86,7 +86,7 @@ func init() {
 				po.Device = ts.Device
 				p, err := search.NewProxy(po)
 				if errors.Is(err, search.ErrUnknownEvaluator) {
-					return usagef("--evaluator: %v", err)
+					return cli.Usagef("--evaluator: %v", err)
 				}
 				if err != nil {
 					return err
@@ -123,7 +123,7 @@ func init() {
 }
 
 func runSearch(st *store.Store, sp searchspace.Space, s search.Settings, ev search.Evaluator, exec search.Executor, pr *console.Search) error {
-	ctx, stop := interruptible()
+	ctx, stop := cli.Interruptible()
 	defer stop()
 	defer cli.AfterInterrupt(ctx, stop, stderr, "stopping: waiting for the running trials to notice (Ctrl-C again to quit at once)")()
 	start := time.Now()
@@ -170,7 +170,7 @@ func init() {
 			asCSV := fs.Bool("csv", false, "print CSV (columns in nas help trials)")
 			return func(args []string) error {
 				if *asJSON && *asCSV {
-					return usagef("give --json or --csv, not both")
+					return cli.Usagef("give --json or --csv, not both")
 				}
 				rec, trials, err := loadTrials(*db, *name)
 				if err != nil {
@@ -199,7 +199,7 @@ func init() {
 			return func(args []string) error {
 				id, err := strconv.Atoi(args[0])
 				if err != nil || id < 1 {
-					return usagef("TRIAL = %q: want a trial id (1, 2, ...)", args[0])
+					return cli.Usagef("TRIAL = %q: want a trial id (1, 2, ...)", args[0])
 				}
 				_, trials, err := loadTrials(*db, *name)
 				if err != nil {

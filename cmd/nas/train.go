@@ -38,10 +38,10 @@ func init() {
 						*out = *resume
 					}
 				} else if len(args) != 1 {
-					return usagef("want exactly one ARCH (or --resume CKPT)")
+					return cli.Usagef("want exactly one ARCH (or --resume CKPT)")
 				}
 				if *stopAt < 0 || (*stopAt > 0 && *out == "") {
-					return usagef("--stop-at %d: want a step > 0, with -o CKPT to save the run to", *stopAt)
+					return cli.Usagef("--stop-at %d: want a step > 0, with -o CKPT to save the run to", *stopAt)
 				}
 				if err := pf.Check(); err != nil {
 					return err
@@ -51,7 +51,7 @@ func init() {
 					return err
 				}
 				if m := pf.Given.MaxImageSize; pf.On && m > 0 && *size > 0 && *size != m {
-					return usagef("--image-size %d and --max-image-size %d differ: with --progressive give one (the last stage's size)", *size, m)
+					return cli.Usagef("--image-size %d and --max-image-size %d differ: with --progressive give one (the last stage's size)", *size, m)
 				} else if pf.On && m > 0 {
 					*size = m
 				}
@@ -75,7 +75,7 @@ func init() {
 				if pf.On {
 					pg, err := recipe.Schedule(pf.Profile, pf.Override, p.Arch.ImageSize, 0)
 					if err != nil {
-						return flagError(fs, err)
+						return cli.FlagError(fs, err)
 					}
 					s.Progressive = &pg
 				}
@@ -89,7 +89,7 @@ func init() {
 				if err := md.CheckResume(); err != nil {
 					return resumeError(fs, err)
 				}
-				ctx, stop := interruptible()
+				ctx, stop := cli.Interruptible()
 				defer stop()
 				bar := console.NewTraining(os.Stderr, "")
 				run, err := recipe.Train(ctx, md, bar.Report)
@@ -136,7 +136,7 @@ func init() {
 					return err
 				}
 				defer release()
-				ctx, stop := interruptible()
+				ctx, stop := cli.Interruptible()
 				defer stop()
 				r, err := ck.Net.Evaluate(ctx, trainer.Problem{Data: ds, Val: ds.All()}, trainer.Eval{Batch: *batch, ImageSize: a.ImageSize, Norm: ck.Norm, Device: s.Device})
 				if err != nil {
@@ -169,9 +169,9 @@ func init() {
 			dev := addDeviceFlags(fs)
 			return func(args []string) error {
 				if *batch < 1 || *steps < 1 || *pairs < 1 || *burst < 1 || *warm < 0 || *size < 0 || *threads < 0 {
-					return usagef("--batch, --steps, --pairs and --burst must be positive, --warmup, --image-size and --threads not negative")
+					return cli.Usagef("--batch, --steps, --pairs and --burst must be positive, --warmup, --image-size and --threads not negative")
 				}
-				if err := needs(setFlags(fs), "against", "pairs", "burst"); *against == "" && err != nil {
+				if err := cli.Needs(cli.Given(fs), "against", "pairs", "burst"); *against == "" && err != nil {
 					return err
 				}
 				if *threads > 0 {
@@ -201,7 +201,7 @@ func init() {
 				}
 				defer release()
 				bench.Device = s.Device
-				ctx, stop := interruptible()
+				ctx, stop := cli.Interruptible()
 				defer stop()
 				r, err := bench.Run(ctx)
 				if err != nil {

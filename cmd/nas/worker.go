@@ -26,9 +26,9 @@ func init() {
 			return func(args []string) error {
 				switch {
 				case !remote.IsURL(*queue):
-					return usagef("--queue = %q: want the URL of a search's queue, such as nats://hostA:4222", *queue)
+					return cli.Usagef("--queue = %q: want the URL of a search's queue, such as nats://hostA:4222", *queue)
 				case *grace < 0:
-					return usagef("--grace = %v: want 0 or more", *grace)
+					return cli.Usagef("--grace = %v: want 0 or more", *grace)
 				}
 				ts, release, err := dev.settings(trainer.Settings{})
 				if err != nil {
@@ -48,7 +48,7 @@ func init() {
 					return err
 				}
 				defer nc.Close()
-				ctx, stop := interruptible()
+				ctx, stop := cli.Interruptible()
 				defer stop()
 				defer cli.AfterInterrupt(ctx, stop, stderr, "")() // a second Ctrl-C ends the program at once
 				host := trainer.HostInfo()
