@@ -44,32 +44,30 @@ func checkUnary(sigmoid bool) func(ch *checker) error {
 }
 
 func checkAdd(ch *checker) error {
-	shape := []int{2, 6, 6, 16}
-	n := 2 * 6 * 6 * 16
-	a, b := ch.rand(n, -2, 2), ch.rand(n, -2, 2)
-	out, _, err := cpuRun([]cpuIn{{"a", shape, a, false}, {"b", shape, b, false}}, nil,
-		func(in []*G.Node) (*G.Node, error) { return ops.Add(in[0], in[1]) })
-	if err != nil {
-		return err
-	}
-	yb := ch.alloc(n)
-	must(ch.k.Add(ch.c, yb, ch.up(a), ch.up(b), n))
-	ch.add("Add "+shapeStr(shape...), "y", ch.down(yb, n), out, TolElementwise)
-	return nil
+	return checkBinary(ch, "Add", []int{2, 6, 6, 16}, ops.Add, ch.k.Add)
 }
 
 func checkMul(ch *checker) error {
-	shape := []int{6, 40}
-	n := 6 * 40
+	return checkBinary(ch, "Mul (HadamardProd)", []int{6, 40}, G.HadamardProd, ch.k.Mul)
+}
+
+// checkBinary checks an elementwise op of two tensors of one shape: the
+// CPU's node against the device kernel dev.
+func checkBinary(ch *checker, name string, shape []int, cpu func(a, b *G.Node) (*G.Node, error),
+	dev func(c *cuda.Ctx, y, a, b cuda.Buffer, n int) error) error {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
 	a, b := ch.rand(n, -2, 2), ch.rand(n, -2, 2)
 	out, _, err := cpuRun([]cpuIn{{"a", shape, a, false}, {"b", shape, b, false}}, nil,
-		func(in []*G.Node) (*G.Node, error) { return G.HadamardProd(in[0], in[1]) })
+		func(in []*G.Node) (*G.Node, error) { return cpu(in[0], in[1]) })
 	if err != nil {
 		return err
 	}
 	yb := ch.alloc(n)
-	must(ch.k.Mul(ch.c, yb, ch.up(a), ch.up(b), n))
-	ch.add("Mul (HadamardProd) "+shapeStr(shape...), "y", ch.down(yb, n), out, TolElementwise)
+	must(dev(ch.c, yb, ch.up(a), ch.up(b), n))
+	ch.add(name+" "+shapeStr(shape...), "y", ch.down(yb, n), out, TolElementwise)
 	return nil
 }
 
