@@ -7,11 +7,9 @@ import (
 	"math"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 
 	"github.com/effnas/effnas/trainer/cuda"
 	"github.com/effnas/effnas/trainer/cudaexec"
@@ -33,11 +31,9 @@ type devStep struct {
 	grads        cuda.Buffer
 	slot1, slot2 cuda.Buffer // the solver's slot1 and slot2, in the devNet layout
 	inputs       []*G.Node
+	host         [][]float32 // the host data of inputs: fixed for the stepper's life
 	loss         cuda.Buffer
 	ev0, ev1     cuda.Event
-	// outside: RMSProp with epsilon outside the square root (the CPU
-	// solver's form, rmspropOutside)
-	outside bool
 	// keep copies the trained network and optimizer state back when the
 	// stepper closes (not when measuring)
 	keep bool
@@ -53,19 +49,20 @@ func newDevStep(d *Device, st *stepper) (ds *devStep, err error) {
 	ds = &devStep{d: d, st: st, keep: true}
 	sol := st.solver
 	switch sol.kind {
-	case RMSProp:
-		ds.outside = rmspropOutside()
-	case Adam, SGD:
+	case RMSProp, Adam, SGD:
 	default:
 		return nil, fmt.Errorf("trainer: optimizer %q does not run on the GPU (rmsprop, adam and sgd do)", sol.kind)
 	}
 	gr := st.gr
 	ds.inputs = []*G.Node{gr.X, gr.Y}
+	ds.host = [][]float32{st.x, st.y}
 	if gr.DropMask != nil {
 		ds.inputs = append(ds.inputs, gr.DropMask)
+		ds.host = append(ds.host, st.drop.Data().([]float32))
 	}
-	for _, m := range gr.DepthMasks {
+	for i, m := range gr.DepthMasks {
 		ds.inputs = append(ds.inputs, m.Node)
+		ds.host = append(ds.host, st.depth[i].Data().([]float32))
 	}
 	err = d.do(func(c *cuda.Ctx) (err error) {
 		defer func() {
@@ -137,20 +134,7 @@ func (ds *devStep) step(lr float64) (float64, error) {
 // run is step; with prof set, every instruction of the program is timed
 // into it.
 func (ds *devStep) run(lr float64, prof *[]cudaexec.OpTime) (float64, error) {
-	st := ds.st
-	if st.drop != nil {
-		fillMask(st.drop.Data().([]float32), 1-st.net.Arch.Dropout, st.rng)
-	}
-	for i, dm := range st.gr.DepthMasks {
-		fillMask(st.depth[i].Data().([]float32), dm.Survival, st.rng)
-	}
-	host := [][]float32{st.x, st.y}
-	if st.drop != nil {
-		host = append(host, st.drop.Data().([]float32))
-	}
-	for _, d := range st.depth {
-		host = append(host, d.Data().([]float32))
-	}
+	ds.st.drawMasks()
 	err := ds.d.do(func(c *cuda.Ctx) error {
 		if err := c.Record(ds.ev0); err != nil {
 			return err
@@ -160,7 +144,7 @@ func (ds *devStep) run(lr float64, prof *[]cudaexec.OpTime) (float64, error) {
 				continue
 			}
 			b, _ := ds.prog.Buffer(n)
-			if err := c.Upload(b, host[i]); err != nil {
+			if err := c.Upload(b, ds.host[i]); err != nil {
 				return err
 			}
 		}
@@ -194,7 +178,7 @@ func (ds *devStep) run(lr float64, prof *[]cudaexec.OpTime) (float64, error) {
 	if !math.IsNaN(loss) && !math.IsInf(loss, 0) {
 		// the update ran (the kernels skip it on a non-finite loss, as the
 		// CPU solver is not called then)
-		st.solver.t++
+		ds.st.solver.t++
 		ds.steps++
 	}
 	return loss, nil
@@ -220,7 +204,7 @@ func (ds *devStep) update(c *cuda.Ctx, lr float64) error {
 		case RMSProp:
 			// slot1 is the momentum, slot2 the mean square
 			err = k.RMSPropStep(c, w, g, ds.slot2.Slice(off, n), s1, n, cudaops.RMSProp{LR: float32(lr), Decay: float32(o.decay),
-				Momentum: float32(o.momentum), Eps: float32(o.eps), WeightDecay: wd, Torch: ds.outside, Guard: guard})
+				Momentum: float32(o.momentum), Eps: float32(o.eps), WeightDecay: wd, Guard: guard})
 		case Adam:
 			t := float64(o.t + 1)
 			step := float32(lr * math.Sqrt(1-math.Pow(o.beta2, t)) / (1 - math.Pow(o.beta1, t)))
@@ -311,31 +295,6 @@ func (ds *devStep) free(c *cuda.Ctx) {
 	c.FreeEvent(ds.ev0)
 	c.FreeEvent(ds.ev1)
 	ds.ev0, ds.ev1 = cuda.Event{}, cuda.Event{}
-}
-
-var (
-	outsideOnce sync.Once
-	outside     bool
-)
-
-// rmspropOutside reports whether the CPU solver's RMSProp adds epsilon
-// outside the square root (PyTorch's form) or inside (TensorFlow's). The
-// device applies the same form as the CPU, so that a seed gives the same
-// run on both; this asks the solver itself, once, with one update whose
-// two forms differ by a third.
-func rmspropOutside() bool {
-	outsideOnce.Do(func() {
-		p := &Param{Name: "probe", Kind: KindBias, Value: tensor.New(tensor.WithShape(1), tensor.WithBacking([]float32{0}))}
-		o, err := newSolver(Settings{Optimizer: RMSProp, LR: 1, RMSDecay: 0.5, Epsilon: 1}, []*Param{p})
-		if err != nil {
-			return
-		}
-		o.step(1, [][]float32{{1}})
-		// ms = 0.5: outside, the step is 1/(sqrt(0.5)+1) = 0.586; inside,
-		// 1/sqrt(1.5) = 0.816
-		outside = -p.Value.Data().([]float32)[0] < 0.7
-	})
-	return outside
 }
 
 // devInfer runs an inference graph on a GPU: the weights as uploaded

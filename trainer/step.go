@@ -76,15 +76,13 @@ func (st *stepper) step(lr float64) (float64, error) {
 	if err := G.Let(gr.Y, st.yt); err != nil {
 		return 0, err
 	}
+	st.drawMasks()
 	if st.drop != nil {
-		keep := 1 - st.net.Arch.Dropout
-		fillMask(st.drop.Data().([]float32), keep, st.rng)
 		if err := G.Let(gr.DropMask, st.drop); err != nil {
 			return 0, err
 		}
 	}
 	for i, dm := range gr.DepthMasks {
-		fillMask(st.depth[i].Data().([]float32), dm.Survival, st.rng)
 		if err := G.Let(dm.Node, st.depth[i]); err != nil {
 			return 0, err
 		}
@@ -111,6 +109,17 @@ func (st *stepper) step(lr float64) (float64, error) {
 	}
 	st.vm.Reset()
 	return loss, nil
+}
+
+// drawMasks draws the step's dropout and drop-connect masks, in the order
+// the CPU and the device steps share (the same seed, the same masks).
+func (st *stepper) drawMasks() {
+	if st.drop != nil {
+		fillMask(st.drop.Data().([]float32), 1-st.net.Arch.Dropout, st.rng)
+	}
+	for i, dm := range st.gr.DepthMasks {
+		fillMask(st.depth[i].Data().([]float32), dm.Survival, st.rng)
+	}
 }
 
 // fillMask draws 0 or 1/keep per entry (inverted dropout).
