@@ -36,17 +36,14 @@ func SearchEval(o EvalOptions) EvalFunc {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	built := &evaluators{local: search.Local{DataDir: o.DataDir, Device: o.Device}, m: map[string]search.Evaluator{}}
+	cache := &evaluators{local: search.Local{DataDir: o.DataDir, Device: o.Device}, m: map[string]built{}}
 	return func(ctx context.Context, t Task) (json.RawMessage, error) {
-		ev, err := built.get(t.Evaluator)
+		b, err := cache.get(t.Evaluator)
 		if err != nil {
 			return nil, err
 		}
+		ev, h := b.ev, b.host
 		if k := t.HostKind; k != nil && !k.Synthetic() {
-			var h measure.Host
-			if hr, ok := ev.(search.HostReporter); ok {
-				h = hr.Host()
-			}
 			if h.Fingerprint() != k.Fingerprint() {
 				return nil, fmt.Errorf("%w: the search times its trials on %s; this host is %s: step times of different machines must not mix; "+
 					"run this worker on a host of that kind, or run the search with mixed hosts allowed",
@@ -77,30 +74,41 @@ func describeHost(cpu string, cores int, backend, fp string) string {
 type evaluators struct {
 	local search.Local
 	mu    sync.Mutex
-	m     map[string]search.Evaluator
+	m     map[string]built
+}
+
+// built is an evaluator with the host it measures on, read once: a
+// worker's host does not change between its trials.
+type built struct {
+	ev   search.Evaluator
+	host measure.Host
 }
 
 // keepEvaluators is how many evaluators a worker keeps: one per search it
 // serves at once (each may hold a dataset in memory).
 const keepEvaluators = 2
 
-func (e *evaluators) get(raw json.RawMessage) (search.Evaluator, error) {
+func (e *evaluators) get(raw json.RawMessage) (built, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if ev, ok := e.m[string(raw)]; ok {
-		return ev, nil
+	if b, ok := e.m[string(raw)]; ok {
+		return b, nil
 	}
 	var spec search.EvaluatorSpec
 	if err := json.Unmarshal(raw, &spec); err != nil {
-		return nil, fmt.Errorf("the trial's evaluator settings do not read: %v", err)
+		return built{}, fmt.Errorf("the trial's evaluator settings do not read: %v", err)
 	}
 	ev, err := search.NewEvaluator(spec, e.local)
 	if err != nil {
-		return nil, fmt.Errorf("this worker cannot build the search's evaluator: %w", err)
+		return built{}, fmt.Errorf("this worker cannot build the search's evaluator: %w", err)
+	}
+	b := built{ev: ev}
+	if hr, ok := ev.(search.HostReporter); ok {
+		b.host = hr.Host()
 	}
 	if len(e.m) >= keepEvaluators {
 		clear(e.m)
 	}
-	e.m[string(raw)] = ev
-	return ev, nil
+	e.m[string(raw)] = b
+	return b, nil
 }

@@ -19,7 +19,7 @@ func TestDescribeArch(t *testing.T) {
 		t.Fatal(err)
 	}
 	// the official figures (README): 7,139,704 trainable, 7,200,312 with BN statistics
-	if d.Params != 7139704 || d.ParamsTotal != 7200312 || d.Total != d.Count || d.ImageSize != a.ImageSize || d.NumClasses != 1000 {
+	if d.Params != 7139704 || d.ParamsTotal != 7200312 || d.ImageSize != a.ImageSize || d.NumClasses != 1000 {
 		t.Fatalf("%+v", d.Count)
 	}
 	b, err := json.Marshal(d)

@@ -103,10 +103,10 @@ func syntheticProxy(o ProxyOptions) (Proxy, error) {
 			return Proxy{}, err
 		}
 	}
-	if o.SyntheticDelay < 0 {
-		return Proxy{}, fmt.Errorf("synthetic evaluator: delay %v: want 0 or more", o.SyntheticDelay)
+	ev, err := newSynthetic(o.SyntheticDelay)
+	if err != nil {
+		return Proxy{}, err
 	}
-	ev := Synthetic{Delay: o.SyntheticDelay}
 	return Proxy{Space: sp, Evaluator: ev, Record: ev.Describe(), Spec: EvaluatorSpec{Name: "synthetic", Delay: o.SyntheticDelay}}, nil
 }
 

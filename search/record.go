@@ -116,10 +116,11 @@ func openRecord(st *store.Store, space searchspace.Space, given, s Settings, win
 
 // hostKnown reports whether h describes a machine (records of searches
 // whose baseline is not measured yet on a worker have none).
-func hostKnown(h measure.Host) bool {
-	h.Code = version.Code{}
-	return h.Fingerprint() != (measure.Host{}).Fingerprint()
-}
+func hostKnown(h measure.Host) bool { return h.Fingerprint() != emptyHost }
+
+// emptyHost is the fingerprint of a Host with no field set (Code is not
+// part of fingerprints).
+var emptyHost = measure.Host{}.Fingerprint()
 
 // describeHost names a host for messages about mixed timings.
 func describeHost(h measure.Host) string {

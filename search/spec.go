@@ -54,10 +54,11 @@ type Local struct {
 func NewEvaluator(spec EvaluatorSpec, local Local) (Evaluator, error) {
 	switch spec.Name {
 	case "synthetic":
-		if spec.Delay < 0 {
-			return nil, fmt.Errorf("synthetic evaluator: delay %v: want 0 or more", spec.Delay)
+		ev, err := newSynthetic(spec.Delay)
+		if err != nil {
+			return nil, err
 		}
-		return Synthetic{Delay: spec.Delay}, nil
+		return ev, nil
 	case "train":
 		te := newTrainEvaluator(spec, local)
 		if _, err := te.Load(splitSeed); err != nil {
@@ -82,4 +83,12 @@ func newTrainEvaluator(spec EvaluatorSpec, local Local) *TrainEvaluator {
 		te.Baseline = *spec.Baseline
 	}
 	return te
+}
+
+// newSynthetic is the synthetic evaluator whose evaluations take delay.
+func newSynthetic(delay time.Duration) (Synthetic, error) {
+	if delay < 0 {
+		return Synthetic{}, fmt.Errorf("synthetic evaluator: delay %v: want 0 or more", delay)
+	}
+	return Synthetic{Delay: delay}, nil
 }

@@ -74,12 +74,7 @@ func (e *TrainEvaluator) Load(seed uint64) (*data.Dataset, error) {
 }
 
 // Host describes this machine, with the GPU when trials train on one.
-func (e *TrainEvaluator) Host() measure.Host {
-	if e.Settings.Device != nil {
-		return trainer.HostInfoOn(e.Settings.Device)
-	}
-	return trainer.HostInfo()
-}
+func (e *TrainEvaluator) Host() measure.Host { return trainer.HostInfoOn(e.Settings.Device) }
 
 // Evaluate trains t.Arch and times it against the baseline, or for the
 // baseline task only times it (its relative step time is 1). Everything it

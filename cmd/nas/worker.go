@@ -51,10 +51,7 @@ func init() {
 				ctx, stop := cli.Interruptible()
 				defer stop()
 				defer cli.AfterInterrupt(ctx, stop, stderr, "")() // a second Ctrl-C ends the program at once
-				host := trainer.HostInfo()
-				if ts.Device != nil {
-					host = trainer.HostInfoOn(ts.Device)
-				}
+				host := trainer.HostInfoOn(ts.Device)
 				logf("%s", console.WorkerStarted(*name, host, remote.Redact(*queue)))
 				eval := remote.SearchEval(remote.EvalOptions{DataDir: *dir, Device: ts.Device, Logf: logf})
 				if err := remote.Work(ctx, nc, eval, remote.WorkerOptions{Name: *name, Host: host.Fingerprint(), Grace: *grace, Logf: logf}); err != nil {
