@@ -41,7 +41,7 @@ func init() {
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			asJSON := fs.Bool("json", false, "print the space document as JSON")
 			evaluator := fs.String("evaluator", "train", "the space of nas search with this evaluator: train or synthetic")
-			df := addDataFlags(fs)
+			df := cli.AddDataFlags(fs)
 			width := fs.Float64("width", 0.5, "proxy width multiplier of the backbone (train evaluator)")
 			depth := fs.Float64("depth", 0.5, "proxy depth multiplier of the backbone (train evaluator)")
 			size := fs.Int("image-size", 0, "proxy image size (train evaluator; default: the dataset's)")
@@ -50,13 +50,13 @@ func init() {
 				if len(args) > 1 {
 					return cli.Usagef("want at most one FILE.json")
 				}
-				if len(args) == 1 && len(cli.Given(fs)) > 0 && !(len(cli.Given(fs)) == 1 && *asJSON) {
+				if n := len(cli.Given(fs)); len(args) == 1 && n > 0 && !(n == 1 && *asJSON) {
 					return cli.Usagef("FILE.json is shown as it is: only --json goes with it")
 				}
 				if *width <= 0 || *depth <= 0 || *size < 0 {
 					return cli.Usagef("--width and --depth must be positive, --image-size 0 or more")
 				}
-				o := search.ProxyOptions{Evaluator: *evaluator, Dataset: *df.dataset, DataDir: *df.dir,
+				o := search.ProxyOptions{Evaluator: *evaluator, Dataset: df.Dataset, DataDir: df.Dir,
 					ImageSize: *size, Width: *width, Depth: *depth, SearchSE: *se}
 				if len(args) == 1 {
 					o.SpaceFile = args[0]

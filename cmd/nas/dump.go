@@ -15,7 +15,7 @@ func init() {
 		name: "dump",
 		one:  "ARCH or CKPT",
 		flags: func(fs *flag.FlagSet) func([]string) error {
-			df := addDataFlags(fs)
+			df := cli.AddDataFlags(fs)
 			out := fs.String("o", "", "output directory (created)")
 			size := fs.Int("image-size", 0, "image size (default: the architecture's training size)")
 			batch := fs.Int("batch", 4, "batch size")
@@ -38,7 +38,7 @@ func init() {
 				}
 				var ds *data.Dataset
 				if !*synthetic {
-					loaded, err := df.load("train")
+					loaded, err := df.Load("train")
 					var note string
 					if ds, note = trainer.DumpDataset(m.Net.Arch, loaded, err); note != "" {
 						fmt.Fprintf(os.Stderr, "note: %s\n", note)

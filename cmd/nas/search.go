@@ -35,7 +35,7 @@ func init() {
 			parallel := fs.Int("parallel", 1, fmt.Sprintf("trials trained at once, 1 to %d (step times are still measured one at a time)", search.MaxParallel))
 			window := fs.Int("window", 0, fmt.Sprintf("evolution: trials proposed ahead of the observed ones (default %d; fixed when the search is created)", controller.DefaultEvolutionWindow))
 			evaluator := fs.String("evaluator", "train", "train (real training) or synthetic (a cheap formula, for trying strategies)")
-			df := addDataFlags(fs)
+			df := cli.AddDataFlags(fs)
 			epochs := fs.Float64("epochs", 1, "proxy training epochs per trial")
 			subset := fs.Int("train-subset", 8000, "training images per trial (drawn from the training split; 0 = all)")
 			val := fs.Int("val", 2000, "validation images held out of the training split")
@@ -57,25 +57,26 @@ func init() {
 				if err := qf.Check(fs); err != nil {
 					return err
 				}
-				if cli.Given(fs)["synthetic-delay"] && (*evaluator != "synthetic" || *delay < 0) {
+				set := cli.Given(fs)
+				if set["synthetic-delay"] && (*evaluator != "synthetic" || *delay < 0) {
 					return cli.Usagef("--synthetic-delay = %v: for --evaluator synthetic, 0 or more", *delay)
 				}
 				s := search.Settings{Name: *name, Controller: *ctrl, Trials: *trials, Parallel: *parallel, Seed: *seed,
 					AllowHostChange:   *allowHost,
 					ControllerOptions: controller.Options{Budget: *trials, LearningRate: *rlLR, MinibatchSize: *rlBatch}}
-				if cli.Given(fs)["window"] {
+				if set["window"] {
 					s.Window = controller.Window{Size: *window}
 				}
-				po := search.ProxyOptions{Evaluator: *evaluator, SpaceFile: *spacePath, Dataset: *df.dataset, DataDir: *df.dir,
+				po := search.ProxyOptions{Evaluator: *evaluator, SpaceFile: *spacePath, Dataset: df.Dataset, DataDir: df.Dir,
 					ImageSize: *size, Width: *width, Depth: *depth, SearchSE: *searchSE, TrainSubset: *subset, ValSize: *val,
 					Epochs: *epochs, Batch: *batch, LR: *lr, SyntheticDelay: *delay}
 				if err := search.CheckExplicit(s, po); err != nil {
 					return cli.SearchError(err, *db)
 				}
-				if cli.Given(fs)["window"] && (*ctrl != controller.NameEvolution || *window == 0) {
+				if set["window"] && (*ctrl != controller.NameEvolution || *window == 0) {
 					return cli.Usagef("--window = %d: evolution only, 1 or more (rl proposes in rounds of --rl-minibatch trials, random without limit)", *window)
 				}
-				if qf.Queue != "" && (cli.Given(fs)["device"] || cli.Given(fs)["tf32"]) {
+				if qf.Queue != "" && (set["device"] || set["tf32"]) {
 					return cli.Usagef("--device is where this process trains trials; with --queue the workers train them: give it to each nas worker")
 				}
 				ts, release, err := dev.settings(trainer.Settings{})

@@ -116,7 +116,7 @@ func init() {
 		name: "eval",
 		one:  "CKPT",
 		flags: func(fs *flag.FlagSet) func([]string) error {
-			df := addDataFlags(fs)
+			df := cli.AddDataFlags(fs)
 			split := fs.String("split", "test", "dataset split: test or train")
 			batch := fs.Int("batch", 256, "evaluation batch size")
 			asJSON := fs.Bool("json", false, "print the result as JSON")
@@ -126,7 +126,7 @@ func init() {
 				if err != nil {
 					return err
 				}
-				ds, err := df.load(*split)
+				ds, err := df.Load(*split)
 				if err != nil {
 					return err
 				}
