@@ -217,8 +217,12 @@ func newDevNet(c *cuda.Ctx, k *cudaops.Kernels, n *Net) (dn *devNet, err error) 
 	return dn, dn.uploadStats(c, n)
 }
 
-// param is parameter i's slice of the buffer.
-func (dn *devNet) param(i int) cuda.Buffer { return dn.params.Slice(dn.off[i], dn.sizes[i]) }
+// param is parameter i's slice of the parameters' buffer.
+func (dn *devNet) param(i int) cuda.Buffer { return dn.at(dn.params, i) }
+
+// at is parameter i's slice of b, a buffer in the layout of the
+// parameters (their gradients, the optimizer's slots).
+func (dn *devNet) at(b cuda.Buffer, i int) cuda.Buffer { return b.Slice(dn.off[i], dn.sizes[i]) }
 
 // uploadStats copies the host layers' running statistics and
 // recalibration counts to the device.

@@ -87,11 +87,11 @@ func newDevStep(d *Device, st *stepper) (ds *devStep, err error) {
 		}
 		// the solver's state (zero for a new one) continues on the device
 		for i := range st.net.Params {
-			if err := c.Upload(ds.slot1.Slice(dn.off[i], dn.sizes[i]), sol.slot1[i]); err != nil {
+			if err := c.Upload(dn.at(ds.slot1, i), sol.slot1[i]); err != nil {
 				return err
 			}
 			if sol.slot2[i] != nil {
-				if err := c.Upload(ds.slot2.Slice(dn.off[i], dn.sizes[i]), sol.slot2[i]); err != nil {
+				if err := c.Upload(dn.at(ds.slot2, i), sol.slot2[i]); err != nil {
 					return err
 				}
 			}
@@ -105,7 +105,7 @@ func newDevStep(d *Device, st *stepper) (ds *devStep, err error) {
 			if g == nil {
 				return fmt.Errorf("trainer: parameter %s has no gradient in the graph", p.Name())
 			}
-			into[g] = ds.grads.Slice(dn.off[i], dn.sizes[i])
+			into[g] = dn.at(ds.grads, i)
 			outs = append(outs, g)
 		}
 		if ds.prog, err = cudaexec.Compile(c, d.k, gr.G, cudaexec.Spec{Inputs: ds.inputs, Bound: bound, Into: into, Outputs: outs,
@@ -235,11 +235,11 @@ func (ds *devStep) sync() error {
 			return err
 		}
 		for i := range ds.st.net.Params {
-			if err := c.Download(sol.slot1[i], ds.slot1.Slice(dn.off[i], dn.sizes[i])); err != nil {
+			if err := c.Download(sol.slot1[i], dn.at(ds.slot1, i)); err != nil {
 				return err
 			}
 			if sol.slot2[i] != nil {
-				if err := c.Download(sol.slot2[i], ds.slot2.Slice(dn.off[i], dn.sizes[i])); err != nil {
+				if err := c.Download(sol.slot2[i], dn.at(ds.slot2, i)); err != nil {
 					return err
 				}
 			}

@@ -301,8 +301,8 @@ func (p *Program) Buffer(n *G.Node) (cuda.Buffer, bool) {
 // passes normalise: a program with a backward pass needs BNTrain (its
 // gradients use the batch statistics of its own forward pass).
 func (p *Program) Run(c *cuda.Ctx, mode cudaops.BNMode) error {
-	if p.backward && mode != cudaops.BNTrain {
-		return fmt.Errorf("cudaexec: a program with a BatchNorm backward pass runs in training mode only")
+	if err := p.checkMode(mode); err != nil {
+		return err
 	}
 	for _, in := range p.instrs {
 		if err := in.exec(c, mode); err != nil {
@@ -324,8 +324,8 @@ type OpTime struct {
 // order of first appearance. Events cost a little, so the sum exceeds
 // an unprofiled run.
 func (p *Program) Profile(c *cuda.Ctx, mode cudaops.BNMode) ([]OpTime, error) {
-	if p.backward && mode != cudaops.BNTrain {
-		return nil, fmt.Errorf("cudaexec: a program with a BatchNorm backward pass runs in training mode only")
+	if err := p.checkMode(mode); err != nil {
+		return nil, err
 	}
 	evs := make([]cuda.Event, len(p.instrs)+1)
 	defer func() {
@@ -457,4 +457,13 @@ func constantValues(n *G.Node) ([]float32, error) {
 		}
 	}
 	return nil, fmt.Errorf("cudaexec: constant %s of type %T is not float32", name(n), n.Value())
+}
+
+// checkMode refuses a BatchNorm mode other than training for a program
+// with a backward pass.
+func (p *Program) checkMode(mode cudaops.BNMode) error {
+	if p.backward && mode != cudaops.BNTrain {
+		return fmt.Errorf("cudaexec: a program with a BatchNorm backward pass runs in training mode only")
+	}
+	return nil
 }

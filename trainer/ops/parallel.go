@@ -25,9 +25,10 @@ func workersFor(n, work, minWork int) int {
 	return w
 }
 
-// runTasks runs fn(worker, task) for task in [0,n) on `workers` workers of
-// the kernels' team (kernels.Parallel), claimed dynamically; worker is in
-// [0,workers).
+// runTasks runs fn(worker, task) for task in [0,n): in order on the
+// calling goroutine when workers <= 1 (the caller found the work too small
+// to share), else on the kernels' team (kernels.Parallel), claimed
+// dynamically, with worker in [0,kernels.Threads()).
 func runTasks(n, workers int, fn func(worker, task int)) {
 	if workers <= 1 || n <= 1 {
 		for t := 0; t < n; t++ {
