@@ -94,14 +94,23 @@ func badOption(field string, v any, allowed string) error {
 	return &fielderr.Error{Scope: "controller", Field: field, Value: v, Allowed: allowed}
 }
 
+// Known returns nil for the name of a registered strategy, else an error
+// wrapping ErrUnknownStrategy that lists the names.
+func Known(name string) error {
+	if _, ok := registry[name]; !ok {
+		return fmt.Errorf("%w %q (allowed: %s)", ErrUnknownStrategy, name, strings.Join(Names(), ", "))
+	}
+	return nil
+}
+
 // New builds the controller registered under name for a search space with
 // the given decision cardinalities (each >= 1), seeded with seed. The zero
 // Options selects the documented defaults.
 func New(name string, cardinalities []int, seed uint64, opts Options) (Controller, error) {
-	ctor, ok := registry[name]
-	if !ok {
-		return nil, fmt.Errorf("%w %q (allowed: %s)", ErrUnknownStrategy, name, strings.Join(Names(), ", "))
+	if err := Known(name); err != nil {
+		return nil, err
 	}
+	ctor := registry[name]
 	if len(cardinalities) == 0 {
 		return nil, badOption("cardinalities", "[]", "want at least one decision")
 	}

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"fmt"
-	"strings"
 )
 
 // Window says how far a search loop may propose ahead of its observations:
@@ -62,8 +61,8 @@ const DefaultEvolutionWindow = 8
 //     population (and may become a parent) at most that many proposals
 //     after it was proposed.
 func DefaultWindow(name string, opts Options) (Window, error) {
-	if _, ok := registry[name]; !ok {
-		return Window{}, fmt.Errorf("%w %q (allowed: %s)", ErrUnknownStrategy, name, strings.Join(Names(), ", "))
+	if err := Known(name); err != nil {
+		return Window{}, err
 	}
 	if err := opts.validate(); err != nil {
 		return Window{}, err

@@ -7,12 +7,12 @@ import (
 )
 
 // ControllerList splits a comma-separated list of strategies, as "nas
-// compare --controllers" takes it, and checks that each is one
-// controller.New knows.
+// compare --controllers" takes it, and checks that each is a registered
+// strategy.
 func ControllerList(list string) ([]string, error) {
 	names := strings.Split(list, ",")
 	for _, n := range names {
-		if _, err := controller.New(n, []int{2}, 1, controller.Options{}); err != nil {
+		if err := controller.Known(n); err != nil {
 			return nil, err
 		}
 	}
