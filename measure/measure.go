@@ -126,6 +126,16 @@ func (h Host) Device() string {
 	return h.CPU
 }
 
+// Summary is the host in a few words for messages: "AMD EPYC, 2 cores,
+// cpu/avx512", with ", GPU NAME" when it measures on a GPU.
+func (h Host) Summary() string {
+	s := fmt.Sprintf("%s, %d cores, %s", h.CPU, h.Cores, h.Backend)
+	if h.GPU != nil {
+		s += ", GPU " + h.GPU.Name
+	}
+	return s
+}
+
 // Fingerprint is a stable short hash (12 hex digits) of everything that
 // affects a timing: OS, Arch, CPU, Cores, GOMAXPROCS, GoVersion, Backend
 // and, when set, GPU.

@@ -176,3 +176,14 @@ func TestHostDevice(t *testing.T) {
 		t.Errorf("GPU host: %q", h.Device())
 	}
 }
+
+func TestHostSummary(t *testing.T) {
+	h := Host{CPU: "AMD EPYC", Cores: 2, Backend: "cpu/avx512"}
+	if got := h.Summary(); got != "AMD EPYC, 2 cores, cpu/avx512" {
+		t.Errorf("CPU host: %q", got)
+	}
+	h.GPU = &GPU{Name: "NVIDIA H100 80GB HBM3"}
+	if got := h.Summary(); got != "AMD EPYC, 2 cores, cpu/avx512, GPU NVIDIA H100 80GB HBM3" {
+		t.Errorf("GPU host: %q", got)
+	}
+}

@@ -47,7 +47,7 @@ func SearchEval(o EvalOptions) EvalFunc {
 			if h.Fingerprint() != k.Fingerprint() {
 				return nil, fmt.Errorf("%w: the search times its trials on %s; this host is %s: step times of different machines must not mix; "+
 					"run this worker on a host of that kind, or run the search with mixed hosts allowed",
-					ErrNotForThisWorker, describeHost(k.CPU, k.Cores, k.Backend, k.Fingerprint()), describeHost(h.CPU, h.Cores, h.Backend, h.Fingerprint()))
+					ErrNotForThisWorker, describeHost(*k), describeHost(h))
 			}
 		}
 		phase := ""
@@ -66,8 +66,8 @@ func SearchEval(o EvalOptions) EvalFunc {
 	}
 }
 
-func describeHost(cpu string, cores int, backend, fp string) string {
-	return fmt.Sprintf("%s, %d cores, %s (host kind %s)", cpu, cores, backend, fp)
+func describeHost(h measure.Host) string {
+	return fmt.Sprintf("%s (host kind %s)", h.Summary(), h.Fingerprint())
 }
 
 // evaluators keeps the evaluators built from the last few settings.

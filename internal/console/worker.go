@@ -21,9 +21,5 @@ func Logf(w io.Writer) func(format string, a ...any) {
 // that its step times are comparable within) and the queue it takes
 // trials from (credentials left out).
 func WorkerStarted(name string, h measure.Host, queue string) string {
-	backend := h.Backend
-	if h.GPU != nil {
-		backend += ", GPU " + h.GPU.Name
-	}
-	return fmt.Sprintf("worker %s (%s, %d cores, %s; host kind %s) takes trials from %s", name, h.CPU, h.Cores, backend, h.Fingerprint(), queue)
+	return fmt.Sprintf("worker %s (%s; host kind %s) takes trials from %s", name, h.Summary(), h.Fingerprint(), queue)
 }
