@@ -84,15 +84,24 @@ func EvaluatorNames() []string { return slices.Sorted(maps.Keys(proxies)) }
 // names and the space it searches. The "train" evaluator loads its dataset
 // here, so that a missing dataset is reported before the search starts.
 func NewProxy(o ProxyOptions) (Proxy, error) {
+	name, err := evaluatorName(o)
+	if err != nil {
+		return Proxy{}, err
+	}
+	return proxies[name](o)
+}
+
+// evaluatorName is the evaluator o names ("train" when none), or an error
+// wrapping ErrUnknownEvaluator.
+func evaluatorName(o ProxyOptions) (string, error) {
 	name := o.Evaluator
 	if name == "" {
 		name = "train"
 	}
-	build, ok := proxies[name]
-	if !ok {
-		return Proxy{}, fmt.Errorf("%w %q: want %s", ErrUnknownEvaluator, name, strings.Join(EvaluatorNames(), " or "))
+	if _, ok := proxies[name]; !ok {
+		return "", fmt.Errorf("%w %q: want %s", ErrUnknownEvaluator, name, strings.Join(EvaluatorNames(), " or "))
 	}
-	return build(o)
+	return name, nil
 }
 
 func syntheticProxy(o ProxyOptions) (Proxy, error) {

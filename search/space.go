@@ -1,9 +1,6 @@
 package search
 
 import (
-	"fmt"
-	"strings"
-
 	"github.com/effnas/effnas/searchspace"
 	"github.com/effnas/effnas/trainer/data"
 )
@@ -14,12 +11,9 @@ import (
 // "train", ProxySpace fitted to the dataset (of which only the test split
 // is read, for its image size, channels and classes).
 func SpaceOf(o ProxyOptions) (searchspace.Space, error) {
-	name := o.Evaluator
-	if name == "" {
-		name = "train"
-	}
-	if _, ok := proxies[name]; !ok {
-		return searchspace.Space{}, fmt.Errorf("%w %q: want %s", ErrUnknownEvaluator, name, strings.Join(EvaluatorNames(), " or "))
+	name, err := evaluatorName(o)
+	if err != nil {
+		return searchspace.Space{}, err
 	}
 	switch {
 	case o.SpaceFile != "":
@@ -29,7 +23,7 @@ func SpaceOf(o ProxyOptions) (searchspace.Space, error) {
 	}
 	dataset := o.Dataset
 	if dataset == "" {
-		dataset = "fashion-mnist"
+		dataset = defaultDataset
 	}
 	ds, err := data.Load(dataset, data.Test, data.Options{Dir: o.DataDir})
 	if err != nil {

@@ -77,7 +77,7 @@ func newTrainEvaluator(spec EvaluatorSpec, local Local) *TrainEvaluator {
 	te := &TrainEvaluator{Dataset: spec.Dataset, Data: data.Options{Dir: local.DataDir}, TrainSubset: spec.TrainSubset, ValSize: spec.ValSize,
 		Settings: trainer.Settings{LR: spec.LR, Device: local.Device}, Budget: trainer.Budget{Epochs: spec.Epochs, Batch: spec.Batch, ImageSize: spec.ImageSize}}
 	if te.Dataset == "" {
-		te.Dataset = "fashion-mnist"
+		te.Dataset = defaultDataset
 	}
 	if spec.Baseline != nil {
 		te.Baseline = *spec.Baseline
@@ -92,3 +92,6 @@ func newSynthetic(delay time.Duration) (Synthetic, error) {
 	}
 	return Synthetic{Delay: delay}, nil
 }
+
+// defaultDataset is the dataset of a search that names none.
+const defaultDataset = "fashion-mnist"
